@@ -1,0 +1,138 @@
+//! Configuration, typed and layered: built-in defaults, then a TOML file (`--config`), then `HERALD_*`
+//! environment variables, then command-line flags. Secrets are never part of `Debug` output or logs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// How the process log is written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the one port serving WebSocket, HTTP API and health checks.
+    pub listen: SocketAddr,
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// Seconds of client silence before the server pings (sent to clients as `activity_timeout`).
+    pub activity_timeout: u64,
+    /// Seconds to wait for a pong before closing with 4201.
+    pub pong_timeout: u64,
+    /// Most connections on this node (4100 above it); 0 means unlimited.
+    pub max_connections: usize,
+    /// Frames a connection may have queued before it is closed as too slow (4100).
+    pub outbound_queue: usize,
+    /// Largest WebSocket message accepted from a client, in bytes (close 1009 above it).
+    pub max_message_bytes: usize,
+    /// Seconds to wait for sessions to close on shutdown.
+    pub shutdown_grace: u64,
+    /// How often apps are reloaded from the store, in milliseconds.
+    pub app_refresh_ms: u64,
+    /// Messages kept per channel by the in-memory history.
+    pub history_size: usize,
+    /// `tracing` filter, e.g. `info` or `herald=debug`.
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
+            data_dir: PathBuf::from("herald-data"),
+            activity_timeout: 120,
+            pong_timeout: 30,
+            max_connections: 0,
+            outbound_queue: 1024,
+            max_message_bytes: 256 * 1024,
+            shutdown_grace: 10,
+            app_refresh_ms: 1000,
+            history_size: 100,
+            log: "info".into(),
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads the layers in order: defaults, `file`, `HERALD_*`, `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only known keys come from the environment, so unrelated `HERALD_*` variables (a test
+        // harness's `HERALD_BIN`, say) do not trip `deny_unknown_fields`.
+        let known = known_keys();
+        let env =
+            Env::prefixed("HERALD_").filter(move |key| known.iter().any(|k| key == k.as_str()));
+        figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+fn known_keys() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                "listen = \"127.0.0.1:7000\"\nactivity_timeout = 30\n",
+            )?;
+            jail.set_env("HERALD_ACTIVITY_TIMEOUT", "45");
+            jail.set_env("HERALD_BIN", "/not/a/setting");
+            let cli = Overrides {
+                data_dir: Some("/tmp/x".into()),
+                ..Default::default()
+            };
+            let config = Config::load(Some(Path::new("herald.toml")), &cli).expect("loads");
+            assert_eq!(config.listen.port(), 7000);
+            assert_eq!(config.activity_timeout, 45);
+            assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+            assert_eq!(config.pong_timeout, 30);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "lissten = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("lissten"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,204 @@
+//! `POST /apps/{id}/events` and `POST /apps/{id}/batch_events`: validate, then publish to each channel.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::channels::info_attributes;
+use super::error::ApiError;
+use super::signed::Signed;
+use crate::message::{ChannelMessage, MessageData, Origin};
+use crate::protocol::{ChannelKind, ChannelName, EventName, SocketId};
+use crate::state::AppState;
+use crate::store::App;
+
+/// Channels one event may go to.
+pub const MAX_CHANNELS: usize = 100;
+/// Events one batch may hold.
+pub const MAX_BATCH: usize = 10;
+
+/// One event as the HTTP API takes it.
+#[derive(Deserialize)]
+pub struct EventRequest {
+    name: Option<String>,
+    data: Option<Value>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    socket_id: Option<String>,
+    #[serde(default)]
+    info: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct BatchRequest {
+    batch: Vec<EventRequest>,
+}
+
+/// An event that passed validation.
+struct ValidEvent {
+    name: EventName,
+    data: String,
+    channels: Vec<ChannelName>,
+    exclude: Option<SocketId>,
+    info: Vec<String>,
+}
+
+pub async fn trigger(
+    State(state): State<AppState>,
+    signed: Signed,
+) -> Result<Json<Value>, ApiError> {
+    let request: EventRequest = signed.json()?;
+    let event = validate(&signed.app, request)?;
+    publish(&state, &signed.app, &event).await?;
+    if event.info.is_empty() {
+        return Ok(Json(json!({})));
+    }
+    let mut channels = Map::new();
+    for channel in &event.channels {
+        channels.insert(
+            channel.to_string(),
+            info_attributes(&state, &signed.app, channel, &event.info)?,
+        );
+    }
+    Ok(Json(json!({ "channels": channels })))
+}
+
+pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
+    let request: BatchRequest = signed.json()?;
+    if request.batch.len() > MAX_BATCH {
+        return Err(ApiError::bad(format!(
+            "Batch has {} events; the limit is {MAX_BATCH}",
+            request.batch.len()
+        )));
+    }
+    let mut events = Vec::with_capacity(request.batch.len());
+    for (i, item) in request.batch.into_iter().enumerate() {
+        let event = validate(&signed.app, item).map_err(|e| match e {
+            ApiError::BadRequest(m) => ApiError::bad(format!("batch[{i}]: {m}")),
+            other => other,
+        })?;
+        if event.channels.len() != 1 {
+            return Err(ApiError::bad(format!(
+                "batch[{i}]: each batch event takes exactly one channel"
+            )));
+        }
+        events.push(event);
+    }
+    for event in &events {
+        publish(&state, &signed.app, event).await?;
+    }
+    if events.iter().all(|e| e.info.is_empty()) {
+        return Ok(Json(json!({})));
+    }
+    let mut results = Vec::with_capacity(events.len());
+    for event in &events {
+        let attrs = match event.info.is_empty() {
+            true => json!({}),
+            false => info_attributes(&state, &signed.app, &event.channels[0], &event.info)?,
+        };
+        results.push(attrs);
+    }
+    Ok(Json(json!({ "batch": results })))
+}
+
+fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
+    let name = EventName::parse(
+        request
+            .name
+            .as_deref()
+            .ok_or_else(|| ApiError::bad("Missing event name: set \"name\""))?,
+    )?;
+    let data = match request.data {
+        Some(Value::String(s)) => s,
+        Some(other) => other.to_string(),
+        None => return Err(ApiError::bad("Missing data: set \"data\" (a string)")),
+    };
+    let limit = app.settings.max_payload_bytes as usize;
+    if data.len() > limit {
+        return Err(ApiError::PayloadTooLarge {
+            size: data.len(),
+            limit,
+        });
+    }
+    let raw_channels = match (request.channels, request.channel) {
+        (Some(list), None) => list,
+        (None, Some(one)) => vec![one],
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad(
+                "Give either \"channels\" or \"channel\", not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::bad(
+                "Missing channels: set \"channels\" (a list) or \"channel\"",
+            ))
+        }
+    };
+    if raw_channels.is_empty() || raw_channels.len() > MAX_CHANNELS {
+        let n = raw_channels.len();
+        return Err(ApiError::bad(format!(
+            "An event goes to 1 to {MAX_CHANNELS} channels; this one has {n}"
+        )));
+    }
+    let channels = raw_channels
+        .iter()
+        .map(|c| {
+            ChannelName::parse(c).map_err(|e| ApiError::bad(format!("Invalid channel {c:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if channels.len() > 1 && channels.iter().any(|c| c.kind() == ChannelKind::Encrypted) {
+        return Err(ApiError::bad(
+            "Encrypted channels cannot be triggered together with other channels",
+        ));
+    }
+    let exclude = match request.socket_id.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(SocketId::parse(raw).ok_or_else(|| {
+            ApiError::bad(format!("Invalid socket_id {raw:?}: expected digits.digits"))
+        })?),
+    };
+    let info = request
+        .info
+        .map(|s| {
+            s.split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ValidEvent {
+        name,
+        data,
+        channels,
+        exclude,
+        info,
+    })
+}
+
+async fn publish(state: &AppState, app: &App, event: &ValidEvent) -> Result<(), ApiError> {
+    let app_id: Arc<str> = Arc::from(app.id.as_str());
+    for channel in &event.channels {
+        let message = ChannelMessage {
+            app_id: app_id.clone(),
+            channel: channel.clone(),
+            event: event.name.as_str().to_string(),
+            data: MessageData::Text(event.data.clone()),
+            exclude: event.exclude.clone(),
+            user_id: None,
+            origin: Origin::Api,
+            serial: 0,
+        };
+        state
+            .publisher
+            .publish(message)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("Event not published, retry: {e}")))?;
+    }
+    Ok(())
+}

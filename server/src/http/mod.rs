@@ -1,0 +1,38 @@
+//! HTTP: the router of the one port (Pusher HTTP API, WebSocket endpoint, health checks).
+//!
+//! Handlers are thin: they validate, call the hub or the publisher, and shape the answer.
+
+mod channels;
+mod error;
+mod events;
+mod health;
+mod signed;
+mod users;
+
+pub use error::ApiError;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use crate::ws;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/app/{key}", get(ws::upgrade))
+        .route("/apps/{app_id}/events", post(events::trigger))
+        .route("/apps/{app_id}/batch_events", post(events::batch))
+        .route("/apps/{app_id}/channels", get(channels::list))
+        .route("/apps/{app_id}/channels/{name}", get(channels::show))
+        .route("/apps/{app_id}/channels/{name}/users", get(channels::users))
+        .route(
+            "/apps/{app_id}/users/{user_id}/terminate_connections",
+            post(users::terminate),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(ws::not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

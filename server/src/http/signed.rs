@@ -1,0 +1,90 @@
+//! The `Signed` extractor: finds the app of `/apps/{app_id}/…`, reads the body and checks the
+//! Pusher request signature before any handler runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+
+use super::error::ApiError;
+use crate::protocol::http_signature::SignedRequest;
+use crate::state::AppState;
+use crate::store::App;
+
+/// Largest HTTP API body read at all; per-event limits are the app's `max_payload_bytes`.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// A request whose signature was checked.
+pub struct Signed {
+    pub app: Arc<App>,
+    /// Decoded query parameters.
+    pub query: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Signed {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parses the JSON body, naming what is wrong.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad(format!("Invalid JSON body: {e}")))
+    }
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let app_id = params.get("app_id").map(String::as_str).unwrap_or_default();
+        let app = state
+            .apps
+            .by_id(app_id)
+            .ok_or_else(|| ApiError::NotFound(format!("Unknown app id {app_id:?}")))?;
+        let body =
+            axum::body::to_bytes(body, MAX_BODY)
+                .await
+                .map_err(|_| ApiError::PayloadTooLarge {
+                    size: MAX_BODY + 1,
+                    limit: MAX_BODY,
+                })?;
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            body: &body,
+        };
+        let key = signed.auth_key()?;
+        if key != app.key {
+            return Err(ApiError::Unauthorized(format!(
+                "Unknown auth_key {key:?}: use the key of app {app_id}"
+            )));
+        }
+        signed.verify(&app.secret, unix_now())?;
+        if !app.settings.enabled {
+            return Err(ApiError::Forbidden("Application disabled".into()));
+        }
+        Ok(Signed { app, query, body })
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,18 @@
+//! Herald: a self-hosted, Pusher-compatible realtime messaging server.
+//!
+//! See ARCHITECTURE.md at the repository root for the map of these modules and the paths data takes.
+
+pub mod apps;
+pub mod bus;
+pub mod config;
+pub mod history;
+pub mod http;
+pub mod hub;
+pub mod message;
+pub mod protocol;
+pub mod publish;
+pub mod shutdown;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod ws;

@@ -1,0 +1,66 @@
+//! WebSocket endpoint: `/app/{key}` upgrades, and the per-connection session speaking protocol v7.
+//!
+//! Owns what a connection does with its frames: the checks on connect, subscribe, client events and
+//! signin. Channel and user state live in the hub; storing and routing messages is the publisher's.
+//! Every refusal that ends a connection sends a `pusher:error` and then a close frame with the code.
+
+mod client_event;
+mod session;
+mod signin;
+mod subscribe;
+
+use std::collections::HashMap;
+
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::protocol::CloseCode;
+use crate::state::AppState;
+
+/// What the client asked for when it connected.
+pub struct ConnectRequest {
+    pub key: String,
+    pub protocol: Option<String>,
+    pub origin: Option<String>,
+}
+
+/// `GET /app/{key}`: upgrades, then checks the request inside the socket so refusals get close codes.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let request = ConnectRequest {
+        key,
+        protocol: params.get("protocol").cloned(),
+        origin: headers
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    configure(ws, &state).on_upgrade(move |socket| session::run(socket, state, request))
+}
+
+/// Any other path: a WebSocket upgrade gets 4005, anything else 404.
+pub async fn not_found(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<AppState>,
+) -> Response {
+    match ws {
+        Ok(ws) => configure(ws, &state)
+            .on_upgrade(|socket| session::refuse(socket, CloseCode::PathNotFound, None)),
+        Err(_) => (StatusCode::NOT_FOUND, "Not found\n").into_response(),
+    }
+}
+
+/// Small socket buffers: they grow when a frame needs it, and idle connections stay light.
+fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(state.config.max_message_bytes)
+        .max_frame_size(state.config.max_message_bytes)
+}

@@ -1,0 +1,291 @@
+//! One WebSocket connection, from `connection_established` to its close frame.
+//!
+//! A single task owns the socket: it reads client frames, writes queued frames in batches, pings an
+//! idle client and closes with 4201 when no pong comes. Others reach the client only through the
+//! hub's `Connection` (a bounded queue and a close request).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+
+use super::client_event::RateWindow;
+use super::ConnectRequest;
+use crate::hub::{CloseReason, Connection, Frame};
+use crate::message::ChannelMessage;
+use crate::protocol::close::check_protocol;
+use crate::protocol::frame::{self, ClientFrame};
+use crate::protocol::{ChannelName, CloseCode, SocketId};
+use crate::state::AppState;
+use crate::store::App;
+
+/// Frames written to the socket before one flush.
+const WRITE_BATCH: usize = 64;
+
+/// The signed-in user of a connection.
+pub(super) struct SignedIn {
+    pub id: Arc<str>,
+    pub watchlist: Vec<Arc<str>>,
+}
+
+/// A connection's own state; the socket is kept apart so handlers can borrow this mutably.
+pub(super) struct Session {
+    pub state: AppState,
+    pub conn: Arc<Connection>,
+    /// Subscribed channels, with the presence user id where there is one.
+    pub channels: HashMap<ChannelName, Option<Arc<str>>>,
+    pub user: Option<SignedIn>,
+    pub rate: RateWindow,
+}
+
+impl Session {
+    /// Queues a frame for this client, behind whatever is already queued.
+    pub fn reply(&self, frame: String) {
+        self.conn.send(Frame::from(frame));
+    }
+
+    /// Queues a `pusher:error` that does not end the connection.
+    pub fn error(&self, message: &str, channel: Option<&str>) {
+        self.reply(frame::error(None, message, channel));
+    }
+
+    /// The app as it is now: settings changed in the store apply to live connections.
+    pub fn app(&self) -> Option<Arc<App>> {
+        self.state.apps.by_id(&self.conn.app_id)
+    }
+
+    /// Handles one text frame; returns a client event to publish, which the loop awaits so a
+    /// connection's client events keep their order.
+    fn handle(&mut self, text: &str) -> Option<ChannelMessage> {
+        let limit = self
+            .app()
+            .map(|a| a.settings.max_payload_bytes as usize)
+            .unwrap_or(10_240)
+            + 1024;
+        if text.len() > limit {
+            let msg = format!(
+                "Frame of {} bytes is over this app's limit of {limit} bytes; it was ignored",
+                text.len()
+            );
+            self.error(&msg, None);
+            return None;
+        }
+        let parsed = frame::parse(text);
+        if let Ok(ClientFrame::ClientEvent {
+            event,
+            channel,
+            data,
+        }) = parsed
+        {
+            return self.client_event(event, &channel, data);
+        }
+        match parsed {
+            Ok(ClientFrame::Ping) => self.reply(frame::pong()),
+            Ok(ClientFrame::Pong) => {}
+            Ok(ClientFrame::Subscribe(req)) => self.subscribe(req),
+            Ok(ClientFrame::Unsubscribe { channel }) => self.unsubscribe(&channel),
+            Ok(ClientFrame::Signin { auth, user_data }) => self.signin(&auth, &user_data),
+            Ok(ClientFrame::ClientEvent { .. }) => {}
+            Ok(ClientFrame::Unknown { event }) => {
+                let msg =
+                    format!("Unknown event {event:?}: client events must start with \"client-\"");
+                self.error(&msg, None)
+            }
+            Err(e) => self.error(&e.to_string(), None),
+        }
+        None
+    }
+
+    fn unsubscribe(&mut self, raw: &str) {
+        let Ok(channel) = ChannelName::parse(raw) else {
+            return;
+        };
+        if self.channels.remove(&channel).is_some() {
+            self.state.hub.unsubscribe(&self.conn, &channel);
+        }
+    }
+
+    /// Leaves every channel, signs out and gives back the connection slot.
+    fn cleanup(&mut self) {
+        for (channel, _) in self.channels.drain() {
+            self.state.hub.unsubscribe(&self.conn, &channel);
+        }
+        if let Some(user) = self.user.take() {
+            self.state
+                .hub
+                .users
+                .sign_out(&self.conn, &user.id, &user.watchlist);
+        }
+        self.state.hub.release(&self.conn.app_id);
+    }
+}
+
+/// Checks a new connection's protocol, app, origin and quota.
+fn accept(state: &AppState, request: &ConnectRequest) -> Result<Arc<App>, CloseCode> {
+    check_protocol(request.protocol.as_deref())?;
+    let app = state
+        .apps
+        .by_key(&request.key)
+        .ok_or(CloseCode::UnknownApp)?;
+    if !app.settings.enabled {
+        return Err(CloseCode::AppDisabled);
+    }
+    let allowed = &app.settings.allowed_origins;
+    if !allowed.is_empty() {
+        let origin = request.origin.as_deref().unwrap_or("");
+        if !allowed.iter().any(|o| o == "*" || o == origin) {
+            return Err(CloseCode::Unauthorized);
+        }
+    }
+    if state.shutdown.is_stopping() {
+        return Err(CloseCode::Reconnect);
+    }
+    state.hub.admit(&app, state.config.max_connections)?;
+    Ok(app)
+}
+
+/// Sends `pusher:error` with `code` then a close frame with the same code.
+pub async fn refuse(mut socket: WebSocket, code: CloseCode, message: Option<&str>) {
+    let message = message.unwrap_or(code.message());
+    let _ = socket
+        .send(Message::Text(
+            frame::error(Some(code.code()), message, None).into(),
+        ))
+        .await;
+    let close = CloseFrame {
+        code: code.code(),
+        reason: Utf8Bytes::from(truncate(message, 120)),
+    };
+    let _ = socket.send(Message::Close(Some(close))).await;
+}
+
+/// Close reasons must fit a control frame (125 bytes).
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
+    let app = match accept(&state, &request) {
+        Ok(app) => app,
+        Err(code) => return refuse(socket, code, None).await,
+    };
+    let (conn, outbound) = Connection::new(
+        SocketId::random(),
+        Arc::from(app.id.as_str()),
+        state.config.outbound_queue,
+    );
+    let tracker = state.shutdown.tracker().clone();
+    let _guard = tracker.token();
+    let mut session = Session {
+        state,
+        conn,
+        channels: HashMap::new(),
+        user: None,
+        rate: RateWindow::default(),
+    };
+    let established = frame::connection_established(
+        session.conn.socket_id.as_str(),
+        session.state.config.activity_timeout,
+    );
+    session.reply(established);
+    let reason = serve(&mut session, socket, outbound).await;
+    if let Some(reason) = &reason {
+        tracing::debug!(socket_id = %session.conn.socket_id, code = reason.code.code(), reason = %reason.message, "connection closed by server");
+    }
+    session.cleanup();
+}
+
+/// The session loop; returns why the server closed the connection (`None` when the client left).
+async fn serve(
+    session: &mut Session,
+    mut socket: WebSocket,
+    mut outbound: mpsc::Receiver<Frame>,
+) -> Option<CloseReason> {
+    let activity = Duration::from_secs(session.state.config.activity_timeout.max(1));
+    let pong_wait = Duration::from_secs(session.state.config.pong_timeout.max(1));
+    let mut last_seen = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let timer = tokio::time::sleep(activity);
+    tokio::pin!(timer);
+    let conn = session.conn.clone();
+    let shutdown = session.state.shutdown.clone();
+    let reason = loop {
+        tokio::select! {
+            biased;
+            reason = conn.closed() => break reason,
+            _ = shutdown.stopping() => break CloseReason { code: CloseCode::Reconnect, message: CloseCode::Reconnect.message().into() },
+            Some(first) = outbound.recv() => {
+                if write_batch(&mut socket, &mut outbound, first).await.is_err() {
+                    return None;
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return None };
+                last_seen = Instant::now();
+                ping_sent = None;
+                match message {
+                    Message::Text(text) => {
+                        if let Some(event) = session.handle(text.as_str()) {
+                            if let Err(e) = session.state.publisher.publish(event).await {
+                                session.error(&format!("Client event not delivered: {e}"), None);
+                            }
+                        }
+                    }
+                    Message::Binary(_) => session.error("Binary frames are not supported: send JSON in text frames", None),
+                    Message::Close(_) => return None,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            () = &mut timer => {
+                let now = Instant::now();
+                match ping_sent {
+                    Some(sent) if now >= sent + pong_wait => {
+                        break CloseReason { code: CloseCode::PongTimeout, message: CloseCode::PongTimeout.message().into() };
+                    }
+                    Some(sent) => timer.as_mut().reset((sent + pong_wait).into()),
+                    None if now >= last_seen + activity => {
+                        if socket.send(Message::Ping(Default::default())).await.is_err() {
+                            return None;
+                        }
+                        ping_sent = Some(now);
+                        timer.as_mut().reset((now + pong_wait).into());
+                    }
+                    None => timer.as_mut().reset((last_seen + activity).into()),
+                }
+            }
+        }
+    };
+    if reason.code != CloseCode::OverCapacity {
+        // Deliver what was queued before the close (e.g. events before a terminate).
+        while let Ok(frame) = outbound.try_recv() {
+            if socket.feed(Message::Text(frame)).await.is_err() {
+                break;
+            }
+        }
+    }
+    refuse(socket, reason.code, Some(&reason.message)).await;
+    Some(reason)
+}
+
+/// Writes `first` and whatever else is queued (up to a batch), then flushes once.
+async fn write_batch(
+    socket: &mut WebSocket,
+    outbound: &mut mpsc::Receiver<Frame>,
+    first: Frame,
+) -> Result<(), axum::Error> {
+    socket.feed(Message::Text(first)).await?;
+    for _ in 1..WRITE_BATCH {
+        match outbound.try_recv() {
+            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await
+}
