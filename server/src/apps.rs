@@ -1,87 +1,202 @@
-//! App directory: the in-memory copy of every app, read by the connect and publish paths.
+//! App directory: the in-memory copy of every tenant, app and key, read by the connect and publish
+//! paths so they never wait on the database.
 //!
-//! Owns the cache only. A background task reloads it from the `ControlStore` every refresh interval,
-//! so a setting changed in the store (by the CLI or, later, the admin API) applies to a running node
-//! without restart, and a store that stops answering leaves the node serving the last good copy.
+//! A background task polls the store's revision (a single-row read) and reloads the snapshot when it
+//! moved, so a change made through the admin API or the CLI applies to every node within about a
+//! second, whichever node made it. When the store stops answering, the node keeps serving the last
+//! good copy and reports the store unready; it recovers by itself. Reloads report which keys stopped
+//! being usable and which apps were disabled, so the hub can close their connections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::shutdown::Shutdown;
-use crate::store::{App, ControlStore, StoreError};
+use crate::store::{now, App, ControlStore, Snapshot, StoreError, Tenant, TenantStatus};
 
-#[derive(Default)]
-struct Snapshot {
-    by_id: HashMap<String, Arc<App>>,
-    by_key: HashMap<String, Arc<App>>,
+/// A usable key of an app, with its secret.
+#[derive(Clone)]
+pub struct KeyEntry {
+    pub key: Arc<str>,
+    pub secret: Arc<str>,
+    pub expires_at: Option<i64>,
+    pub app: Arc<App>,
 }
 
-/// Apps by id and by key.
+impl KeyEntry {
+    pub fn is_active(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+#[derive(Default)]
+struct Cache {
+    revision: i64,
+    apps: HashMap<String, Arc<App>>,
+    keys: HashMap<String, KeyEntry>,
+    tenants: HashMap<String, Arc<Tenant>>,
+}
+
+/// What a reload changed that live connections must hear about.
+#[derive(Debug, Default, PartialEq)]
+pub struct Revoked {
+    /// Keys revoked or deleted: their connections close with 4001.
+    pub keys: Vec<String>,
+    /// Apps disabled, deleted, or whose tenant was suspended: their connections close with 4003.
+    pub apps: Vec<String>,
+}
+
+/// Tenants, apps and keys by id and key.
 #[derive(Default)]
 pub struct AppDirectory {
-    snapshot: RwLock<Arc<Snapshot>>,
+    cache: RwLock<Arc<Cache>>,
+    used_keys: Mutex<HashSet<String>>,
+    store_ok: AtomicBool,
 }
 
 impl AppDirectory {
-    pub fn by_key(&self, key: &str) -> Option<Arc<App>> {
-        self.snapshot.read().by_key.get(key).cloned()
+    /// The app and secret of an active key. Marks the key as used.
+    pub fn by_key(&self, key: &str) -> Option<KeyEntry> {
+        let entry = self.cache.read().keys.get(key).cloned()?;
+        if !entry.is_active(now()) {
+            return None;
+        }
+        self.used_keys.lock().insert(key.to_string());
+        Some(entry)
     }
 
     pub fn by_id(&self, id: &str) -> Option<Arc<App>> {
-        self.snapshot.read().by_id.get(id).cloned()
+        self.cache.read().apps.get(id).cloned()
     }
 
-    /// Replaces the cache with `apps`, keeping the `Arc`s of apps that did not change.
-    pub fn replace(&self, apps: Vec<App>) -> bool {
-        let old = self.snapshot.read().clone();
-        let unchanged = apps.len() == old.by_id.len()
-            && apps
-                .iter()
-                .all(|a| old.by_id.get(&a.id).is_some_and(|o| **o == *a));
-        if unchanged {
-            return false;
+    pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.cache.read().tenants.get(id).cloned()
+    }
+
+    /// True when the last contact with the store succeeded.
+    pub fn store_reachable(&self) -> bool {
+        self.store_ok.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the cache with `snapshot`; returns what stopped being usable. A snapshot older than
+    /// the cached one (two refreshes racing) is ignored, so the cache never goes back in time.
+    pub fn replace(&self, snapshot: Snapshot) -> Revoked {
+        if snapshot.revision < self.cache.read().revision {
+            return Revoked::default();
         }
-        let mut next = Snapshot::default();
-        for app in apps {
+        let tenants: HashMap<String, Arc<Tenant>> = snapshot
+            .tenants
+            .into_iter()
+            .map(|t| (t.id.clone(), Arc::new(t)))
+            .collect();
+        let mut next = Cache {
+            revision: snapshot.revision,
+            tenants,
+            ..Default::default()
+        };
+        let at = now();
+        for entry in snapshot.apps {
+            let mut app = entry.app;
+            // A suspended tenant's apps behave as disabled apps: 4003 on connect, 403 on publish.
+            let suspended = next
+                .tenants
+                .get(&app.tenant_id)
+                .is_none_or(|t| t.status == TenantStatus::Suspended);
+            app.settings.enabled &= !suspended;
             let app = Arc::new(app);
-            next.by_key.insert(app.key.clone(), app.clone());
-            next.by_id.insert(app.id.clone(), app);
+            for key in entry.keys.into_iter().filter(|k| k.is_active(at)) {
+                let secret: Arc<str> = Arc::from(key.secret.unwrap_or_default().as_str());
+                let e = KeyEntry {
+                    key: Arc::from(key.key.as_str()),
+                    secret,
+                    expires_at: key.expires_at,
+                    app: app.clone(),
+                };
+                next.keys.insert(key.key, e);
+            }
+            next.apps.insert(app.id.clone(), app);
         }
-        *self.snapshot.write() = Arc::new(next);
-        true
+        let old = std::mem::replace(&mut *self.cache.write(), Arc::new(next));
+        let new = self.cache.read().clone();
+        Revoked {
+            keys: old
+                .keys
+                .keys()
+                .filter(|k| !new.keys.contains_key(*k))
+                .cloned()
+                .collect(),
+            apps: old
+                .apps
+                .iter()
+                .filter(|(id, a)| a.settings.enabled && new.apps.get(*id).is_none_or(|n| !n.settings.enabled))
+                .map(|(id, _)| id.clone())
+                .collect(),
+        }
     }
 
-    /// Loads every app from the store once.
-    pub async fn refresh(&self, store: &dyn ControlStore) -> Result<bool, StoreError> {
-        Ok(self.replace(store.list_apps().await?))
+    /// Reloads when the store's revision moved; `None` when nothing changed.
+    pub async fn refresh(&self, store: &dyn ControlStore) -> Result<Option<Revoked>, StoreError> {
+        let result = self.try_refresh(store).await;
+        self.store_ok.store(result.is_ok(), Ordering::Relaxed);
+        result
     }
 
-    /// Reloads from the store every `interval` until shutdown.
+    async fn try_refresh(&self, store: &dyn ControlStore) -> Result<Option<Revoked>, StoreError> {
+        let current = self.cache.read().revision;
+        if current != 0 && store.revision().await? == current {
+            return Ok(None);
+        }
+        Ok(Some(self.replace(store.snapshot().await?)))
+    }
+
+    /// Polls the store every `interval` until shutdown, handing revocations to `on_revoked`, and
+    /// writes key usage (`last_used_at`) about every ten seconds.
     pub fn spawn_refresher(
         self: Arc<Self>,
         store: Arc<dyn ControlStore>,
         interval: Duration,
         shutdown: Shutdown,
+        on_revoked: impl Fn(Revoked) + Send + 'static,
     ) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let flush_every = (Duration::from_secs(10).as_millis() / interval.as_millis().max(1)).max(1) as u64;
+            let mut ticks = 0u64;
             loop {
                 tokio::select! {
                     _ = shutdown.stopping() => return,
                     _ = tick.tick() => {}
                 }
                 match self.refresh(store.as_ref()).await {
-                    Ok(true) => tracing::info!("app settings reloaded from the store"),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not reload apps; serving the cached copy")
+                    Ok(Some(revoked)) => {
+                        tracing::info!(
+                            revoked_keys = revoked.keys.len(),
+                            disabled_apps = revoked.apps.len(),
+                            "control data reloaded"
+                        );
+                        on_revoked(revoked);
                     }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "store unreachable; serving the cached apps and keys"),
+                }
+                ticks += 1;
+                if ticks % flush_every == 0 {
+                    self.flush_usage(store.as_ref()).await;
                 }
             }
         });
+    }
+
+    async fn flush_usage(&self, store: &dyn ControlStore) {
+        let used: Vec<String> = self.used_keys.lock().drain().collect();
+        if !used.is_empty() {
+            if let Err(e) = store.touch_keys(&used, now()).await {
+                tracing::debug!(error = %e, "could not record key usage");
+            }
+        }
     }
 }

@@ -16,14 +16,31 @@ pub enum LogFormat {
     Json,
 }
 
+/// A configuration value that must never be printed (it shows as `"***"` in `Debug`).
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
 /// Everything a node needs to start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the one port serving WebSocket, HTTP API and health checks.
     pub listen: SocketAddr,
-    /// Where the embedded store keeps its files.
+    /// Where the embedded store keeps its files (and the generated master key).
     pub data_dir: PathBuf,
+    /// `postgres://…` selects Postgres for the control store; unset means the embedded SQLite file.
+    pub database_url: Option<Secret>,
+    /// Base64 of 32 bytes; encrypts app secrets at rest. Unset: generated into the data directory.
+    pub master_key: Option<Secret>,
+    /// Run database migrations on start.
+    pub migrate: bool,
     /// Seconds of client silence before the server pings (sent to clients as `activity_timeout`).
     pub activity_timeout: u64,
     /// Seconds to wait for a pong before closing with 4201.
@@ -50,6 +67,9 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
             data_dir: PathBuf::from("herald-data"),
+            database_url: None,
+            master_key: None,
+            migrate: true,
             activity_timeout: 120,
             pong_timeout: 30,
             max_connections: 0,
@@ -83,8 +103,7 @@ impl Config {
         // Only known keys come from the environment, so unrelated `HERALD_*` variables (a test
         // harness's `HERALD_BIN`, say) do not trip `deny_unknown_fields`.
         let known = known_keys();
-        let env =
-            Env::prefixed("HERALD_").filter(move |key| known.iter().any(|k| key == k.as_str()));
+        let env = Env::prefixed("HERALD_").filter(move |key| known.iter().any(|k| key == k.as_str()));
         figment
             .merge(env)
             .merge(Serialized::defaults(overrides))
@@ -94,6 +113,7 @@ impl Config {
 }
 
 fn known_keys() -> Vec<String> {
+    // Optional keys serialize as null, so they are listed too.
     match serde_json::to_value(Config::default()) {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
@@ -107,10 +127,7 @@ mod tests {
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "herald.toml",
-                "listen = \"127.0.0.1:7000\"\nactivity_timeout = 30\n",
-            )?;
+            jail.create_file("herald.toml", "listen = \"127.0.0.1:7000\"\nactivity_timeout = 30\n")?;
             jail.set_env("HERALD_ACTIVITY_TIMEOUT", "45");
             jail.set_env("HERALD_BIN", "/not/a/setting");
             let cli = Overrides {
@@ -122,6 +139,13 @@ mod tests {
             assert_eq!(config.activity_timeout, 45);
             assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
             assert_eq!(config.pong_timeout, 30);
+            jail.set_env("HERALD_DATABASE_URL", "postgres://u:pw@h/db");
+            let config = Config::load(None, &cli).expect("loads");
+            assert_eq!(config.database_url, Some(Secret("postgres://u:pw@h/db".into())));
+            assert!(
+                !format!("{config:?}").contains("pw@"),
+                "secrets stay out of Debug output"
+            );
             Ok(())
         });
     }

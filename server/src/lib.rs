@@ -2,6 +2,7 @@
 //!
 //! See ARCHITECTURE.md at the repository root for the map of these modules and the paths data takes.
 
+pub mod admin;
 pub mod apps;
 pub mod bus;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod hub;
 pub mod message;
 pub mod protocol;
 pub mod publish;
+pub mod quota;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use herald::admin::password;
 use herald::config::{Config, LogFormat, Overrides};
 use herald::shutdown::{self, Shutdown};
-use herald::startup::{open_store, Application};
-use herald::store::{App, NewApp, SettingsPatch};
+use herald::startup::{default_tenant, open_store, Application};
+use herald::store::prelude::*;
+use herald::store::{Actor, AppPatch, AppWithKeys, ControlStore, NewApp, Role, SettingsPatch, TenantLimits};
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(
@@ -35,10 +38,60 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
     /// Manage apps.
     Apps {
         #[command(subcommand)]
         command: AppsCommand,
+    },
+    /// Manage admins of the admin API.
+    Admins {
+        #[command(subcommand)]
+        command: AdminsCommand,
+    },
+    /// Print the admin API's OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum TenantsCommand {
+    /// Create a tenant and print it as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: String,
+        /// 0 means unlimited.
+        #[arg(long, default_value_t = 0)]
+        max_apps: i64,
+        /// Summed over the tenant's apps; 0 means unlimited.
+        #[arg(long, default_value_t = 0)]
+        max_connections: i64,
+        #[arg(long, default_value_t = 0)]
+        max_messages_per_day: i64,
+    },
+    /// Print every tenant as a JSON array.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AdminsCommand {
+    /// Create an admin. The password is read from stdin when piped, else generated and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// owner, tenant_admin or tenant_viewer.
+        #[arg(long)]
+        role: String,
+        /// The tenant's slug (tenant_admin and tenant_viewer only).
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -46,6 +99,9 @@ enum Command {
 enum AppsCommand {
     /// Create an app and print it as JSON; credentials not given are generated.
     Create {
+        /// The tenant's slug (default: the "default" tenant).
+        #[arg(long)]
+        tenant: Option<String>,
         #[arg(long)]
         name: String,
         #[arg(long)]
@@ -57,8 +113,11 @@ enum AppsCommand {
         #[command(flatten)]
         settings: SettingsArgs,
     },
-    /// Print every app as a JSON array.
-    List,
+    /// Print every app (of one tenant, with --tenant) as a JSON array.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Change an app's settings; running nodes apply them within a second.
     Update {
         id: String,
@@ -107,6 +166,8 @@ impl From<SettingsArgs> for SettingsPatch {
             max_payload_bytes: a.max_payload_bytes,
             subscription_count: a.subscription_count,
             cache_ttl: a.cache_ttl,
+            history_max_messages: None,
+            history_max_age: None,
             allowed_origins: a.allowed_origins.map(|s| {
                 s.split(',')
                     .map(str::trim)
@@ -129,12 +190,22 @@ async fn main() -> anyhow::Result<()> {
         listen,
         data_dir: cli.data_dir.clone(),
     };
-    let config =
-        Config::load(cli.config.as_deref(), &overrides).context("invalid configuration")?;
+    let config = Config::load(cli.config.as_deref(), &overrides).context("invalid configuration")?;
     init_logging(&config);
     match cli.command {
         Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            open_store(&config, true).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Tenants { command } => tenants(config, command).await,
         Command::Apps { command } => apps(config, command).await,
+        Command::Admins { command } => admins(config, command).await,
+        Command::Openapi => {
+            println!("{}", herald::admin::openapi_json());
+            Ok(())
+        }
     }
 }
 
@@ -157,47 +228,157 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn tenants(config: Config, command: TenantsCommand) -> anyhow::Result<()> {
+    let store = open_store(&config, false).await?;
+    let out = match command {
+        TenantsCommand::Create {
+            name,
+            slug,
+            max_apps,
+            max_connections,
+            max_messages_per_day,
+        } => {
+            let limits = TenantLimits {
+                max_apps,
+                max_connections,
+                max_messages_per_day,
+            };
+            serde_json::to_value::<herald::store::Tenant>(
+                store.create_tenant(&name, &slug, limits, &Actor::cli()).await?,
+            )?
+        }
+        TenantsCommand::List => serde_json::to_value::<Vec<herald::store::Tenant>>(store.list_tenants().await?)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// The id of the tenant with `slug`, or of the default tenant.
+async fn tenant_id(store: &dyn ControlStore, slug: Option<&str>) -> anyhow::Result<String> {
+    Ok(match slug {
+        Some(slug) => {
+            store
+                .tenant_by_slug(slug)
+                .await
+                .with_context(|| format!("tenant {slug:?}"))?
+                .id
+        }
+        None => default_tenant(store).await?.id,
+    })
+}
+
 async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config).await?;
+    let store = open_store(&config, false).await?;
     let out = match command {
         AppsCommand::Create {
+            tenant,
             name,
             id,
             key,
             secret,
             settings,
         } => {
-            let app = store
-                .create_app(NewApp {
-                    name,
-                    id,
-                    key,
-                    secret,
-                    settings: settings.into(),
-                })
-                .await?;
-            serde_json::to_string_pretty(&app)?
+            let tenant_id = tenant_id(store.as_ref(), tenant.as_deref()).await?;
+            let new = NewApp {
+                name,
+                id,
+                key,
+                secret,
+                settings: settings.into(),
+            };
+            app_json(&store.create_app(&tenant_id, new, &Actor::cli()).await?)
         }
-        AppsCommand::List => serde_json::to_string_pretty(&store.list_apps().await?)?,
+        AppsCommand::List { tenant } => {
+            let tenant_id = match tenant {
+                Some(slug) => Some(tenant_id(store.as_ref(), Some(&slug)).await?),
+                None => None,
+            };
+            let mut out = Vec::new();
+            for app in store.list_apps(tenant_id.as_deref()).await? {
+                let keys = store.list_keys(&app.id).await?;
+                out.push(app_json(&AppWithKeys { app, keys }));
+            }
+            json!(out)
+        }
         AppsCommand::Update { id, settings } => {
-            serde_json::to_string_pretty(&store.update_app(&id, settings.into()).await?)?
+            let patch = AppPatch {
+                name: None,
+                settings: settings.into(),
+            };
+            let app = store.update_app(&id, patch, &Actor::cli()).await?;
+            let keys = store.list_keys(&id).await?;
+            app_json(&AppWithKeys { app, keys })
         }
     };
-    println!("{out}");
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 
-/// Shown once, on the first start with an empty store: the only time the secret is printed by `serve`.
-fn print_first_start(app: &App, addr: SocketAddr) {
+/// An app as the CLI prints it: `key` and `secret` of its first active key at the top, for scripts.
+fn app_json(a: &AppWithKeys) -> serde_json::Value {
+    let first = a.keys.iter().find(|k| k.revoked_at.is_none());
+    json!({
+        "id": a.app.id,
+        "tenant_id": a.app.tenant_id,
+        "name": a.app.name,
+        "key": first.map(|k| k.key.clone()),
+        "secret": first.and_then(|k| k.secret.clone()),
+        "settings": a.app.settings,
+        "keys": a.keys,
+        "created_at": a.app.created_at,
+    })
+}
+
+async fn admins(config: Config, command: AdminsCommand) -> anyhow::Result<()> {
+    let store = open_store(&config, false).await?;
+    let AdminsCommand::Create { email, role, tenant } = command;
+    let role = Role::parse(&role).context("role must be owner, tenant_admin or tenant_viewer")?;
+    let tenant_id = match tenant {
+        Some(slug) => Some(tenant_id(store.as_ref(), Some(&slug)).await?),
+        None => None,
+    };
+    let (pw, generated) = read_or_generate_password()?;
+    let hash = password::hash(&pw)?;
+    let admin = store
+        .create_admin(&email, &hash, role, tenant_id.as_deref(), &Actor::cli())
+        .await?;
+    let mut out = serde_json::to_value(&admin)?;
+    if generated {
+        out["password"] = json!(pw);
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// The password from stdin when it is piped (first line), or a generated one.
+fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if !pw.is_empty() {
+            password::check_strength(&pw)?;
+            return Ok((pw, false));
+        }
+    }
+    Ok((password::generate(), true))
+}
+
+/// Shown once, on the first start with an empty store: the only time `serve` prints a secret.
+fn print_first_start(created: &AppWithKeys, addr: SocketAddr) {
+    let Some(key) = created.keys.first() else { return };
+    let secret = key.secret.as_deref().unwrap_or_default();
     println!("Created the default app (shown once; `herald apps list` shows it again):");
     println!(
         "  app_id: {}\n  key:    {}\n  secret: {}",
-        app.id, app.key, app.secret
+        created.app.id, key.key, secret
     );
     println!("Connect with pusher-js:");
     println!(
         "  const pusher = new Pusher('{}', {{ wsHost: '{}', wsPort: {}, forceTLS: false, enabledTransports: ['ws'], cluster: '' }});",
-        app.key,
+        key.key,
         addr.ip(),
         addr.port()
     );

@@ -29,10 +29,7 @@ impl Publisher {
     }
 
     /// Publishes one message; returns its position when it was stored.
-    pub async fn publish(
-        &self,
-        mut message: ChannelMessage,
-    ) -> Result<Option<Position>, PublishError> {
+    pub async fn publish(&self, mut message: ChannelMessage) -> Result<Option<Position>, PublishError> {
         let position = match message.origin {
             Origin::Api => Some(self.history.append(&mut message).await?),
             Origin::Client => None,

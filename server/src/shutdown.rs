@@ -42,9 +42,7 @@ impl Shutdown {
     /// Waits up to `grace` for every tracked session to end.
     pub async fn drain(&self, grace: Duration) -> bool {
         self.sessions.close();
-        tokio::time::timeout(grace, self.sessions.wait())
-            .await
-            .is_ok()
+        tokio::time::timeout(grace, self.sessions.wait()).await.is_ok()
     }
 }
 

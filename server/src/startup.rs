@@ -6,41 +6,58 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
 use crate::bus::LocalBus;
 use crate::config::Config;
 use crate::history::MemoryHistory;
 use crate::hub::Hub;
 use crate::publish::Publisher;
+use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
-use crate::store::{App, ControlStore, NewApp, SqliteStore, StoreError};
+use crate::store::{Actor, AppWithKeys, ControlStore, NewApp, SecretBox, SqlStore, StoreError, Tenant, TenantLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
 }
 
-/// Opens the control store the configuration selects (the embedded SQLite file for now).
-pub async fn open_store(config: &Config) -> Result<Arc<dyn ControlStore>, StartupError> {
+/// The tenant that apps created without `--tenant` belong to.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Opens the control store the configuration selects: Postgres when `database_url` is set, the
+/// embedded SQLite file otherwise. Runs migrations when `migrate` (or `config.migrate`) is set.
+pub async fn open_store(config: &Config, migrate: bool) -> Result<Arc<SqlStore>, StartupError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
     })?;
-    Ok(Arc::new(SqliteStore::open(&config.data_dir).await?))
+    let secrets = SecretBox::load(config.master_key.as_ref().map(|s| s.0.as_str()), &config.data_dir)?;
+    let url = config.database_url.as_ref().map(|s| s.0.as_str());
+    Ok(Arc::new(
+        SqlStore::connect(url, &config.data_dir, secrets, migrate || config.migrate).await?,
+    ))
+}
+
+/// The default tenant, created on first use.
+pub async fn default_tenant(store: &dyn ControlStore) -> Result<Tenant, StoreError> {
+    match store.tenant_by_slug(DEFAULT_TENANT).await {
+        Ok(t) => Ok(t),
+        Err(StoreError::NotFound(_)) => {
+            store
+                .create_tenant("Default", DEFAULT_TENANT, TenantLimits::default(), &Actor::system())
+                .await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A node, bound and ready to serve.
@@ -48,50 +65,45 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     /// The app created because the store was empty, to show its credentials once.
-    pub created_default_app: Option<App>,
+    pub created_default_app: Option<AppWithKeys>,
 }
 
 impl Application {
     pub async fn build(config: Config, shutdown: Shutdown) -> Result<Self, StartupError> {
-        let store = open_store(&config).await?;
-        let created_default_app = if store.list_apps().await?.is_empty() {
-            Some(
-                store
-                    .create_app(NewApp {
-                        name: "default".into(),
-                        ..Default::default()
-                    })
-                    .await?,
-            )
-        } else {
-            None
-        };
+        let sql = open_store(&config, false).await?;
+        let admin = Arc::new(AdminAuth::new(&sql.secrets().derive("herald admin JWT")));
+        let store: Arc<dyn ControlStore> = sql;
+        let created_default_app = create_default_app(store.as_ref()).await?;
         let apps = Arc::new(AppDirectory::default());
         apps.refresh(store.as_ref()).await?;
-        apps.clone().spawn_refresher(
-            store.clone(),
-            Duration::from_millis(config.app_refresh_ms.max(50)),
-            shutdown.clone(),
-        );
         let hub = Arc::new(Hub::new(apps.clone()));
+        let refresh = Duration::from_millis(config.app_refresh_ms.max(50));
+        let revoked_hub = hub.clone();
+        apps.clone()
+            .spawn_refresher(store.clone(), refresh, shutdown.clone(), move |r| {
+                revoked_hub.close_revoked(&r)
+            });
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
         let bus = Arc::new(LocalBus::new(hub.clone()));
         let history = Arc::new(MemoryHistory::new(config.history_size));
         let publisher = Arc::new(Publisher::new(history, bus));
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let quota = Arc::new(DailyQuota::default());
+        let config = Arc::new(config);
         let state = AppState {
-            config: Arc::new(config),
+            config,
             apps,
             hub,
             publisher,
             store,
             shutdown,
+            quota,
+            admin,
         };
         Ok(Application {
             listener,
@@ -121,6 +133,19 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// On a store with no app and no tenant but the default one, creates the default app.
+async fn create_default_app(store: &dyn ControlStore) -> Result<Option<AppWithKeys>, StoreError> {
+    if !store.list_apps(None).await?.is_empty() || store.list_tenants().await?.len() > 1 {
+        return Ok(None);
+    }
+    let tenant = default_tenant(store).await?;
+    let new = NewApp {
+        name: "default".into(),
+        ..Default::default()
+    };
+    Ok(Some(store.create_app(&tenant.id, new, &Actor::system()).await?))
 }
 
 fn spawn_cache_sweeper(hub: Arc<Hub>, shutdown: Shutdown) {

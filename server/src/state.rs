@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::publish::Publisher;
+use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
 use crate::store::ControlStore;
 
@@ -17,4 +19,6 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     pub store: Arc<dyn ControlStore>,
     pub shutdown: Shutdown,
+    pub quota: Arc<DailyQuota>,
+    pub admin: Arc<AdminAuth>,
 }

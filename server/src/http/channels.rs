@@ -20,11 +20,7 @@ pub async fn list(State(state): State<AppState>, signed: Signed) -> Result<Json<
     for attr in &info {
         match attr.as_str() {
             "user_count" if prefix.starts_with("presence-") => {}
-            "user_count" => {
-                return Err(ApiError::bad(
-                    "info=user_count needs filter_by_prefix=presence-",
-                ))
-            }
+            "user_count" => return Err(ApiError::bad("info=user_count needs filter_by_prefix=presence-")),
             other => {
                 return Err(ApiError::bad(format!(
                     "Unknown info attribute {other:?} for a channel list"
@@ -68,9 +64,7 @@ pub async fn users(
 ) -> Result<Json<Value>, ApiError> {
     let channel = ChannelName::parse(&name)?;
     if !channel.is_presence() {
-        return Err(ApiError::bad(
-            "Users can only be listed for presence channels",
-        ));
+        return Err(ApiError::bad("Users can only be listed for presence channels"));
     }
     let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
     let users: Vec<Value> = state
@@ -94,27 +88,15 @@ fn attributes(raw: Option<&str>) -> Vec<String> {
 }
 
 /// The requested `info` attributes of one channel; an attribute that does not apply is a 400.
-pub fn info_attributes(
-    state: &AppState,
-    app: &App,
-    channel: &ChannelName,
-    info: &[String],
-) -> Result<Value, ApiError> {
+pub fn info_attributes(state: &AppState, app: &App, channel: &ChannelName, info: &[String]) -> Result<Value, ApiError> {
     let app_id: Arc<str> = Arc::from(app.id.as_str());
     let mut out = Map::new();
     for attr in info {
         match attr.as_str() {
             "user_count" if channel.is_presence() => {
-                out.insert(
-                    attr.clone(),
-                    json!(state.hub.channels.member_count(&app_id, channel)),
-                );
+                out.insert(attr.clone(), json!(state.hub.channels.member_count(&app_id, channel)));
             }
-            "user_count" => {
-                return Err(ApiError::bad(
-                    "info=user_count applies to presence channels only",
-                ))
-            }
+            "user_count" => return Err(ApiError::bad("info=user_count applies to presence channels only")),
             "subscription_count" if channel.is_presence() => {
                 return Err(ApiError::bad(
                     "info=subscription_count does not apply to presence channels; use user_count",

@@ -13,7 +13,7 @@ use super::signed::Signed;
 use crate::message::{ChannelMessage, MessageData, Origin};
 use crate::protocol::{ChannelKind, ChannelName, EventName, SocketId};
 use crate::state::AppState;
-use crate::store::App;
+use crate::store::{now, App};
 
 /// Channels one event may go to.
 pub const MAX_CHANNELS: usize = 100;
@@ -49,12 +49,10 @@ struct ValidEvent {
     info: Vec<String>,
 }
 
-pub async fn trigger(
-    State(state): State<AppState>,
-    signed: Signed,
-) -> Result<Json<Value>, ApiError> {
+pub async fn trigger(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
     let request: EventRequest = signed.json()?;
     let event = validate(&signed.app, request)?;
+    take_quota(&state, &signed.app, &[&event])?;
     publish(&state, &signed.app, &event).await?;
     if event.info.is_empty() {
         return Ok(Json(json!({})));
@@ -90,6 +88,7 @@ pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json
         }
         events.push(event);
     }
+    take_quota(&state, &signed.app, &events.iter().collect::<Vec<_>>())?;
     for event in &events {
         publish(&state, &signed.app, event).await?;
     }
@@ -129,11 +128,7 @@ fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
     let raw_channels = match (request.channels, request.channel) {
         (Some(list), None) => list,
         (None, Some(one)) => vec![one],
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad(
-                "Give either \"channels\" or \"channel\", not both",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(ApiError::bad("Give either \"channels\" or \"channel\", not both")),
         (None, None) => {
             return Err(ApiError::bad(
                 "Missing channels: set \"channels\" (a list) or \"channel\"",
@@ -148,9 +143,7 @@ fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
     }
     let channels = raw_channels
         .iter()
-        .map(|c| {
-            ChannelName::parse(c).map_err(|e| ApiError::bad(format!("Invalid channel {c:?}: {e}")))
-        })
+        .map(|c| ChannelName::parse(c).map_err(|e| ApiError::bad(format!("Invalid channel {c:?}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     if channels.len() > 1 && channels.iter().any(|c| c.kind() == ChannelKind::Encrypted) {
         return Err(ApiError::bad(
@@ -159,9 +152,10 @@ fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
     }
     let exclude = match request.socket_id.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(SocketId::parse(raw).ok_or_else(|| {
-            ApiError::bad(format!("Invalid socket_id {raw:?}: expected digits.digits"))
-        })?),
+        Some(raw) => Some(
+            SocketId::parse(raw)
+                .ok_or_else(|| ApiError::bad(format!("Invalid socket_id {raw:?}: expected digits.digits")))?,
+        ),
     };
     let info = request
         .info
@@ -179,6 +173,22 @@ fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
         exclude,
         info,
     })
+}
+
+/// Counts `events` against the tenant's daily message quota, all or nothing.
+fn take_quota(state: &AppState, app: &App, events: &[&ValidEvent]) -> Result<(), ApiError> {
+    let limit = state
+        .apps
+        .tenant(&app.tenant_id)
+        .map(|t| t.limits.max_messages_per_day)
+        .unwrap_or(0);
+    let messages: usize = events.iter().map(|e| e.channels.len()).sum();
+    if !state.quota.try_take(&app.tenant_id, messages as i64, limit, now()) {
+        return Err(ApiError::Forbidden(format!(
+            "Over quota: this app's tenant may publish {limit} messages a day"
+        )));
+    }
+    Ok(())
 }
 
 async fn publish(state: &AppState, app: &App, event: &ValidEvent) -> Result<(), ApiError> {

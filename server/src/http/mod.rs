@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
             "/apps/{app_id}/users/{user_id}/terminate_connections",
             post(users::terminate),
         )
+        .nest("/api/v1", crate::admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(ws::not_found)

@@ -10,7 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use super::error::ApiError;
 use crate::protocol::http_signature::SignedRequest;
 use crate::state::AppState;
-use crate::store::App;
+use crate::store::{now, App};
 
 /// Largest HTTP API body read at all; per-event limits are the app's `max_payload_bytes`.
 const MAX_BODY: usize = 1024 * 1024;
@@ -25,17 +25,17 @@ pub struct Signed {
 
 impl Signed {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Parses the JSON body, naming what is wrong.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::bad(format!("Invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::bad(format!("Invalid JSON body: {e}")))
     }
+}
+
+fn unknown_key(key: &str) -> ApiError {
+    ApiError::Unauthorized(format!("Unknown auth_key {key:?}: use an active key of this app"))
 }
 
 impl FromRequest<AppState> for Signed {
@@ -46,22 +46,15 @@ impl FromRequest<AppState> for Signed {
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(&mut parts, state)
             .await
             .map_err(|e| ApiError::bad(e.to_string()))?;
-        let app_id = params.get("app_id").map(String::as_str).unwrap_or_default();
-        let app = state
-            .apps
-            .by_id(app_id)
-            .ok_or_else(|| ApiError::NotFound(format!("Unknown app id {app_id:?}")))?;
-        let body =
-            axum::body::to_bytes(body, MAX_BODY)
-                .await
-                .map_err(|_| ApiError::PayloadTooLarge {
-                    size: MAX_BODY + 1,
-                    limit: MAX_BODY,
-                })?;
-        let query: Vec<(String, String)> =
-            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge {
+                size: MAX_BODY + 1,
+                limit: MAX_BODY,
+            })?;
+        let query: Vec<(String, String)> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         let signed = SignedRequest {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -69,22 +62,23 @@ impl FromRequest<AppState> for Signed {
             body: &body,
         };
         let key = signed.auth_key()?;
-        if key != app.key {
-            return Err(ApiError::Unauthorized(format!(
-                "Unknown auth_key {key:?}: use the key of app {app_id}"
-            )));
-        }
-        signed.verify(&app.secret, unix_now())?;
+        // Routes without `/apps/{app_id}` (the PyPI SDK's terminate_connections) find the app by key.
+        let app = match params.get("app_id") {
+            Some(id) => state
+                .apps
+                .by_id(id)
+                .ok_or_else(|| ApiError::NotFound(format!("Unknown app id {id:?}")))?,
+            None => state.apps.by_key(key).map(|e| e.app).ok_or_else(|| unknown_key(key))?,
+        };
+        let entry = state
+            .apps
+            .by_key(key)
+            .filter(|e| e.app.id == app.id)
+            .ok_or_else(|| unknown_key(key))?;
+        signed.verify(&entry.secret, now())?;
         if !app.settings.enabled {
             return Err(ApiError::Forbidden("Application disabled".into()));
         }
         Ok(Signed { app, query, body })
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -1,5 +1,7 @@
 //! `POST /apps/{id}/users/{user_id}/terminate_connections`: close every connection signed in as the user.
+//! Also routed without the `/apps/{id}` prefix, as the PyPI SDK sends it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -12,11 +14,12 @@ use crate::state::AppState;
 
 pub async fn terminate(
     State(state): State<AppState>,
-    Path((_, user_id)): Path<(String, String)>,
+    Path(params): Path<HashMap<String, String>>,
     signed: Signed,
 ) -> Result<Json<Value>, ApiError> {
+    let user_id = params.get("user_id").map(String::as_str).unwrap_or_default();
     let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
-    let closed = state.hub.users.terminate(&app_id, &user_id);
+    let closed = state.hub.users.terminate(&app_id, user_id);
     tracing::info!(app_id = %app_id, closed, "terminated a user's connections");
     Ok(Json(json!({})))
 }

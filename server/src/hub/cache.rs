@@ -22,9 +22,7 @@ pub struct CachedEvent {
 impl CachedEvent {
     /// Seconds left before this event expires.
     pub fn ttl_left(&self, now: Instant) -> u64 {
-        self.ttl
-            .saturating_sub(now.duration_since(self.stored))
-            .as_secs()
+        self.ttl.saturating_sub(now.duration_since(self.stored)).as_secs()
     }
 }
 
@@ -53,8 +51,7 @@ impl ChannelCache {
         if now.duration_since(hit.stored) < hit.ttl {
             Some(hit)
         } else {
-            self.events
-                .remove_if(key, |_, e| now.duration_since(e.stored) >= e.ttl);
+            self.events.remove_if(key, |_, e| now.duration_since(e.stored) >= e.ttl);
             None
         }
     }
@@ -62,7 +59,6 @@ impl ChannelCache {
     /// Drops every expired event; run now and then so idle channels do not pin memory.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.events
-            .retain(|_, e| now.duration_since(e.stored) < e.ttl);
+        self.events.retain(|_, e| now.duration_since(e.stored) < e.ttl);
     }
 }

@@ -25,6 +25,9 @@ pub struct CloseReason {
 pub struct Connection {
     pub socket_id: SocketId,
     pub app_id: Arc<str>,
+    pub tenant_id: Arc<str>,
+    /// The app key the client connected with: revoking it closes this connection.
+    pub key: Arc<str>,
     outbound: mpsc::Sender<Frame>,
     close: Mutex<Option<CloseReason>>,
     closing: Notify,
@@ -35,12 +38,16 @@ impl Connection {
     pub fn new(
         socket_id: SocketId,
         app_id: Arc<str>,
+        tenant_id: Arc<str>,
+        key: Arc<str>,
         capacity: usize,
     ) -> (Arc<Self>, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let conn = Connection {
             socket_id,
             app_id,
+            tenant_id,
+            key,
             outbound: tx,
             close: Mutex::new(None),
             closing: Notify::new(),

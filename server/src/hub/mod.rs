@@ -17,17 +17,17 @@ pub use presence::Member;
 pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};
 pub use users::UserRegistry;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use serde_json::Value;
 
-use crate::apps::AppDirectory;
+use crate::apps::{AppDirectory, Revoked};
 use crate::bus::Deliver;
 use crate::message::{ChannelMessage, Origin};
-use crate::protocol::{frame, ChannelKind, ChannelName, CloseCode};
+use crate::protocol::{frame, ChannelKind, ChannelName, CloseCode, SocketId};
 use crate::store::App;
 use cache::ChannelCache;
 use subscription_count::{CountThrottle, Notice};
@@ -38,9 +38,21 @@ pub struct Hub {
     pub users: UserRegistry,
     cache: ChannelCache,
     counts: CountThrottle,
+    /// Every live connection of this node.
+    live: DashMap<SocketId, Arc<Connection>>,
     per_app: DashMap<Arc<str>, usize>,
+    per_tenant: DashMap<Arc<str>, usize>,
     total: AtomicUsize,
+    /// Per app: messages accepted, frames delivered.
+    messages: DashMap<Arc<str>, Arc<(AtomicU64, AtomicU64)>>,
     apps: Arc<AppDirectory>,
+}
+
+/// Connection limits to check on admission; 0 means unlimited.
+pub struct Limits {
+    pub node: usize,
+    pub app: usize,
+    pub tenant: usize,
 }
 
 impl Hub {
@@ -50,33 +62,55 @@ impl Hub {
             users: UserRegistry::default(),
             cache: ChannelCache::default(),
             counts: CountThrottle::default(),
+            live: DashMap::new(),
             per_app: DashMap::new(),
+            per_tenant: DashMap::new(),
             total: AtomicUsize::new(0),
+            messages: DashMap::new(),
             apps,
         }
     }
 
-    /// Counts a new connection against the node's and the app's limits (0 = unlimited).
-    pub fn admit(&self, app: &App, node_limit: usize) -> Result<(), CloseCode> {
-        if node_limit > 0 && self.total.load(Ordering::Relaxed) >= node_limit {
+    /// Counts a new connection against the node's, the app's and the tenant's limits.
+    pub fn admit(&self, conn: &Arc<Connection>, limits: Limits) -> Result<(), CloseCode> {
+        if limits.node > 0 && self.total.load(Ordering::Relaxed) >= limits.node {
             return Err(CloseCode::OverCapacity);
         }
-        let mut count = self.per_app.entry(Arc::from(app.id.as_str())).or_insert(0);
-        let limit = app.settings.max_connections as usize;
-        if limit > 0 && *count >= limit {
+        // Lock order: tenant, then app. Both counts move together or not at all.
+        let mut tenant = self.per_tenant.entry(conn.tenant_id.clone()).or_insert(0);
+        let mut app = self.per_app.entry(conn.app_id.clone()).or_insert(0);
+        if (limits.app > 0 && *app >= limits.app) || (limits.tenant > 0 && *tenant >= limits.tenant) {
             return Err(CloseCode::AppOverQuota);
         }
-        *count += 1;
+        *app += 1;
+        *tenant += 1;
         self.total.fetch_add(1, Ordering::Relaxed);
+        self.live.insert(conn.socket_id.clone(), conn.clone());
         Ok(())
     }
 
     /// Releases what `admit` counted.
-    pub fn release(&self, app_id: &Arc<str>) {
-        if let Some(mut count) = self.per_app.get_mut(app_id) {
-            *count = count.saturating_sub(1);
+    pub fn release(&self, conn: &Connection) {
+        if self.live.remove(&conn.socket_id).is_none() {
+            return;
+        }
+        for (map, key) in [(&self.per_tenant, &conn.tenant_id), (&self.per_app, &conn.app_id)] {
+            if let Some(mut count) = map.get_mut(key) {
+                *count = count.saturating_sub(1);
+            }
         }
         self.total.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Closes the connections of revoked keys (4001) and disabled apps (4003).
+    pub fn close_revoked(&self, revoked: &Revoked) {
+        for conn in self.live.iter() {
+            if revoked.keys.iter().any(|k| **k == *conn.key) {
+                conn.close(CloseCode::UnknownApp, "The app key was revoked");
+            } else if revoked.apps.iter().any(|a| **a == *conn.app_id) {
+                conn.close(CloseCode::AppDisabled, CloseCode::AppDisabled.message());
+            }
+        }
     }
 
     pub fn connection_count(&self) -> usize {
@@ -85,6 +119,25 @@ impl Hub {
 
     pub fn app_connection_count(&self, app_id: &str) -> usize {
         self.per_app.get(app_id).map(|c| *c).unwrap_or(0)
+    }
+
+    /// Messages accepted and frames delivered for an app since this node started.
+    pub fn message_counts(&self, app_id: &str) -> (u64, u64) {
+        self.messages
+            .get(app_id)
+            .map(|c| (c.0.load(Ordering::Relaxed), c.1.load(Ordering::Relaxed)))
+            .unwrap_or((0, 0))
+    }
+
+    fn counters(&self, app_id: &Arc<str>) -> Arc<(AtomicU64, AtomicU64)> {
+        if let Some(c) = self.messages.get(app_id) {
+            return c.clone();
+        }
+        self.messages.entry(app_id.clone()).or_default().clone()
+    }
+
+    pub fn tenant_connection_count(&self, tenant_id: &str) -> usize {
+        self.per_tenant.get(tenant_id).map(|c| *c).unwrap_or(0)
     }
 
     /// Subscribes `conn`: queues `subscription_succeeded` (with `extra` merged into non-presence data),
@@ -99,13 +152,8 @@ impl Hub {
         let key: ChannelKey = (conn.app_id.clone(), channel.clone());
         let cached = channel.is_cache().then(|| self.cache.get(&key));
         let greeting = |presence: Option<&Value>| {
-            let data = presence
-                .cloned()
-                .unwrap_or_else(|| Value::Object(Default::default()));
-            let mut frames = vec![Frame::from(frame::subscription_succeeded(
-                channel.as_str(),
-                &data,
-            ))];
+            let data = presence.cloned().unwrap_or_else(|| Value::Object(Default::default()));
+            let mut frames = vec![Frame::from(frame::subscription_succeeded(channel.as_str(), &data))];
             match cached {
                 Some(Some(hit)) => frames.push(hit.frame),
                 Some(None) => frames.push(Frame::from(frame::cache_miss(channel.as_str()))),
@@ -114,18 +162,14 @@ impl Hub {
             frames
         };
         let max_members = app.settings.max_presence_members as usize;
-        let joined = self
-            .channels
-            .subscribe(conn, channel, member, max_members, greeting)?;
+        let joined = self.channels.subscribe(conn, channel, member, max_members, greeting)?;
         self.count_changed(app, &key, joined.subscribers);
         Ok(joined)
     }
 
     /// Unsubscribes `conn` from `channel`.
     pub fn unsubscribe(self: &Arc<Self>, conn: &Connection, channel: &ChannelName) -> Option<Left> {
-        let left = self
-            .channels
-            .unsubscribe(&conn.app_id, channel, &conn.socket_id)?;
+        let left = self.channels.unsubscribe(&conn.app_id, channel, &conn.socket_id)?;
         let key: ChannelKey = (conn.app_id.clone(), channel.clone());
         if left.subscribers == 0 {
             self.counts.forget(&key);
@@ -191,19 +235,14 @@ impl Deliver for Hub {
                 .unwrap_or(1800);
             let key = (message.app_id.clone(), message.channel.clone());
             let ttl = Duration::from_secs(ttl as u64);
-            self.cache.store(
-                key,
-                frame.clone(),
-                &message.event,
-                message.data.as_text(),
-                ttl,
-            );
+            self.cache
+                .store(key, frame.clone(), &message.event, message.data.as_text(), ttl);
         }
-        self.channels.fan_out(
-            &message.app_id,
-            &message.channel,
-            &frame,
-            message.exclude.as_ref(),
-        );
+        let sent = self
+            .channels
+            .fan_out(&message.app_id, &message.channel, &frame, message.exclude.as_ref());
+        let counters = self.counters(&message.app_id);
+        counters.0.fetch_add(1, Ordering::Relaxed);
+        counters.1.fetch_add(sent as u64, Ordering::Relaxed);
     }
 }

@@ -43,8 +43,7 @@ impl PresenceMembers {
         if self.by_socket.contains_key(socket) {
             return false;
         }
-        self.by_socket
-            .insert(socket.clone(), member.user_id.clone());
+        self.by_socket.insert(socket.clone(), member.user_id.clone());
         match self.users.get_mut(&member.user_id) {
             Some(entry) => {
                 entry.sockets += 1;

@@ -77,11 +77,7 @@ impl ChannelRegistry {
             }
             member_added = state.members.join(&conn.socket_id, m);
             if member_added {
-                let added = Frame::from(frame::member_added(
-                    channel.as_str(),
-                    &m.user_id,
-                    &m.user_info,
-                ));
+                let added = Frame::from(frame::member_added(channel.as_str(), &m.user_id, &m.user_info));
                 for (id, other) in &state.subscribers {
                     if *id != conn.socket_id {
                         other.send(added.clone());
@@ -93,9 +89,7 @@ impl ChannelRegistry {
         for frame in greeting(presence.as_ref()) {
             conn.send(frame);
         }
-        state
-            .subscribers
-            .insert(conn.socket_id.clone(), conn.clone());
+        state.subscribers.insert(conn.socket_id.clone(), conn.clone());
         Ok(Joined {
             subscribers: state.subscribers.len(),
             first,
@@ -104,12 +98,7 @@ impl ChannelRegistry {
     }
 
     /// Removes `socket` from the channel; `None` when it was not subscribed.
-    pub fn unsubscribe(
-        &self,
-        app_id: &Arc<str>,
-        channel: &ChannelName,
-        socket: &SocketId,
-    ) -> Option<Left> {
+    pub fn unsubscribe(&self, app_id: &Arc<str>, channel: &ChannelName, socket: &SocketId) -> Option<Left> {
         let key = (app_id.clone(), channel.clone());
         let left = {
             let entry = self.channels.get(&key)?;
@@ -128,8 +117,7 @@ impl ChannelRegistry {
             }
         };
         if left.subscribers == 0 {
-            self.channels
-                .remove_if(&key, |_, st| st.read().subscribers.is_empty());
+            self.channels.remove_if(&key, |_, st| st.read().subscribers.is_empty());
         }
         Some(left)
     }
@@ -160,21 +148,17 @@ impl ChannelRegistry {
     }
 
     pub fn subscriber_count(&self, app_id: &Arc<str>, channel: &ChannelName) -> usize {
-        self.with_state(app_id, channel, |s| s.subscribers.len())
-            .unwrap_or(0)
+        self.with_state(app_id, channel, |s| s.subscribers.len()).unwrap_or(0)
     }
 
     /// The user ids of a presence channel, in join order.
     pub fn member_ids(&self, app_id: &Arc<str>, channel: &ChannelName) -> Vec<String> {
-        self.with_state(app_id, channel, |s| {
-            s.members.ids().map(|u| u.to_string()).collect()
-        })
-        .unwrap_or_default()
+        self.with_state(app_id, channel, |s| s.members.ids().map(|u| u.to_string()).collect())
+            .unwrap_or_default()
     }
 
     pub fn member_count(&self, app_id: &Arc<str>, channel: &ChannelName) -> usize {
-        self.with_state(app_id, channel, |s| s.members.count())
-            .unwrap_or(0)
+        self.with_state(app_id, channel, |s| s.members.count()).unwrap_or(0)
     }
 
     /// Every occupied channel of an app with its subscriber and member counts.
@@ -190,12 +174,7 @@ impl ChannelRegistry {
             .collect()
     }
 
-    fn with_state<T>(
-        &self,
-        app_id: &Arc<str>,
-        channel: &ChannelName,
-        f: impl FnOnce(&ChannelState) -> T,
-    ) -> Option<T> {
+    fn with_state<T>(&self, app_id: &Arc<str>, channel: &ChannelName, f: impl FnOnce(&ChannelState) -> T) -> Option<T> {
         let entry = self.channels.get(&(app_id.clone(), channel.clone()))?;
         let state = entry.value().read();
         Some(f(&state))

@@ -46,9 +46,7 @@ impl CloseCode {
             CloseCode::AppDisabled => "Application disabled",
             CloseCode::AppOverQuota => "Application is over connection quota",
             CloseCode::PathNotFound => "Path not found: connect to /app/{key}",
-            CloseCode::InvalidVersion => {
-                "Invalid version string format: protocol must be an integer"
-            }
+            CloseCode::InvalidVersion => "Invalid version string format: protocol must be an integer",
             CloseCode::UnsupportedProtocol => "Unsupported protocol version: use protocol=7",
             CloseCode::NoProtocol => "No protocol version supplied: add protocol=7 to the URL",
             CloseCode::Unauthorized => "Connection is unauthorized",
@@ -104,14 +102,8 @@ mod tests {
         assert_eq!(check_protocol(Some("7")), Ok(7));
         assert_eq!(check_protocol(None), Err(CloseCode::NoProtocol));
         assert_eq!(check_protocol(Some("abc")), Err(CloseCode::InvalidVersion));
-        assert_eq!(
-            check_protocol(Some("2")),
-            Err(CloseCode::UnsupportedProtocol)
-        );
-        assert_eq!(
-            check_protocol(Some("8")),
-            Err(CloseCode::UnsupportedProtocol)
-        );
+        assert_eq!(check_protocol(Some("2")), Err(CloseCode::UnsupportedProtocol));
+        assert_eq!(check_protocol(Some("8")), Err(CloseCode::UnsupportedProtocol));
     }
 
     #[test]

@@ -68,10 +68,7 @@ pub enum FrameError {
     #[error("Invalid JSON: {0}")]
     Json(String),
     #[error("{event}: data must be an object with {expected}")]
-    Data {
-        event: String,
-        expected: &'static str,
-    },
+    Data { event: String, expected: &'static str },
     #[error("{0}: a client event needs a channel")]
     NoChannel(String),
 }
@@ -82,9 +79,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     match env.event.as_str() {
         "pusher:ping" => Ok(ClientFrame::Ping),
         "pusher:pong" => Ok(ClientFrame::Pong),
-        "pusher:subscribe" => {
-            data(&env, "channel, and auth/channel_data where needed").map(ClientFrame::Subscribe)
-        }
+        "pusher:subscribe" => data(&env, "channel, and auth/channel_data where needed").map(ClientFrame::Subscribe),
         "pusher:unsubscribe" => {
             let d: ChannelOnly = data(&env, "channel")?;
             Ok(ClientFrame::Unsubscribe { channel: d.channel })
@@ -113,10 +108,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
 }
 
 /// Reads `data` as `T`, whether the client sent it as an object or as a JSON string holding one.
-fn data<T: for<'de> Deserialize<'de>>(
-    env: &Envelope,
-    expected: &'static str,
-) -> Result<T, FrameError> {
+fn data<T: for<'de> Deserialize<'de>>(env: &Envelope, expected: &'static str) -> Result<T, FrameError> {
     let bad = || FrameError::Data {
         event: env.event.clone(),
         expected,
@@ -130,8 +122,7 @@ fn data<T: for<'de> Deserialize<'de>>(
 }
 
 fn raw(s: &str) -> Box<RawValue> {
-    RawValue::from_string(s.to_string())
-        .unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("valid"))
+    RawValue::from_string(s.to_string()).unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("valid"))
 }
 
 /// The `data` of a channel event: a string (HTTP API) or any JSON value (client events).
@@ -142,12 +133,7 @@ pub enum EventData<'a> {
 }
 
 /// Encodes a channel event. This runs once per message per channel, not per subscriber.
-pub fn channel_event(
-    event: &str,
-    channel: &str,
-    data: EventData<'_>,
-    user_id: Option<&str>,
-) -> String {
+pub fn channel_event(event: &str, channel: &str, data: EventData<'_>, user_id: Option<&str>) -> String {
     let mut out = Vec::with_capacity(48 + event.len() + channel.len() + 16);
     out.extend_from_slice(b"{\"event\":");
     write_str(&mut out, event);
@@ -191,8 +177,7 @@ pub fn connection_established(socket_id: &str, activity_timeout: u64) -> String 
 
 /// `pusher:error`; `code` is `None` for errors that do not end the connection, as Pusher sends them.
 pub fn error(code: Option<u16>, message: &str, channel: Option<&str>) -> String {
-    let mut frame =
-        json!({ "event": "pusher:error", "data": { "code": code, "message": message } });
+    let mut frame = json!({ "event": "pusher:error", "data": { "code": code, "message": message } });
     if let Some(c) = channel {
         frame["channel"] = json!(c);
     }
@@ -204,11 +189,7 @@ pub fn pong() -> String {
 }
 
 pub fn subscription_succeeded(channel: &str, data: &Value) -> String {
-    internal(
-        "pusher_internal:subscription_succeeded",
-        Some(channel),
-        data,
-    )
+    internal("pusher_internal:subscription_succeeded", Some(channel), data)
 }
 
 pub fn member_added(channel: &str, user_id: &str, user_info: &Value) -> String {
@@ -250,11 +231,7 @@ pub fn watchlist_events(entries: &[(&str, &[&str])]) -> String {
         .filter(|(_, ids)| !ids.is_empty())
         .map(|(name, ids)| json!({ "name": name, "user_ids": ids }))
         .collect();
-    internal(
-        "pusher_internal:watchlist_events",
-        None,
-        &json!({ "events": events }),
-    )
+    internal("pusher_internal:watchlist_events", None, &json!({ "events": events }))
 }
 
 #[cfg(test)]
@@ -267,11 +244,8 @@ mod tests {
 
     #[test]
     fn subscribe_with_object_or_string_data() {
-        let a =
-            parse_ok(r#"{"event":"pusher:subscribe","data":{"channel":"private-a","auth":"k:s"}}"#);
-        let b = parse_ok(
-            r#"{"event":"pusher:subscribe","data":"{\"channel\":\"private-a\",\"auth\":\"k:s\"}"}"#,
-        );
+        let a = parse_ok(r#"{"event":"pusher:subscribe","data":{"channel":"private-a","auth":"k:s"}}"#);
+        let b = parse_ok(r#"{"event":"pusher:subscribe","data":"{\"channel\":\"private-a\",\"auth\":\"k:s\"}"}"#);
         for f in [a, b] {
             match f {
                 ClientFrame::Subscribe(s) => {
@@ -315,12 +289,7 @@ mod tests {
 
     #[test]
     fn channel_event_encoding_is_valid_json() {
-        let b = channel_event(
-            "my-event",
-            "ch",
-            EventData::Text("{\"x\":\"\\\"q\"}"),
-            Some("u1"),
-        );
+        let b = channel_event("my-event", "ch", EventData::Text("{\"x\":\"\\\"q\"}"), Some("u1"));
         let v: Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["event"], "my-event");
         assert_eq!(v["data"], "{\"x\":\"\\\"q\"}");

@@ -30,7 +30,9 @@ pub enum HttpAuthError {
     Timestamp { given: String, now: i64, skew: i64 },
     #[error("body_md5 does not match the MD5 of the request body")]
     BodyMd5,
-    #[error("Invalid signature: you should have sent HmacSHA256Hex({signed:?}, your_secret_key), but you sent {given:?}")]
+    #[error(
+        "Invalid signature: you should have sent HmacSHA256Hex({signed:?}, your_secret_key), but you sent {given:?}"
+    )]
     Signature { signed: String, given: String },
 }
 
@@ -72,9 +74,7 @@ impl SignedRequest<'_> {
             return Err(HttpAuthError::Version);
         }
         let given = self.param("auth_timestamp")?;
-        let ts: i64 = given
-            .parse()
-            .map_err(|_| HttpAuthError::Missing("auth_timestamp"))?;
+        let ts: i64 = given.parse().map_err(|_| HttpAuthError::Missing("auth_timestamp"))?;
         let skew = (now - ts).abs();
         if skew > TIMESTAMP_WINDOW_SECS {
             return Err(HttpAuthError::Timestamp {
@@ -152,29 +152,19 @@ mod tests {
     fn wrong_signature_says_what_to_sign() {
         let q = query("1353088179", "00");
         let err = req(&q).verify(SECRET, 1353088179).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("POST\\n/apps/3/events\\nauth_key="),
-            "{err}"
-        );
+        assert!(err.to_string().contains("POST\\n/apps/3/events\\nauth_key="), "{err}");
     }
 
     #[test]
     fn tampered_body_is_refused() {
         let q = query("1353088179", GOOD_SIG);
-        let r = SignedRequest {
-            body: b"{}",
-            ..req(&q)
-        };
+        let r = SignedRequest { body: b"{}", ..req(&q) };
         assert_eq!(r.verify(SECRET, 1353088179), Err(HttpAuthError::BodyMd5));
     }
 
     #[test]
     fn missing_parameters_are_named() {
         let q: Vec<(String, String)> = vec![];
-        assert_eq!(
-            req(&q).verify(SECRET, 0),
-            Err(HttpAuthError::Missing("auth_version"))
-        );
+        assert_eq!(req(&q).verify(SECRET, 0), Err(HttpAuthError::Missing("auth_version")));
     }
 }

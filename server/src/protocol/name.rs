@@ -69,9 +69,7 @@ impl ChannelName {
     /// The channel that carries server-to-user events for `user_id`.
     pub fn server_to_user(user_id: &str) -> Result<Self, NameError> {
         check_user_id(user_id)?;
-        Ok(ChannelName(
-            format!("{SERVER_TO_USER_PREFIX}{user_id}").into(),
-        ))
+        Ok(ChannelName(format!("{SERVER_TO_USER_PREFIX}{user_id}").into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -206,28 +204,19 @@ mod tests {
             ChannelName::parse("a b"),
             Err(NameError::ChannelCharacters(_))
         ));
-        assert!(matches!(
-            ChannelName::parse("#x"),
-            Err(NameError::ChannelCharacters(_))
-        ));
+        assert!(matches!(ChannelName::parse("#x"), Err(NameError::ChannelCharacters(_))));
         assert!(ChannelName::parse(&"a".repeat(164)).is_ok());
         assert_eq!(
             ChannelName::parse(&"a".repeat(165)),
             Err(NameError::ChannelTooLong(165))
         );
-        assert_eq!(
-            ChannelName::parse("#server-to-user-"),
-            Err(NameError::UserId)
-        );
+        assert_eq!(ChannelName::parse("#server-to-user-"), Err(NameError::UserId));
     }
 
     #[test]
     fn event_and_user_rules() {
         assert!(EventName::parse(&"e".repeat(200)).is_ok());
-        assert_eq!(
-            EventName::parse(&"e".repeat(201)),
-            Err(NameError::EventTooLong(201))
-        );
+        assert_eq!(EventName::parse(&"e".repeat(201)), Err(NameError::EventTooLong(201)));
         assert_eq!(EventName::parse(""), Err(NameError::EmptyEvent));
         assert!(check_user_id("user@example.com").is_ok());
         assert!(check_user_id("a b").is_err());

@@ -97,10 +97,7 @@ mod tests {
         let signed = channel_auth_string("1.1", "private-a", None);
         let good = format!("{KEY}:{}", sign(SECRET, &signed));
         assert_eq!(check_auth(&good, KEY, SECRET, &signed), Ok(()));
-        assert_eq!(
-            check_auth("nocolon", KEY, SECRET, &signed),
-            Err(AuthError::Format)
-        );
+        assert_eq!(check_auth("nocolon", KEY, SECRET, &signed), Err(AuthError::Format));
         assert!(matches!(
             check_auth("other:abc", KEY, SECRET, &signed),
             Err(AuthError::Key(_))

@@ -1,25 +1,24 @@
-//! The app model: credentials and per-app settings.
+//! The app model: an app of a tenant, and its per-app settings.
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::StoreError;
 
-/// An app: what a client connects to with its key and a publisher signs for with its secret.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// An app: what clients connect to (with one of its keys) and publishers sign for.
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct App {
     pub id: String,
+    pub tenant_id: String,
     pub name: String,
-    pub key: String,
-    /// Never logged: `Debug` output of `App` is only used in tests.
-    pub secret: String,
-    #[serde(flatten)]
     pub settings: AppSettings,
+    pub created_at: i64,
 }
 
 /// Per-app settings. Defaults are Pusher's.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(default)]
 pub struct AppSettings {
     pub enabled: bool,
@@ -39,6 +38,10 @@ pub struct AppSettings {
     pub cache_ttl: u32,
     /// Origins allowed to connect; empty means any.
     pub allowed_origins: Vec<String>,
+    /// Messages kept per channel for resume and the history API.
+    pub history_max_messages: u32,
+    /// Seconds a message is kept for resume and the history API.
+    pub history_max_age: u32,
 }
 
 impl Default for AppSettings {
@@ -54,12 +57,15 @@ impl Default for AppSettings {
             subscription_count: false,
             cache_ttl: 1800,
             allowed_origins: Vec::new(),
+            history_max_messages: 100,
+            history_max_age: 24 * 3600,
         }
     }
 }
 
-/// A change to some settings; `None` leaves a setting as it is.
-#[derive(Debug, Clone, Default)]
+/// A change to some settings; a missing field leaves the setting as it is.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub enabled: Option<bool>,
     pub max_connections: Option<u32>,
@@ -71,6 +77,8 @@ pub struct SettingsPatch {
     pub subscription_count: Option<bool>,
     pub cache_ttl: Option<u32>,
     pub allowed_origins: Option<Vec<String>>,
+    pub history_max_messages: Option<u32>,
+    pub history_max_age: Option<u32>,
 }
 
 impl SettingsPatch {
@@ -88,12 +96,14 @@ impl SettingsPatch {
             max_payload_bytes,
             subscription_count,
             cache_ttl,
-            allowed_origins
+            allowed_origins,
+            history_max_messages,
+            history_max_age
         );
     }
 }
 
-/// An app to create; missing credentials are generated.
+/// An app to create, with its first key; missing credentials are generated.
 #[derive(Debug, Clone, Default)]
 pub struct NewApp {
     pub name: String,
@@ -103,38 +113,75 @@ pub struct NewApp {
     pub settings: SettingsPatch,
 }
 
-impl NewApp {
-    /// Validates the given fields and fills in the missing ones.
-    pub fn into_app(self) -> Result<App, StoreError> {
-        let name = self.name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(invalid("name", "must be 1 to 100 characters"));
+/// A key/secret pair to create.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub key: String,
+    pub secret: String,
+    pub label: String,
+    pub expires_at: Option<i64>,
+}
+
+impl NewKey {
+    /// Checks given credentials and generates missing ones.
+    pub fn new(
+        key: Option<String>,
+        secret: Option<String>,
+        label: String,
+        expires_at: Option<i64>,
+    ) -> Result<Self, StoreError> {
+        if label.chars().count() > 100 {
+            return Err(invalid("label", "must be at most 100 characters"));
         }
-        let id = match self.id {
-            Some(id) => check_credential("id", id)?,
-            None => rand::thread_rng()
-                .gen_range(1_000_000..10_000_000u32)
-                .to_string(),
-        };
-        let key = check_credential("key", self.key.unwrap_or_else(|| random_token(20)))?;
-        let secret = check_credential("secret", self.secret.unwrap_or_else(|| random_token(20)))?;
-        let mut settings = AppSettings::default();
-        self.settings.apply(&mut settings);
-        Ok(App {
-            id,
-            name,
+        let key = check_credential("key", key.unwrap_or_else(|| random_token(20)))?;
+        let secret = check_credential("secret", secret.unwrap_or_else(|| random_token(20)))?;
+        Ok(NewKey {
             key,
             secret,
-            settings,
+            label,
+            expires_at,
         })
     }
 }
 
-fn invalid(field: &'static str, message: &str) -> StoreError {
+impl NewApp {
+    /// Validates the given fields and fills in the missing ones.
+    pub fn into_parts(self, tenant_id: &str, now: i64) -> Result<(App, NewKey), StoreError> {
+        let name = check_name("name", &self.name)?;
+        let id = match self.id {
+            Some(id) => check_credential("id", id)?,
+            None => rand::thread_rng().gen_range(1_000_000..10_000_000u32).to_string(),
+        };
+        let key = NewKey::new(self.key, self.secret, "default".into(), None)?;
+        let mut settings = AppSettings::default();
+        self.settings.apply(&mut settings);
+        Ok((
+            App {
+                id,
+                tenant_id: tenant_id.to_string(),
+                name,
+                settings,
+                created_at: now,
+            },
+            key,
+        ))
+    }
+}
+
+pub(crate) fn invalid(field: &'static str, message: &str) -> StoreError {
     StoreError::Invalid {
         field,
         message: message.to_string(),
     }
+}
+
+/// A display name: trimmed, 1 to 100 characters.
+pub(crate) fn check_name(field: &'static str, raw: &str) -> Result<String, StoreError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(invalid(field, "must be 1 to 100 characters"));
+    }
+    Ok(name.to_string())
 }
 
 /// Ids, keys and secrets appear in URLs and signed strings: keep them to URL-safe characters.
@@ -147,7 +194,7 @@ fn check_credential(field: &'static str, value: String) -> Result<String, StoreE
         .ok_or_else(|| invalid(field, "must be 1 to 64 characters of [A-Za-z0-9_-]"))
 }
 
-fn random_token(len: usize) -> String {
+pub(crate) fn random_token(len: usize) -> String {
     rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(len)
@@ -161,14 +208,14 @@ mod tests {
 
     #[test]
     fn generated_credentials_are_valid() {
-        let app = NewApp {
+        let (app, key) = NewApp {
             name: "demo".into(),
             ..Default::default()
         }
-        .into_app()
+        .into_parts("t", 0)
         .unwrap();
-        assert_eq!(app.key.len(), 20);
-        assert_eq!(app.secret.len(), 20);
+        assert_eq!(key.key.len(), 20);
+        assert_eq!(key.secret.len(), 20);
         assert!(app.id.parse::<u32>().is_ok());
         assert_eq!(app.settings, AppSettings::default());
     }
@@ -179,17 +226,15 @@ mod tests {
             name: "".into(),
             ..Default::default()
         }
-        .into_app()
+        .into_parts("t", 0)
         .unwrap_err();
         assert!(err.to_string().contains("name"));
-        let err = NewApp {
+        let bad_key = NewApp {
             name: "a".into(),
             key: Some("a b".into()),
             ..Default::default()
-        }
-        .into_app()
-        .unwrap_err();
-        assert!(err.to_string().contains("key"));
+        };
+        assert!(bad_key.into_parts("t", 0).unwrap_err().to_string().contains("key"));
     }
 
     #[test]

@@ -1,47 +1,176 @@
-//! Control store: where apps, their keys and their settings live.
+//! Control store: tenants, apps, keys, admins, API tokens and the audit log.
 //!
-//! `ControlStore` is the seam: `sqlite.rs` implements it for the embedded default; the Postgres
-//! implementation comes with the control plane. Nothing outside this module writes SQL. The connect and
-//! publish paths never call the store: they read the in-memory `AppDirectory`, which polls it.
+//! The seam is a set of small traits (`TenantStore`, `AppStore`, `AdminStore`, `AuditStore`) that
+//! `ControlStore` gathers. `SqlStore` implements them once, in portable SQL, for both backends:
+//! the embedded SQLite file and Postgres (`HERALD_DATABASE_URL=postgres://…`), each with its own
+//! migrations folder. Nothing outside this module writes SQL. The connect and publish paths never
+//! call the store: they read the in-memory `AppDirectory`, which reloads when `revision` moves.
 
 mod app;
-mod sqlite;
+mod model;
+mod secrets;
+mod sql;
 
-pub use app::{App, AppSettings, NewApp, SettingsPatch};
-pub use sqlite::SqliteStore;
+pub use app::{App, AppSettings, NewApp, NewKey, SettingsPatch};
+pub use model::{now, Actor, Admin, ApiToken, AppKey, AuditEntry, Role, Tenant, TenantLimits, TenantStatus};
+pub use secrets::SecretBox;
+pub use sql::SqlStore;
+
+/// The store traits, to call their methods on a `dyn ControlStore`.
+pub mod prelude {
+    pub use super::{AdminStore, AppStore, AuditStore, ControlStore, TenantStore};
+}
 
 use async_trait::async_trait;
 
 /// Errors of the store layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique field (id or key) is already taken.
-    #[error("an app with this {0} already exists")]
+    /// A unique field is already taken.
+    #[error("{0} is already taken")]
     Duplicate(&'static str),
-    #[error("no app with id {0:?}")]
-    NotFound(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
     #[error("invalid {field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
+    /// A plan limit of the tenant would be exceeded.
+    #[error("{0}")]
+    Limit(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored settings are not valid JSON: {0}")]
     Settings(#[from] serde_json::Error),
+    #[error("a stored secret cannot be decrypted with this master key")]
+    Decrypt,
+    #[error("{0}")]
+    Io(std::io::Error),
 }
 
-/// Where apps live.
+/// Changes to a tenant; a missing field is left as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TenantPatch {
+    pub name: Option<String>,
+    pub status: Option<TenantStatus>,
+    pub limits: Option<TenantLimits>,
+}
+
+/// Changes to an app; a missing field is left as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AppPatch {
+    pub name: Option<String>,
+    pub settings: SettingsPatch,
+}
+
+/// An app with its keys (secrets decrypted), as the node cache holds it.
+#[derive(Debug, Clone)]
+pub struct AppWithKeys {
+    pub app: App,
+    pub keys: Vec<AppKey>,
+}
+
+/// Everything a node caches, read in one go.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub revision: i64,
+    pub tenants: Vec<Tenant>,
+    pub apps: Vec<AppWithKeys>,
+}
+
 #[async_trait]
-pub trait ControlStore: Send + Sync + 'static {
-    /// Creates an app, generating the id, key and secret that `new` leaves out.
-    async fn create_app(&self, new: NewApp) -> Result<App, StoreError>;
-    /// Every app, ordered by creation.
-    async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
-    /// Applies the given settings to one app.
-    async fn update_app(&self, id: &str, patch: SettingsPatch) -> Result<App, StoreError>;
+pub trait TenantStore: Send + Sync {
+    async fn create_tenant(
+        &self,
+        name: &str,
+        slug: &str,
+        limits: TenantLimits,
+        actor: &Actor,
+    ) -> Result<Tenant, StoreError>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    async fn get_tenant(&self, id: &str) -> Result<Tenant, StoreError>;
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Tenant, StoreError>;
+    async fn update_tenant(&self, id: &str, patch: TenantPatch, actor: &Actor) -> Result<Tenant, StoreError>;
+    async fn delete_tenant(&self, id: &str, actor: &Actor) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    /// Creates an app and its first key; enforces the tenant's `max_apps`.
+    async fn create_app(&self, tenant_id: &str, new: NewApp, actor: &Actor) -> Result<AppWithKeys, StoreError>;
+    /// Apps of one tenant, or of all when `tenant_id` is `None`.
+    async fn list_apps(&self, tenant_id: Option<&str>) -> Result<Vec<App>, StoreError>;
+    async fn get_app(&self, id: &str) -> Result<App, StoreError>;
+    async fn update_app(&self, id: &str, patch: AppPatch, actor: &Actor) -> Result<App, StoreError>;
+    async fn delete_app(&self, id: &str, actor: &Actor) -> Result<(), StoreError>;
+    async fn create_key(&self, app_id: &str, new: NewKey, actor: &Actor) -> Result<AppKey, StoreError>;
+    /// Keys of an app, secrets decrypted (callers decide who may see them).
+    async fn list_keys(&self, app_id: &str) -> Result<Vec<AppKey>, StoreError>;
+    async fn revoke_key(&self, app_id: &str, key: &str, actor: &Actor) -> Result<AppKey, StoreError>;
+    /// Records that keys were used (batched by the node).
+    async fn touch_keys(&self, keys: &[String], at: i64) -> Result<(), StoreError>;
+    /// A number that changes whenever cached data (tenants, apps, keys) changes.
+    async fn revision(&self) -> Result<i64, StoreError>;
+    async fn snapshot(&self) -> Result<Snapshot, StoreError>;
+}
+
+/// An admin with its password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct AdminCredentials {
+    pub admin: Admin,
+    pub password_hash: String,
+}
+
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    async fn create_admin(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+        tenant_id: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Admin, StoreError>;
+    async fn admin_credentials(&self, email: &str) -> Result<Option<AdminCredentials>, StoreError>;
+    async fn get_admin(&self, id: &str) -> Result<Admin, StoreError>;
+    async fn list_admins(&self, tenant_id: Option<&str>) -> Result<Vec<Admin>, StoreError>;
+    async fn delete_admin(&self, id: &str, actor: &Actor) -> Result<(), StoreError>;
+    async fn save_refresh_token(&self, token_hash: &str, admin_id: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Removes a refresh token and returns its admin when it was valid (tokens are single-use).
+    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+    async fn create_api_token(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        actor: &Actor,
+    ) -> Result<ApiToken, StoreError>;
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    async fn list_api_tokens(&self, tenant_id: &str) -> Result<Vec<ApiToken>, StoreError>;
+    async fn revoke_api_token(&self, tenant_id: &str, id: &str, actor: &Actor) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Records an event outside any other write (logins, failed logins).
+    async fn record(
+        &self,
+        tenant_id: Option<&str>,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError>;
+    /// A tenant's audit log, newest first, before `before` (an entry id) when given.
+    async fn audit_log(&self, tenant_id: &str, limit: i64, before: Option<i64>) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Where the control plane lives.
+#[async_trait]
+pub trait ControlStore: TenantStore + AppStore + AdminStore + AuditStore + 'static {
     /// True when the store answers.
     async fn ping(&self) -> bool;
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
 }

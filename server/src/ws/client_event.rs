@@ -51,16 +51,10 @@ impl Session {
             return refuse(self, "Invalid channel name");
         };
         if !matches!(channel.kind(), ChannelKind::Private | ChannelKind::Presence) {
-            return refuse(
-                self,
-                "Client events are only allowed on private and presence channels",
-            );
+            return refuse(self, "Client events are only allowed on private and presence channels");
         }
         let Some(user_id) = self.channels.get(&channel).cloned() else {
-            return refuse(
-                self,
-                "Subscribe to the channel before sending client events on it",
-            );
+            return refuse(self, "Subscribe to the channel before sending client events on it");
         };
         if let Err(e) = EventName::parse(&event) {
             return refuse(self, &e.to_string());
@@ -73,14 +67,9 @@ impl Session {
             );
             return refuse(self, &msg);
         }
-        if !self
-            .rate
-            .allow(app.settings.client_event_rate, Instant::now())
-        {
-            self.conn.close(
-                CloseCode::ClientEventRate,
-                CloseCode::ClientEventRate.message(),
-            );
+        if !self.rate.allow(app.settings.client_event_rate, Instant::now()) {
+            self.conn
+                .close(CloseCode::ClientEventRate, CloseCode::ClientEventRate.message());
             return None;
         }
         Some(ChannelMessage {

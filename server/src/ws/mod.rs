@@ -37,13 +37,13 @@ pub async fn upgrade(
     let request = ConnectRequest {
         key,
         protocol: params.get("protocol").cloned(),
-        origin: headers
-            .get("origin")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        origin: headers.get("origin").and_then(|v| v.to_str().ok()).map(str::to_string),
     };
     configure(ws, &state).on_upgrade(move |socket| session::run(socket, state, request))
 }
+
+const NOT_FOUND: &str =
+    "Not found: the Pusher HTTP API is under /apps/{app_id}/, the admin API under /api/v1/, WebSockets connect to /app/{key}\n";
 
 /// Any other path: a WebSocket upgrade gets 4005, anything else 404.
 pub async fn not_found(
@@ -51,9 +51,8 @@ pub async fn not_found(
     State(state): State<AppState>,
 ) -> Response {
     match ws {
-        Ok(ws) => configure(ws, &state)
-            .on_upgrade(|socket| session::refuse(socket, CloseCode::PathNotFound, None)),
-        Err(_) => (StatusCode::NOT_FOUND, "Not found\n").into_response(),
+        Ok(ws) => configure(ws, &state).on_upgrade(|socket| session::refuse(socket, CloseCode::PathNotFound, None)),
+        Err(_) => (StatusCode::NOT_FOUND, NOT_FOUND).into_response(),
     }
 }
 

@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 
 use super::client_event::RateWindow;
 use super::ConnectRequest;
-use crate::hub::{CloseReason, Connection, Frame};
+use crate::apps::KeyEntry;
+use crate::hub::{CloseReason, Connection, Frame, Limits};
 use crate::message::ChannelMessage;
 use crate::protocol::close::check_protocol;
 use crate::protocol::frame::{self, ClientFrame};
@@ -35,6 +36,8 @@ pub(super) struct SignedIn {
 pub(super) struct Session {
     pub state: AppState,
     pub conn: Arc<Connection>,
+    /// The secret of the key the client connected with: channel auth and signin are signed with it.
+    pub secret: Arc<str>,
     /// Subscribed channels, with the presence user id where there is one.
     pub channels: HashMap<ChannelName, Option<Arc<str>>>,
     pub user: Option<SignedIn>,
@@ -74,12 +77,7 @@ impl Session {
             return None;
         }
         let parsed = frame::parse(text);
-        if let Ok(ClientFrame::ClientEvent {
-            event,
-            channel,
-            data,
-        }) = parsed
-        {
+        if let Ok(ClientFrame::ClientEvent { event, channel, data }) = parsed {
             return self.client_event(event, &channel, data);
         }
         match parsed {
@@ -90,8 +88,7 @@ impl Session {
             Ok(ClientFrame::Signin { auth, user_data }) => self.signin(&auth, &user_data),
             Ok(ClientFrame::ClientEvent { .. }) => {}
             Ok(ClientFrame::Unknown { event }) => {
-                let msg =
-                    format!("Unknown event {event:?}: client events must start with \"client-\"");
+                let msg = format!("Unknown event {event:?}: client events must start with \"client-\"");
                 self.error(&msg, None)
             }
             Err(e) => self.error(&e.to_string(), None),
@@ -114,22 +111,20 @@ impl Session {
             self.state.hub.unsubscribe(&self.conn, &channel);
         }
         if let Some(user) = self.user.take() {
-            self.state
-                .hub
-                .users
-                .sign_out(&self.conn, &user.id, &user.watchlist);
+            self.state.hub.users.sign_out(&self.conn, &user.id, &user.watchlist);
         }
-        self.state.hub.release(&self.conn.app_id);
+        self.state.hub.release(&self.conn);
     }
 }
 
 /// Checks a new connection's protocol, app, origin and quota.
-fn accept(state: &AppState, request: &ConnectRequest) -> Result<Arc<App>, CloseCode> {
+fn accept(
+    state: &AppState,
+    request: &ConnectRequest,
+) -> Result<(KeyEntry, Arc<Connection>, mpsc::Receiver<Frame>), CloseCode> {
     check_protocol(request.protocol.as_deref())?;
-    let app = state
-        .apps
-        .by_key(&request.key)
-        .ok_or(CloseCode::UnknownApp)?;
+    let entry = state.apps.by_key(&request.key).ok_or(CloseCode::UnknownApp)?;
+    let app = &entry.app;
     if !app.settings.enabled {
         return Err(CloseCode::AppDisabled);
     }
@@ -143,17 +138,32 @@ fn accept(state: &AppState, request: &ConnectRequest) -> Result<Arc<App>, CloseC
     if state.shutdown.is_stopping() {
         return Err(CloseCode::Reconnect);
     }
-    state.hub.admit(&app, state.config.max_connections)?;
-    Ok(app)
+    let (conn, outbound) = Connection::new(
+        SocketId::random(),
+        Arc::from(app.id.as_str()),
+        Arc::from(app.tenant_id.as_str()),
+        entry.key.clone(),
+        state.config.outbound_queue,
+    );
+    let tenant_limit = state
+        .apps
+        .tenant(&app.tenant_id)
+        .map(|t| t.limits.max_connections)
+        .unwrap_or(0);
+    let limits = Limits {
+        node: state.config.max_connections,
+        app: app.settings.max_connections as usize,
+        tenant: tenant_limit.max(0) as usize,
+    };
+    state.hub.admit(&conn, limits)?;
+    Ok((entry, conn, outbound))
 }
 
 /// Sends `pusher:error` with `code` then a close frame with the same code.
 pub async fn refuse(mut socket: WebSocket, code: CloseCode, message: Option<&str>) {
     let message = message.unwrap_or(code.message());
     let _ = socket
-        .send(Message::Text(
-            frame::error(Some(code.code()), message, None).into(),
-        ))
+        .send(Message::Text(frame::error(Some(code.code()), message, None).into()))
         .await;
     let close = CloseFrame {
         code: code.code(),
@@ -172,28 +182,22 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
-    let app = match accept(&state, &request) {
-        Ok(app) => app,
+    let (entry, conn, outbound) = match accept(&state, &request) {
+        Ok(accepted) => accepted,
         Err(code) => return refuse(socket, code, None).await,
     };
-    let (conn, outbound) = Connection::new(
-        SocketId::random(),
-        Arc::from(app.id.as_str()),
-        state.config.outbound_queue,
-    );
     let tracker = state.shutdown.tracker().clone();
     let _guard = tracker.token();
     let mut session = Session {
         state,
         conn,
+        secret: entry.secret.clone(),
         channels: HashMap::new(),
         user: None,
         rate: RateWindow::default(),
     };
-    let established = frame::connection_established(
-        session.conn.socket_id.as_str(),
-        session.state.config.activity_timeout,
-    );
+    let established =
+        frame::connection_established(session.conn.socket_id.as_str(), session.state.config.activity_timeout);
     session.reply(established);
     let reason = serve(&mut session, socket, outbound).await;
     if let Some(reason) = &reason {

@@ -21,9 +21,11 @@ struct UserData {
 
 impl Session {
     pub(super) fn signin(&mut self, auth: &str, user_data: &str) {
-        let Some(app) = self.app() else { return };
+        if self.app().is_none() {
+            return;
+        }
         let signed = signin_string(self.conn.socket_id.as_str(), user_data);
-        if let Err(e) = check_auth(auth, &app.key, &app.secret, &signed) {
+        if let Err(e) = check_auth(auth, &self.conn.key, &self.secret, &signed) {
             return self.error(&e.to_string(), None);
         }
         let data: UserData = match serde_json::from_str(user_data) {
@@ -43,10 +45,7 @@ impl Session {
         }
         if let Some(current) = &self.user {
             if *current.id != *data.id {
-                return self.error(
-                    "This connection is already signed in as a different user",
-                    None,
-                );
+                return self.error("This connection is already signed in as a different user", None);
             }
             return self.reply(frame::signin_success(user_data));
         }

@@ -35,11 +35,7 @@ impl Session {
             Ok(member) => member,
             Err(message) => return self.error(&message, Some(channel.as_str())),
         };
-        match self
-            .state
-            .hub
-            .subscribe(&self.conn, &app, &channel, member.as_ref())
-        {
+        match self.state.hub.subscribe(&self.conn, &app, &channel, member.as_ref()) {
             Ok(_) => {
                 self.channels.insert(channel, member.map(|m| m.user_id));
             }
@@ -48,12 +44,7 @@ impl Session {
     }
 
     /// Checks the right to join `channel`; returns the presence member for presence channels.
-    fn authorize(
-        &self,
-        app: &App,
-        channel: &ChannelName,
-        req: &SubscribeRequest,
-    ) -> Result<Option<Member>, String> {
+    fn authorize(&self, app: &App, channel: &ChannelName, req: &SubscribeRequest) -> Result<Option<Member>, String> {
         match channel.kind() {
             ChannelKind::Public => Ok(None),
             ChannelKind::ServerToUser => {
@@ -61,10 +52,7 @@ impl Session {
                 if signed_in.is_some() && signed_in == channel.server_to_user_id() {
                     Ok(None)
                 } else {
-                    Err(
-                        "Sign in as this user before subscribing to its server-to-user channel"
-                            .into(),
-                    )
+                    Err("Sign in as this user before subscribing to its server-to-user channel".into())
                 }
             }
             ChannelKind::Private | ChannelKind::Encrypted => {
@@ -72,9 +60,8 @@ impl Session {
                     .auth
                     .as_deref()
                     .ok_or("Missing auth: private channels need a signed auth")?;
-                let signed =
-                    channel_auth_string(self.conn.socket_id.as_str(), channel.as_str(), None);
-                check_auth(auth, &app.key, &app.secret, &signed).map_err(|e| e.to_string())?;
+                let signed = channel_auth_string(self.conn.socket_id.as_str(), channel.as_str(), None);
+                check_auth(auth, &self.conn.key, &self.secret, &signed).map_err(|e| e.to_string())?;
                 Ok(None)
             }
             ChannelKind::Presence => {
@@ -86,9 +73,8 @@ impl Session {
                     .channel_data
                     .as_deref()
                     .ok_or("Missing channel_data: presence channels need it")?;
-                let signed =
-                    channel_auth_string(self.conn.socket_id.as_str(), channel.as_str(), Some(data));
-                check_auth(auth, &app.key, &app.secret, &signed).map_err(|e| e.to_string())?;
+                let signed = channel_auth_string(self.conn.socket_id.as_str(), channel.as_str(), Some(data));
+                check_auth(auth, &self.conn.key, &self.secret, &signed).map_err(|e| e.to_string())?;
                 parse_member(data, app.settings.max_presence_member_bytes as usize).map(Some)
             }
         }
@@ -97,9 +83,8 @@ impl Session {
 
 /// Reads presence `channel_data` and checks the user id and `user_info` size.
 fn parse_member(data: &str, max_info_bytes: usize) -> Result<Member, String> {
-    let parsed: ChannelData = serde_json::from_str(data).map_err(|e| {
-        format!("Invalid channel_data: expected {{\"user_id\":…,\"user_info\":{{…}}}} ({e})")
-    })?;
+    let parsed: ChannelData = serde_json::from_str(data)
+        .map_err(|e| format!("Invalid channel_data: expected {{\"user_id\":…,\"user_info\":{{…}}}} ({e})"))?;
     let user_id = match parsed.user_id {
         Value::String(s) => s,
         Value::Number(n) => n.to_string(),
@@ -113,9 +98,7 @@ fn parse_member(data: &str, max_info_bytes: usize) -> Result<Member, String> {
     let user_info = parsed.user_info.unwrap_or(Value::Null);
     let size = user_info.to_string().len();
     if !user_info.is_null() && size > max_info_bytes {
-        return Err(format!(
-            "user_info is {size} bytes; the limit is {max_info_bytes}"
-        ));
+        return Err(format!("user_info is {size} bytes; the limit is {max_info_bytes}"));
     }
     Ok(Member {
         user_id: Arc::from(user_id),
@@ -129,21 +112,12 @@ mod tests {
 
     #[test]
     fn member_from_channel_data() {
-        let m = parse_member(
-            r#"{"user_id":10,"user_info":{"name":"Mr. Channels"}}"#,
-            1024,
-        )
-        .unwrap();
+        let m = parse_member(r#"{"user_id":10,"user_info":{"name":"Mr. Channels"}}"#, 1024).unwrap();
         assert_eq!(&*m.user_id, "10");
         assert!(parse_member(r#"{"user_id":"u"}"#, 1024).is_ok());
         assert!(parse_member(r#"{"user_info":{}}"#, 1024).is_err());
         assert!(parse_member(r#"{"user_id":""}"#, 1024).is_err());
-        let big = format!(
-            r#"{{"user_id":"u","user_info":{{"x":"{}"}}}}"#,
-            "a".repeat(2000)
-        );
-        assert!(parse_member(&big, 1024)
-            .unwrap_err()
-            .contains("limit is 1024"));
+        let big = format!(r#"{{"user_id":"u","user_info":{{"x":"{}"}}}}"#, "a".repeat(2000));
+        assert!(parse_member(&big, 1024).unwrap_err().contains("limit is 1024"));
     }
 }

@@ -1,0 +1,170 @@
+//! Admins and API tokens. Owners manage everyone; tenant admins manage their tenant's admins and
+//! tokens; viewers read.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::{random_token, token_hash, Principal, API_TOKEN_PREFIX};
+use super::error::{AdminError, ErrorBody};
+use super::json::Body;
+use super::password;
+use crate::state::AppState;
+use crate::store::{Admin, ApiToken, Role};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAdmin {
+    pub email: String,
+    /// At least 12 characters; generated and returned once when left out.
+    pub password: Option<String>,
+    pub role: Role,
+    /// Required for tenant roles when an owner creates the admin at `/admins`.
+    pub tenant_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedAdmin {
+    pub admin: Admin,
+    /// Present only when the password was generated.
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub name: String,
+    /// tenant_admin or tenant_viewer.
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// Send as `Authorization: Bearer <token>`. Shown once.
+    pub token: String,
+    pub api_token: ApiToken,
+}
+
+/// Every admin (owners) or the caller's tenant's admins.
+#[utoipa::path(get, path = "/api/v1/admins", tag = "admins", security(("bearer" = [])),
+    responses((status = 200, body = [Admin]), (status = 401, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Admin>>, AdminError> {
+    let scope = if who.role == Role::Owner {
+        None
+    } else {
+        who.tenant_id.as_deref()
+    };
+    Ok(Json(state.store.list_admins(scope).await?))
+}
+
+/// Create an admin. Tenant admins create admins and viewers of their own tenant.
+#[utoipa::path(post, path = "/api/v1/admins", tag = "admins", security(("bearer" = [])), request_body = CreateAdmin,
+    responses((status = 201, body = CreatedAdmin), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Body(req): Body<CreateAdmin>,
+) -> Result<(StatusCode, Json<CreatedAdmin>), AdminError> {
+    let tenant_id = match req.role {
+        Role::Owner => {
+            who.owner()?;
+            None
+        }
+        _ => {
+            let tenant = req
+                .tenant_id
+                .clone()
+                .or_else(|| who.tenant_id.clone())
+                .ok_or_else(|| AdminError::bad("tenant_id", "tenant roles need a tenant_id"))?;
+            who.write(&tenant)?;
+            Some(tenant)
+        }
+    };
+    let (pw, generated) = match req.password {
+        Some(pw) => (pw, false),
+        None => (password::generate(), true),
+    };
+    let hash = tokio::task::spawn_blocking(move || password::hash(&pw).map(|h| (h, pw)))
+        .await
+        .map_err(|_| AdminError::Internal)?
+        .map_err(|e| AdminError::bad("password", e.to_string()))?;
+    let admin = state
+        .store
+        .create_admin(&req.email, &hash.0, req.role, tenant_id.as_deref(), &who.actor)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedAdmin {
+            admin,
+            password: generated.then_some(hash.1),
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admins/{admin_id}", tag = "admins", security(("bearer" = [])),
+    params(("admin_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(admin_id): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    let admin = state.store.get_admin(&admin_id).await?;
+    match &admin.tenant_id {
+        Some(tenant) => who.write(tenant)?,
+        None => who.owner()?,
+    }
+    state.store.delete_admin(&admin_id, &who.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
+    params(("tenant_id" = String, Path)), responses((status = 200, body = [ApiToken]), (status = 404, body = ErrorBody)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Vec<ApiToken>>, AdminError> {
+    who.read(&tenant_id)?;
+    Ok(Json(state.store.list_api_tokens(&tenant_id).await?))
+}
+
+/// Create an API token for automation; the token is in this response only.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
+    params(("tenant_id" = String, Path)), request_body = CreateToken,
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant_id): Path<String>,
+    Body(req): Body<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), AdminError> {
+    who.write(&tenant_id)?;
+    state.store.get_tenant(&tenant_id).await?;
+    let body = random_token();
+    let api_token = state
+        .store
+        .create_api_token(&tenant_id, &req.name, req.role, &token_hash(&body), &who.actor)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: format!("{API_TOKEN_PREFIX}{body}"),
+            api_token,
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/tokens/{token_id}", tag = "tokens", security(("bearer" = [])),
+    params(("tenant_id" = String, Path), ("token_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((tenant_id, token_id)): Path<(String, String)>,
+) -> Result<StatusCode, AdminError> {
+    who.write(&tenant_id)?;
+    state.store.revoke_api_token(&tenant_id, &token_id, &who.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

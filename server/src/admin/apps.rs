@@ -1,0 +1,159 @@
+//! Apps of a tenant: create, read, change settings, delete, live stats.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::Principal;
+use super::error::{AdminError, ErrorBody};
+use super::json::Body;
+use crate::state::AppState;
+use crate::store::{App, AppKey, AppPatch, NewApp, SettingsPatch};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    pub name: String,
+    /// Generated (7 digits) when left out.
+    pub id: Option<String>,
+    #[serde(default)]
+    pub settings: Option<SettingsPatch>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApp {
+    pub name: Option<String>,
+    /// Only the settings given change; nodes apply them within a second.
+    pub settings: Option<SettingsPatch>,
+}
+
+/// A new app and its first key, whose secret is shown only here.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApp {
+    pub app: App,
+    pub key: AppKey,
+}
+
+/// Live figures of an app on this node.
+#[derive(Serialize, ToSchema)]
+pub struct AppStats {
+    pub app_id: String,
+    pub connections: usize,
+    pub channels: usize,
+    /// Channel messages accepted (HTTP API events per channel, client events) since the node started.
+    pub messages_in: u64,
+    /// Frames delivered to subscribers since the node started.
+    pub messages_out: u64,
+}
+
+/// The app, after checking the caller may read its tenant.
+pub(super) async fn readable(state: &AppState, who: &Principal, app_id: &str) -> Result<App, AdminError> {
+    let app = state.store.get_app(app_id).await?;
+    who.read(&app.tenant_id)?;
+    Ok(app)
+}
+
+/// The app, after checking the caller may change its tenant.
+pub(super) async fn writable(state: &AppState, who: &Principal, app_id: &str) -> Result<App, AdminError> {
+    let app = readable(state, who, app_id).await?;
+    who.write(&app.tenant_id)?;
+    Ok(app)
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
+    params(("tenant_id" = String, Path)), responses((status = 200, body = [App]), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Vec<App>>, AdminError> {
+    who.read(&tenant_id)?;
+    state.store.get_tenant(&tenant_id).await?;
+    Ok(Json(state.store.list_apps(Some(&tenant_id)).await?))
+}
+
+/// Create an app with its first key. The key's secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
+    params(("tenant_id" = String, Path)), request_body = CreateApp,
+    responses((status = 201, body = CreatedApp), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(tenant_id): Path<String>,
+    Body(req): Body<CreateApp>,
+) -> Result<(StatusCode, Json<CreatedApp>), AdminError> {
+    who.write(&tenant_id)?;
+    let new = NewApp {
+        name: req.name,
+        id: req.id,
+        key: None,
+        secret: None,
+        settings: req.settings.unwrap_or_default(),
+    };
+    let created = state.store.create_app(&tenant_id, new, &who.actor).await?;
+    let key = created.keys.into_iter().next().ok_or(AdminError::Internal)?;
+    Ok((StatusCode::CREATED, Json(CreatedApp { app: created.app, key })))
+}
+
+#[utoipa::path(get, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
+    params(("app_id" = String, Path)), responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+) -> Result<Json<App>, AdminError> {
+    Ok(Json(readable(&state, &who, &app_id).await?))
+}
+
+/// Rename an app or change its settings.
+#[utoipa::path(patch, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
+    params(("app_id" = String, Path)), request_body = UpdateApp,
+    responses((status = 200, body = App), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+    Body(req): Body<UpdateApp>,
+) -> Result<Json<App>, AdminError> {
+    writable(&state, &who, &app_id).await?;
+    let patch = AppPatch {
+        name: req.name,
+        settings: req.settings.unwrap_or_default(),
+    };
+    Ok(Json(state.store.update_app(&app_id, patch, &who.actor).await?))
+}
+
+/// Delete an app and its keys; its connections close.
+#[utoipa::path(delete, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
+    params(("app_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    writable(&state, &who, &app_id).await?;
+    state.store.delete_app(&app_id, &who.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Live connections, channels and message counts of an app on this node.
+#[utoipa::path(get, path = "/api/v1/apps/{app_id}/stats", tag = "apps", security(("bearer" = [])),
+    params(("app_id" = String, Path)), responses((status = 200, body = AppStats), (status = 404, body = ErrorBody)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+) -> Result<Json<AppStats>, AdminError> {
+    readable(&state, &who, &app_id).await?;
+    let (messages_in, messages_out) = state.hub.message_counts(&app_id);
+    Ok(Json(AppStats {
+        connections: state.hub.app_connection_count(&app_id),
+        channels: state.hub.channels.channels_of(&app_id).len(),
+        messages_in,
+        messages_out,
+        app_id,
+    }))
+}

@@ -1,0 +1,202 @@
+//! Who is calling the admin API: short-lived JWTs for admins (plus single-use refresh tokens), and
+//! hashed API tokens for automation. `Principal` is the extractor; its methods say what it may do.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use dashmap::DashMap;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::AdminError;
+use crate::state::AppState;
+use crate::store::{now, Actor, Role};
+
+/// Lifetime of an access token.
+pub const ACCESS_TTL: i64 = 15 * 60;
+/// Lifetime of a refresh token.
+pub const REFRESH_TTL: i64 = 30 * 24 * 3600;
+/// API tokens start with this, so they are told apart from JWTs.
+pub const API_TOKEN_PREFIX: &str = "hrld_";
+
+/// Signing keys and the login limiter of the admin API.
+pub struct AdminAuth {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    limiter: LoginLimiter,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    email: String,
+    role: Role,
+    tenant: Option<String>,
+    iat: i64,
+    exp: i64,
+}
+
+impl AdminAuth {
+    pub fn new(signing_key: &[u8]) -> Self {
+        AdminAuth {
+            encoding: EncodingKey::from_secret(signing_key),
+            decoding: DecodingKey::from_secret(signing_key),
+            limiter: LoginLimiter::default(),
+        }
+    }
+
+    /// An access token for an admin.
+    pub fn issue(&self, admin_id: &str, email: &str, role: Role, tenant: Option<&str>) -> Result<String, AdminError> {
+        let iat = now();
+        let claims = Claims {
+            sub: admin_id.into(),
+            email: email.into(),
+            role,
+            tenant: tenant.map(Into::into),
+            iat,
+            exp: iat + ACCESS_TTL,
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| AdminError::Internal)
+    }
+
+    fn check(&self, token: &str) -> Result<Claims, AdminError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        decode::<Claims>(token, &self.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| AdminError::Unauthorized(format!("invalid access token ({e}); log in again or refresh")))
+    }
+
+    pub fn limiter(&self) -> &LoginLimiter {
+        &self.limiter
+    }
+}
+
+/// A random opaque token (refresh or API token body).
+pub fn random_token() -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect()
+}
+
+/// Tokens are stored as SHA-256 hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub role: Role,
+    pub tenant_id: Option<String>,
+    /// Admin id, or `None` for API tokens.
+    pub admin_id: Option<String>,
+    /// For the audit log: `admin:<email>` or `token:<name>`.
+    pub actor: Actor,
+}
+
+impl Principal {
+    /// May read the tenant's data. Another tenant's data is reported as not found.
+    pub fn read(&self, tenant_id: &str) -> Result<(), AdminError> {
+        match (&self.role, &self.tenant_id) {
+            (Role::Owner, _) => Ok(()),
+            (_, Some(own)) if own == tenant_id => Ok(()),
+            _ => Err(AdminError::NotFound("not found".into())),
+        }
+    }
+
+    /// May change the tenant's data.
+    pub fn write(&self, tenant_id: &str) -> Result<(), AdminError> {
+        self.read(tenant_id)?;
+        if self.role == Role::TenantViewer {
+            return Err(AdminError::Forbidden("viewers have read-only access".into()));
+        }
+        Ok(())
+    }
+
+    /// Platform-wide operations.
+    pub fn owner(&self) -> Result<(), AdminError> {
+        if self.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(AdminError::forbidden())
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
+        let header = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| AdminError::Unauthorized("send Authorization: Bearer <access token or API token>".into()))?;
+        if let Some(body) = token.strip_prefix(API_TOKEN_PREFIX) {
+            let found = state.store.api_token_by_hash(&token_hash(body)).await?;
+            let t = found.ok_or_else(|| AdminError::Unauthorized("unknown or revoked API token".into()))?;
+            return Ok(Principal {
+                role: t.role,
+                tenant_id: Some(t.tenant_id),
+                admin_id: None,
+                actor: Actor(format!("token:{}", t.name)),
+            });
+        }
+        let claims = state.admin.check(token)?;
+        Ok(Principal {
+            role: claims.role,
+            tenant_id: claims.tenant,
+            admin_id: Some(claims.sub),
+            actor: Actor(format!("admin:{}", claims.email)),
+        })
+    }
+}
+
+/// Failed logins per email: at most `MAX_FAILURES` in `WINDOW`, then 429 until the window ends.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: DashMap<String, (u32, Instant)>,
+}
+
+const MAX_FAILURES: u32 = 5;
+const WINDOW: Duration = Duration::from_secs(300);
+
+impl LoginLimiter {
+    pub fn check(&self, email: &str) -> Result<(), AdminError> {
+        match self.failures.get(email) {
+            Some(f) if f.0 >= MAX_FAILURES && f.1.elapsed() < WINDOW => {
+                let wait = (WINDOW - f.1.elapsed()).as_secs() + 1;
+                Err(AdminError::TooManyRequests(format!(
+                    "too many failed logins; retry in {wait} s"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn failed(&self, email: &str) {
+        let mut entry = self.failures.entry(email.to_string()).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    pub fn succeeded(&self, email: &str) {
+        self.failures.remove(email);
+    }
+}
+
+/// Shared by the state.
+pub type SharedAdminAuth = Arc<AdminAuth>;

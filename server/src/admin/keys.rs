@@ -1,0 +1,88 @@
+//! App keys: create (the secret is shown once), list, revoke. A revoked key is refused at once
+//! (4001 on connect, 401 on HTTP) and its open connections close.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::apps::{readable, writable};
+use super::auth::Principal;
+use super::error::{AdminError, ErrorBody};
+use super::json::Body;
+use crate::state::AppState;
+use crate::store::{AppKey, NewKey, Role};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    #[serde(default)]
+    pub label: String,
+    /// Unix seconds after which the key stops working.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListKeys {
+    /// Include secrets (tenant admins and owners only).
+    #[serde(default)]
+    pub include_secrets: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
+    params(("app_id" = String, Path), ListKeys),
+    responses((status = 200, body = [AppKey]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+    Query(q): Query<ListKeys>,
+) -> Result<Json<Vec<AppKey>>, AdminError> {
+    readable(&state, &who, &app_id).await?;
+    if q.include_secrets && who.role == Role::TenantViewer {
+        return Err(AdminError::Forbidden("viewers cannot see secrets".into()));
+    }
+    let mut keys = state.store.list_keys(&app_id).await?;
+    if !q.include_secrets {
+        keys.iter_mut().for_each(|k| k.secret = None);
+    }
+    Ok(Json(keys))
+}
+
+/// Create a key; its secret is in this response only (and in listings with `include_secrets`).
+#[utoipa::path(post, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
+    params(("app_id" = String, Path)), request_body = CreateKey,
+    responses((status = 201, body = AppKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+    Body(req): Body<CreateKey>,
+) -> Result<(StatusCode, Json<AppKey>), AdminError> {
+    writable(&state, &who, &app_id).await?;
+    let new = NewKey::new(None, None, req.label, req.expires_at)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_key(&app_id, new, &who.actor).await?),
+    ))
+}
+
+/// Revoke a key: refused from now on, on every node; its connections close with 4001.
+#[utoipa::path(delete, path = "/api/v1/apps/{app_id}/keys/{key}", tag = "keys", security(("bearer" = [])),
+    params(("app_id" = String, Path), ("key" = String, Path)),
+    responses((status = 200, body = AppKey), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((app_id, key)): Path<(String, String)>,
+) -> Result<Json<AppKey>, AdminError> {
+    writable(&state, &who, &app_id).await?;
+    let mut revoked = state.store.revoke_key(&app_id, &key, &who.actor).await?;
+    revoked.secret = None;
+    // Apply on this node at once rather than at the next poll.
+    if let Ok(Some(r)) = state.apps.refresh(state.store.as_ref()).await {
+        state.hub.close_revoked(&r);
+    }
+    Ok(Json(revoked))
+}

@@ -1,0 +1,127 @@
+//! `SqlStore`: the control store in portable SQL over `sqlx::Any`, for SQLite and Postgres.
+//!
+//! Both backends run the same statements (`$n` placeholders work in both); only the migrations
+//! differ (`migrations/sqlite`, `migrations/postgres`). Every write that nodes cache bumps
+//! `config_revision` and writes its audit entry in the same transaction, so a failed write leaves
+//! nothing half-done.
+
+mod admins;
+mod apps;
+mod audit;
+mod tenants;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use super::{Actor, ControlStore, SecretBox, StoreError};
+
+/// The control store on SQLite or Postgres.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: &'static str,
+    secrets: SecretBox,
+}
+
+impl SqlStore {
+    /// Connects to `database_url` (Postgres), or to `herald.db` in `data_dir` when it is `None`,
+    /// and runs the migrations when `migrate` is set.
+    pub async fn connect(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        secrets: SecretBox,
+        migrate: bool,
+    ) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = match database_url {
+            Some(url) => (url.to_string(), "postgres"),
+            None => (
+                format!("sqlite://{}?mode=rwc", data_dir.join("herald.db").display()),
+                "sqlite",
+            ),
+        };
+        let max = if backend == "sqlite" { 4 } else { 10 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
+            .await?;
+        if backend == "sqlite" {
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        let store = SqlStore { pool, backend, secrets };
+        if migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            "postgres" => sqlx::migrate!("../migrations/postgres").run(&self.pool).await?,
+            _ => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+}
+
+#[async_trait]
+impl ControlStore for SqlStore {
+    async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+}
+
+/// Marks cached data as changed, inside the caller's transaction.
+async fn bump_revision(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE config_revision SET revision = revision + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Writes an audit entry inside the caller's transaction.
+async fn audit(
+    tx: &mut Transaction<'_, Any>,
+    tenant_id: Option<&str>,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_log (tenant_id, actor, action, target, detail, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(tenant_id)
+        .bind(&actor.0)
+        .bind(action)
+        .bind(target)
+        .bind(detail.to_string())
+        .bind(super::now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Turns a unique-constraint violation into the field that collided; other errors pass through.
+fn unique(field: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(field),
+        _ => StoreError::Database(err),
+    }
+}
+
+/// Reads an optional i64 column.
+fn opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
+    row.try_get::<Option<i64>, _>(col)
+}
