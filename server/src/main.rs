@@ -249,7 +249,7 @@ async fn tenants(config: Config, command: TenantsCommand) -> anyhow::Result<()> 
         }
         TenantsCommand::List => serde_json::to_value::<Vec<herald::store::Tenant>>(store.list_tenants().await?)?,
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    print_json(&out)?;
     Ok(())
 }
 
@@ -310,23 +310,29 @@ async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
             app_json(&AppWithKeys { app, keys })
         }
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    print_json(&out)?;
     Ok(())
 }
 
-/// An app as the CLI prints it: `key` and `secret` of its first active key at the top, for scripts.
+/// An app as the CLI prints it: `key` and `secret` of its first active key and the settings at the top, for scripts.
 fn app_json(a: &AppWithKeys) -> serde_json::Value {
     let first = a.keys.iter().find(|k| k.revoked_at.is_none());
-    json!({
+    let mut out = json!({
         "id": a.app.id,
         "tenant_id": a.app.tenant_id,
         "name": a.app.name,
         "key": first.map(|k| k.key.clone()),
         "secret": first.and_then(|k| k.secret.clone()),
-        "settings": a.app.settings,
         "keys": a.keys,
         "created_at": a.app.created_at,
-    })
+    });
+    // Settings at the top level too, as `apps create` printed them before tenants existed.
+    if let (Some(obj), Ok(serde_json::Value::Object(settings))) =
+        (out.as_object_mut(), serde_json::to_value(&a.app.settings))
+    {
+        obj.extend(settings);
+    }
+    out
 }
 
 async fn admins(config: Config, command: AdminsCommand) -> anyhow::Result<()> {
@@ -346,7 +352,7 @@ async fn admins(config: Config, command: AdminsCommand) -> anyhow::Result<()> {
     if generated {
         out["password"] = json!(pw);
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    print_json(&out)?;
     Ok(())
 }
 
@@ -364,6 +370,16 @@ fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
         }
     }
     Ok((password::generate(), true))
+}
+
+/// Prints JSON on stdout; a closed pipe (`| head`) is not an error.
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", serde_json::to_string_pretty(value)?) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Shown once, on the first start with an empty store: the only time `serve` prints a secret.

@@ -97,11 +97,6 @@ pub fn info_attributes(state: &AppState, app: &App, channel: &ChannelName, info:
                 out.insert(attr.clone(), json!(state.hub.channels.member_count(&app_id, channel)));
             }
             "user_count" => return Err(ApiError::bad("info=user_count applies to presence channels only")),
-            "subscription_count" if channel.is_presence() => {
-                return Err(ApiError::bad(
-                    "info=subscription_count does not apply to presence channels; use user_count",
-                ))
-            }
             "subscription_count" if !app.settings.subscription_count => {
                 return Err(ApiError::bad(
                     "info=subscription_count needs subscription counting enabled for this app",

@@ -30,6 +30,8 @@ pub fn router(state: AppState) -> Router {
             "/apps/{app_id}/users/{user_id}/terminate_connections",
             post(users::terminate),
         )
+        // The PyPI SDK sends terminate_connections without the /apps/{app_id} prefix.
+        .route("/users/{user_id}/terminate_connections", post(users::terminate))
         .nest("/api/v1", crate::admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

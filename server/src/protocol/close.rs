@@ -32,6 +32,8 @@ pub enum CloseCode {
     PongTimeout = 4201,
     /// The client sent client events faster than the app allows.
     ClientEventRate = 4301,
+    /// A WebSocket message over the server's size limit (the standard WebSocket code).
+    MessageTooBig = 1009,
 }
 
 impl CloseCode {
@@ -54,6 +56,7 @@ impl CloseCode {
             CloseCode::Reconnect => "Server is shutting down, reconnect",
             CloseCode::PongTimeout => "Pong reply not received",
             CloseCode::ClientEventRate => "Client event rejected due to rate limit",
+            CloseCode::MessageTooBig => "Message too big",
         }
     }
 
@@ -72,6 +75,7 @@ impl CloseCode {
             Reconnect,
             PongTimeout,
             ClientEventRate,
+            MessageTooBig,
         ]
         .into_iter()
         .find(|c| c.code() == code)

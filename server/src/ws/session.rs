@@ -23,6 +23,9 @@ use crate::protocol::{ChannelName, CloseCode, SocketId};
 use crate::state::AppState;
 use crate::store::App;
 
+/// How long to wait for the client's close frame after sending ours.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 /// Frames written to the socket before one flush.
 const WRITE_BATCH: usize = 64;
 
@@ -170,6 +173,20 @@ pub async fn refuse(mut socket: WebSocket, code: CloseCode, message: Option<&str
         reason: Utf8Bytes::from(truncate(message, 120)),
     };
     let _ = socket.send(Message::Close(Some(close))).await;
+    // Wait (bounded) for the client's close frame before dropping the socket: dropping it with
+    // unread data makes the kernel reset the connection, and the client would lose both frames.
+    let drain = async {
+        loop {
+            match socket.recv().await {
+                Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+                // The socket cannot be read any more (e.g. after an oversized message): hold it open
+                // until the timeout so the client reads our frames before the kernel resets it.
+                Some(Err(_)) | None => std::future::pending::<()>().await,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
 }
 
 /// Close reasons must fit a control frame (125 bytes).
@@ -231,7 +248,15 @@ async fn serve(
                 }
             }
             incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { return None };
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    // A message over `max_message_bytes`: answer with 1009 rather than dropping the TCP connection.
+                    Some(Err(e)) if e.to_string().contains("too long") => break CloseReason {
+                        code: CloseCode::MessageTooBig,
+                        message: format!("Message too big: the limit is {} bytes", session.state.config.max_message_bytes),
+                    },
+                    _ => return None,
+                };
                 last_seen = Instant::now();
                 ping_sent = None;
                 match message {
