@@ -1,0 +1,287 @@
+// Test harness: runs the real `herald` binary on a free port with a fresh data
+// directory and one app, and hands out pusher-js clients, the official server
+// SDK and raw WebSockets pointed at it. Every test gets its own process.
+import { spawn, execFile } from 'node:child_process';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Pusher from 'pusher-js';
+import PusherServer from 'pusher';
+import { RawSocket } from './raw-socket.mjs';
+import { sleep, within } from './wait.mjs';
+
+export * from './wait.mjs';
+export * from './sign.mjs';
+export { RawSocket } from './raw-socket.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const HERALD_BIN =
+  process.env.HERALD_BIN ||
+  (process.env.CARGO_TARGET_DIR
+    ? path.join(process.env.CARGO_TARGET_DIR, 'release', 'herald')
+    : '/var/cache/herald-target/release/herald');
+// Fallback when neither is set and the cache dir does not exist: the repo's target/.
+const REPO_BIN = path.resolve(here, '../../../target/release/herald');
+
+// A fixed 32-byte master key for private-encrypted- channels (base64).
+export const ENCRYPTION_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+export const SOCKET_ID_RE = /^\d+\.\d+$/;
+
+async function binPath() {
+  if (process.env.HERALD_BIN) return process.env.HERALD_BIN;
+  try {
+    await access(HERALD_BIN);
+    return HERALD_BIN;
+  } catch {
+    return REPO_BIN;
+  }
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(bin, args) {
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { env: { ...process.env, HERALD_LOG: 'warn' } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** {maxConnections: 1, clientEvents: true, allowedOrigins: [..]} -> CLI flags */
+export function settingsFlags(settings = {}) {
+  const names = {
+    enabled: '--enabled',
+    maxConnections: '--max-connections',
+    clientEvents: '--client-events',
+    clientEventRate: '--client-event-rate',
+    maxPresenceMembers: '--max-presence-members',
+    maxPresenceMemberBytes: '--max-presence-member-bytes',
+    maxPayloadBytes: '--max-payload-bytes',
+    subscriptionCount: '--subscription-count',
+    cacheTtl: '--cache-ttl',
+    allowedOrigins: '--allowed-origins',
+  };
+  const flags = [];
+  for (const [k, v] of Object.entries(settings)) {
+    if (!(k in names)) throw new Error(`unknown app setting ${k}`);
+    flags.push(names[k], Array.isArray(v) ? v.join(',') : String(v));
+  }
+  return flags;
+}
+
+/** Parses the first JSON value printed by the CLI (ignores any log lines). */
+function parseJsonOutput(stdout) {
+  const start = stdout.search(/[[{]/);
+  if (start < 0) throw new Error(`no JSON in CLI output: ${stdout}`);
+  return JSON.parse(stdout.slice(start));
+}
+
+// ------------------------------------------------------------- the server
+
+/**
+ * Starts herald for one test. `t` (a node:test context) gets an after-hook
+ * that closes every client and kills the process.
+ * options: { app: settings, appName, credentials: {id,key,secret}, env, noApp }
+ */
+export async function startHerald(t, options = {}) {
+  const bin = await binPath();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-test-'));
+  const creds = options.credentials || {};
+  const credFlags = [];
+  if (creds.id) credFlags.push('--id', creds.id);
+  if (creds.key) credFlags.push('--key', creds.key);
+  if (creds.secret) credFlags.push('--secret', creds.secret);
+  // options.noApp: start on an empty store (herald then creates its default app)
+  let app = null;
+  if (!options.noApp) {
+    app = parseJsonOutput(await run(bin, [
+      'apps', 'create', '--data-dir', dataDir, '--name', options.appName || 'test-app',
+      ...credFlags, ...settingsFlags(options.app),
+    ]));
+    app.id = String(app.id);
+  }
+
+  let proc;
+  let port;
+  let logs = '';
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    logs = '';
+    proc = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+      env: { ...process.env, HERALD_LOG: 'info', ...(options.env || {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (d) => { logs = (logs + d.toString()).slice(-20000); };
+    proc.stdout.on('data', keep);
+    proc.stderr.on('data', keep);
+    proc.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      await waitReady(`http://127.0.0.1:${port}`, proc, () => logs);
+      break;
+    } catch (e) {
+      proc.kill('SIGKILL');
+      if (attempt >= 2 || !/in use|AddrInUse/i.test(logs)) throw e;
+    }
+  }
+
+  const url = `http://127.0.0.1:${port}`;
+  const wsBase = `ws://127.0.0.1:${port}`;
+  const clients = [];
+  const sockets = [];
+  let stopped = false;
+
+  const h = {
+    url,
+    wsBase,
+    port,
+    app, // replaceable: methods read h.app
+    dataDir,
+    bin,
+    proc,
+    logs: () => logs,
+    exited: proc.exited,
+
+    serverSdk(extra = {}) {
+      return new PusherServer({
+        appId: h.app.id,
+        key: h.app.key,
+        secret: h.app.secret,
+        host: '127.0.0.1',
+        port: String(port),
+        useTLS: false,
+        encryptionMasterKeyBase64: ENCRYPTION_MASTER_KEY,
+        ...extra,
+      });
+    },
+
+    /** pusher-js client. opts.presence = {user_id, user_info} for presence
+     * channels, opts.user = {id, user_info, watchlist} for signin, and
+     * opts.channelAuth(socketId, channelName, sdk) to override channel auth. */
+    pusherClient(opts = {}) {
+      const { presence, user, channelAuth, key = h.app.key, ...rest } = opts;
+      const sdk = h.serverSdk();
+      const client = new Pusher(key, {
+        cluster: 'herald',
+        wsHost: '127.0.0.1',
+        wsPort: port,
+        forceTLS: false,
+        enabledTransports: ['ws'],
+        disableStats: true,
+        channelAuthorization: {
+          customHandler: ({ socketId, channelName }, cb) => {
+            try {
+              const data = channelAuth
+                ? channelAuth(socketId, channelName, sdk)
+                : sdk.authorizeChannel(socketId, channelName,
+                  channelName.startsWith('presence-') ? presence || { user_id: `u-${socketId}` } : undefined);
+              cb(null, data);
+            } catch (e) {
+              cb(e, null);
+            }
+          },
+        },
+        userAuthentication: {
+          customHandler: ({ socketId }, cb) => {
+            try {
+              cb(null, sdk.authenticateUser(socketId, user || { id: `u-${socketId}` }));
+            } catch (e) {
+              cb(e, null);
+            }
+          },
+        },
+        ...rest,
+      });
+      clients.push(client);
+      return client;
+    },
+
+    /** Raw WebSocket; path defaults to the app's endpoint with protocol 7. */
+    rawSocket(p = `/app/${h.app.key}?protocol=7&client=js&version=8.4.0&flash=false`, wsOptions = {}) {
+      const s = new RawSocket(`${wsBase}${p}`, wsOptions);
+      sockets.push(s);
+      return s;
+    },
+
+    /** Raw socket that has received connection_established. */
+    async rawConnected(p, wsOptions) {
+      const s = h.rawSocket(p, wsOptions);
+      await s.established();
+      return s;
+    },
+
+    /** Channel auth for raw sockets. */
+    auth(socketId, channel, presenceData) {
+      return h.serverSdk().authorizeChannel(socketId, channel, presenceData);
+    },
+
+    /** pusher:signin frame data for raw sockets. */
+    signinData(socketId, userData) {
+      return h.serverSdk().authenticateUser(socketId, userData);
+    },
+
+    async update(settings) {
+      const out = await run(bin, ['apps', 'update', h.app.id, '--data-dir', dataDir, ...settingsFlags(settings)]);
+      return out.trim() ? parseJsonOutput(out) : undefined;
+    },
+
+    async createApp(name, settings = {}) {
+      const a = parseJsonOutput(await run(bin, ['apps', 'create', '--data-dir', dataDir, '--name', name, ...settingsFlags(settings)]));
+      a.id = String(a.id);
+      return a;
+    },
+
+    async listApps() {
+      return parseJsonOutput(await run(bin, ['apps', 'list', '--data-dir', dataDir]));
+    },
+
+    /** Sends a signal; resolves with {code, signal} once herald exits (15 s max). */
+    signal(sig, ms = 15000) {
+      proc.kill(sig);
+      return within(proc.exited, ms, `herald to exit after ${sig}`);
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const c of clients) {
+        try { c.disconnect(); } catch { /* already gone */ }
+      }
+      for (const s of sockets) s.close();
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await proc.exited;
+      if (!process.env.HERALD_TEST_KEEP) await rm(dataDir, { recursive: true, force: true });
+      else console.error(`kept ${dataDir}; server log tail:\n${logs}`);
+    },
+  };
+  if (t) t.after(() => h.stop());
+  return h;
+}
+
+async function waitReady(url, proc, logs, ms = 15000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`herald exited (${proc.exitCode ?? proc.signalCode}) before ready:\n${logs()}`);
+    }
+    try {
+      const res = await fetch(`${url}/readyz`);
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch { /* not listening yet */ }
+    await sleep(50);
+  }
+  throw new Error(`herald not ready at ${url}/readyz after ${ms} ms:\n${logs()}`);
+}
