@@ -76,7 +76,7 @@ impl Default for Config {
             outbound_queue: 1024,
             max_message_bytes: 256 * 1024,
             shutdown_grace: 10,
-            app_refresh_ms: 1000,
+            app_refresh_ms: 500,
             history_size: 100,
             log: "info".into(),
             log_format: LogFormat::Pretty,

@@ -48,7 +48,7 @@ pub struct CreatedToken {
 }
 
 /// Every admin (owners) or the caller's tenant's admins.
-#[utoipa::path(get, path = "/api/v1/admins", tag = "admins", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_admins", get, path = "/api/v1/admins", tag = "admins", security(("bearer" = [])),
     responses((status = 200, body = [Admin]), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Admin>>, AdminError> {
     let scope = if who.role == Role::Owner {
@@ -60,7 +60,7 @@ pub async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<
 }
 
 /// Create an admin. Tenant admins create admins and viewers of their own tenant.
-#[utoipa::path(post, path = "/api/v1/admins", tag = "admins", security(("bearer" = [])), request_body = CreateAdmin,
+#[utoipa::path(operation_id = "create_admin", post, path = "/api/v1/admins", tag = "admins", security(("bearer" = [])), request_body = CreateAdmin,
     responses((status = 201, body = CreatedAdmin), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -103,7 +103,7 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/admins/{admin_id}", tag = "admins", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_admin", delete, path = "/api/v1/admins/{admin_id}", tag = "admins", security(("bearer" = [])),
     params(("admin_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -119,7 +119,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_api_tokens", get, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
     params(("tenant_id" = String, Path)), responses((status = 200, body = [ApiToken]), (status = 404, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
@@ -131,7 +131,7 @@ pub async fn list_tokens(
 }
 
 /// Create an API token for automation; the token is in this response only.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_api_token", post, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
     params(("tenant_id" = String, Path)), request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create_token(
@@ -156,7 +156,7 @@ pub async fn create_token(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/tokens/{token_id}", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(operation_id = "revoke_api_token", delete, path = "/api/v1/tenants/{tenant_id}/tokens/{token_id}", tag = "tokens", security(("bearer" = [])),
     params(("tenant_id" = String, Path), ("token_id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(

@@ -63,7 +63,7 @@ pub(super) async fn writable(state: &AppState, who: &Principal, app_id: &str) ->
     Ok(app)
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_apps", get, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
     params(("tenant_id" = String, Path)), responses((status = 200, body = [App]), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -76,7 +76,7 @@ pub async fn list(
 }
 
 /// Create an app with its first key. The key's secret is in this response only.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_app", post, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
     params(("tenant_id" = String, Path)), request_body = CreateApp,
     responses((status = 201, body = CreatedApp), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
@@ -94,11 +94,12 @@ pub async fn create(
         settings: req.settings.unwrap_or_default(),
     };
     let created = state.store.create_app(&tenant_id, new, &who.actor).await?;
+    super::apply_now(&state).await;
     let key = created.keys.into_iter().next().ok_or(AdminError::Internal)?;
     Ok((StatusCode::CREATED, Json(CreatedApp { app: created.app, key })))
 }
 
-#[utoipa::path(get, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_app", get, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
     params(("app_id" = String, Path)), responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -109,7 +110,7 @@ pub async fn get(
 }
 
 /// Rename an app or change its settings.
-#[utoipa::path(patch, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
+#[utoipa::path(operation_id = "update_app", patch, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
     params(("app_id" = String, Path)), request_body = UpdateApp,
     responses((status = 200, body = App), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
@@ -123,11 +124,13 @@ pub async fn update(
         name: req.name,
         settings: req.settings.unwrap_or_default(),
     };
-    Ok(Json(state.store.update_app(&app_id, patch, &who.actor).await?))
+    let app = state.store.update_app(&app_id, patch, &who.actor).await?;
+    super::apply_now(&state).await;
+    Ok(Json(app))
 }
 
 /// Delete an app and its keys; its connections close.
-#[utoipa::path(delete, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_app", delete, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
     params(("app_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -136,11 +139,12 @@ pub async fn delete(
 ) -> Result<StatusCode, AdminError> {
     writable(&state, &who, &app_id).await?;
     state.store.delete_app(&app_id, &who.actor).await?;
+    super::apply_now(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Live connections, channels and message counts of an app on this node.
-#[utoipa::path(get, path = "/api/v1/apps/{app_id}/stats", tag = "apps", security(("bearer" = [])),
+#[utoipa::path(operation_id = "app_stats", get, path = "/api/v1/apps/{app_id}/stats", tag = "apps", security(("bearer" = [])),
     params(("app_id" = String, Path)), responses((status = 200, body = AppStats), (status = 404, body = ErrorBody)))]
 pub async fn stats(
     State(state): State<AppState>,

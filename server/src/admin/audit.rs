@@ -19,7 +19,7 @@ pub struct AuditQuery {
 }
 
 /// Newest first.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/audit", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_audit_log", get, path = "/api/v1/tenants/{tenant_id}/audit", tag = "audit", security(("bearer" = [])),
     params(("tenant_id" = String, Path), AuditQuery),
     responses((status = 200, body = [AuditEntry]), (status = 404, body = ErrorBody)))]
 pub async fn list(

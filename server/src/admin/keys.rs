@@ -30,7 +30,7 @@ pub struct ListKeys {
     pub include_secrets: bool,
 }
 
-#[utoipa::path(get, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_keys", get, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
     params(("app_id" = String, Path), ListKeys),
     responses((status = 200, body = [AppKey]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
@@ -51,7 +51,7 @@ pub async fn list(
 }
 
 /// Create a key; its secret is in this response only (and in listings with `include_secrets`).
-#[utoipa::path(post, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_key", post, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
     params(("app_id" = String, Path)), request_body = CreateKey,
     responses((status = 201, body = AppKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
@@ -62,14 +62,13 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<AppKey>), AdminError> {
     writable(&state, &who, &app_id).await?;
     let new = NewKey::new(None, None, req.label, req.expires_at)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(state.store.create_key(&app_id, new, &who.actor).await?),
-    ))
+    let key = state.store.create_key(&app_id, new, &who.actor).await?;
+    super::apply_now(&state).await;
+    Ok((StatusCode::CREATED, Json(key)))
 }
 
 /// Revoke a key: refused from now on, on every node; its connections close with 4001.
-#[utoipa::path(delete, path = "/api/v1/apps/{app_id}/keys/{key}", tag = "keys", security(("bearer" = [])),
+#[utoipa::path(operation_id = "revoke_key", delete, path = "/api/v1/apps/{app_id}/keys/{key}", tag = "keys", security(("bearer" = [])),
     params(("app_id" = String, Path), ("key" = String, Path)),
     responses((status = 200, body = AppKey), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
@@ -80,9 +79,6 @@ pub async fn revoke(
     writable(&state, &who, &app_id).await?;
     let mut revoked = state.store.revoke_key(&app_id, &key, &who.actor).await?;
     revoked.secret = None;
-    // Apply on this node at once rather than at the next poll.
-    if let Ok(Some(r)) = state.apps.refresh(state.store.as_ref()).await {
-        state.hub.close_revoked(&r);
-    }
+    super::apply_now(&state).await;
     Ok(Json(revoked))
 }

@@ -54,6 +54,14 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Reloads this node's app directory after a write, so the change applies here at once (other
+/// nodes pick it up within their refresh interval), and closes what the change revoked.
+pub(crate) async fn apply_now(state: &AppState) {
+    if let Ok(Some(revoked)) = state.apps.refresh(state.store.as_ref()).await {
+        state.hub.close_revoked(&revoked);
+    }
+}
+
 /// The OpenAPI document, as checked in at `openapi/openapi.json`.
 pub fn openapi_json() -> String {
     ApiDoc::openapi().to_pretty_json().unwrap_or_default()

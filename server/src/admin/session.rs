@@ -63,7 +63,7 @@ async fn pair(state: &AppState, admin: &Admin) -> Result<TokenPair, AdminError> 
 }
 
 /// Log in with email and password. Five failures in five minutes lock the email out for the rest of the window.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(operation_id = "login", post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -118,7 +118,7 @@ pub async fn login(
 }
 
 /// Exchange a refresh token for a new token pair (the old refresh token stops working).
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(operation_id = "refresh", post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub async fn refresh(
 }
 
 /// Revoke a refresh token. Access tokens expire by themselves within 15 minutes.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(operation_id = "logout", post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204)))]
 pub async fn logout(State(state): State<AppState>, Body(req): Body<RefreshRequest>) -> Result<StatusCode, AdminError> {
     state
@@ -145,7 +145,7 @@ pub async fn logout(State(state): State<AppState>, Body(req): Body<RefreshReques
 }
 
 /// Who the caller is.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "me", get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<Me>, AdminError> {
     let admin = match &who.admin_id {

@@ -39,7 +39,7 @@ pub struct UpdateTenant {
 }
 
 /// Tenants the caller can see.
-#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_tenants", get, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
     responses((status = 200, body = [Tenant]), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Tenant>>, AdminError> {
     let all = state.store.list_tenants().await?;
@@ -47,7 +47,7 @@ pub async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<
 }
 
 /// Create a tenant (owners only).
-#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])), request_body = CreateTenant,
+#[utoipa::path(operation_id = "create_tenant", post, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])), request_body = CreateTenant,
     responses((status = 201, body = Tenant), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -67,7 +67,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(tenant)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_tenant", get, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
     params(("tenant_id" = String, Path)), responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -79,7 +79,7 @@ pub async fn get(
 }
 
 /// Rename (tenant admins), or change status and limits (owners). Suspending closes the tenant's connections.
-#[utoipa::path(patch, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(operation_id = "update_tenant", patch, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
     params(("tenant_id" = String, Path)), request_body = UpdateTenant,
     responses((status = 200, body = Tenant), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
@@ -109,11 +109,13 @@ pub async fn update(
         status: req.status,
         limits,
     };
-    Ok(Json(state.store.update_tenant(&tenant_id, patch, &who.actor).await?))
+    let tenant = state.store.update_tenant(&tenant_id, patch, &who.actor).await?;
+    super::apply_now(&state).await;
+    Ok(Json(tenant))
 }
 
 /// Delete a tenant with its apps, keys, admins and tokens (owners only).
-#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_tenant", delete, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
     params(("tenant_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -123,5 +125,6 @@ pub async fn delete(
     who.read(&tenant_id)?;
     who.owner()?;
     state.store.delete_tenant(&tenant_id, &who.actor).await?;
+    super::apply_now(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }

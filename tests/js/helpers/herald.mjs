@@ -51,12 +51,13 @@ async function freePort() {
   });
 }
 
-function run(bin, args) {
+function run(bin, args, input) {
   return new Promise((resolve, reject) => {
-    execFile(bin, args, { env: { ...process.env, HERALD_LOG: 'warn' } }, (err, stdout, stderr) => {
+    const child = execFile(bin, args, { env: { ...process.env, HERALD_LOG: 'warn' } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
     });
+    child.stdin.end(input ?? '');
   });
 }
 
@@ -241,6 +242,24 @@ export async function startHerald(t, options = {}) {
       const a = parseJsonOutput(await run(bin, ['apps', 'create', '--data-dir', dataDir, '--name', name, ...settingsFlags(settings)]));
       a.id = String(a.id);
       return a;
+    },
+
+    /** An owner admin (created with the CLI) logged in to the admin API: {token, api(method, path, body)}. */
+    async owner(email = 'owner@herald.test', password = 'correct horse battery staple') {
+      await run(bin, ['admins', 'create', '--data-dir', dataDir, '--email', email, '--role', 'owner'], `${password}\n`);
+      const call = async (method, p, body, token) => {
+        const res = await fetch(`${url}/api/v1${p}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await res.text();
+        return { status: res.status, body: text ? JSON.parse(text) : null };
+      };
+      const login = await call('POST', '/auth/login', { email, password });
+      if (login.status !== 200) throw new Error(`owner login failed: ${JSON.stringify(login.body)}`);
+      const token = login.body.access_token;
+      return { token, api: (method, p, body) => call(method, p, body, token) };
     },
 
     async listApps() {
