@@ -8,11 +8,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{spawn_app, Backend, TestApp, PASSWORD};
-use hmac::{Hmac, Mac};
-use md5::{Digest, Md5};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 /// One tenant with everything an attacker or a victim needs.
 struct Side {
@@ -369,67 +366,28 @@ both_backends!(
     secrets_are_listed_only_for_admins_who_ask
 );
 
-/// A Pusher HTTP API URL signed with `key`/`secret` (HMAC-SHA256 over METHOD\nPATH\nsorted query).
-fn signed_url(t: &TestApp, method: &str, path: &str, key: &str, secret: &str, body: &[u8]) -> String {
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
-    let mut params = vec![
-        ("auth_key", key.to_string()),
-        ("auth_timestamp", ts),
-        ("auth_version", "1.0".to_string()),
-    ];
-    if !body.is_empty() {
-        params.push(("body_md5", hex::encode(Md5::digest(body))));
-    }
-    params.sort();
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let query = query.join("&");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{method}\n{path}\n{query}").as_bytes());
-    let signature = hex::encode(mac.finalize().into_bytes());
-    format!("{}{path}?{query}&auth_signature={signature}", t.base)
-}
-
-async fn publish(t: &TestApp, app_id: &str, key: &str, secret: &str) -> (u16, String) {
-    let body = json!({ "name": "hello", "channel": "news", "data": "{}" }).to_string();
-    let path = format!("/apps/{app_id}/events");
-    let url = signed_url(t, "POST", &path, key, secret, body.as_bytes());
-    let res = t
-        .client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap_or_default())
-}
-
 async fn app_a_key_cannot_publish_to_or_query_app_b(backend: Backend) {
     let t = spawn_app(backend).await;
     let a = side(&t, "tenant-a").await;
     let b = side(&t, "tenant-b").await;
-    assert_eq!(publish(&t, &a.app, &a.key, &a.secret).await.0, 200, "A publishes to A");
-    assert_eq!(publish(&t, &b.app, &b.key, &b.secret).await.0, 200, "B publishes to B");
-    let (status, body) = publish(&t, &b.app, &a.key, &a.secret).await;
+    assert_eq!(t.publish(&a.app, &a.key, &a.secret).await.0, 200, "A publishes to A");
+    assert_eq!(t.publish(&b.app, &b.key, &b.secret).await.0, 200, "B publishes to B");
+    let (status, body) = t.publish(&b.app, &a.key, &a.secret).await;
     assert_eq!(status, 401, "A's key published to app B: {body}");
-    let (status, body) = publish(&t, &b.app, &a.key, &b.secret).await;
+    let (status, body) = t.publish(&b.app, &a.key, &b.secret).await;
     assert_eq!(status, 401, "A's key with B's secret: {body}");
 
     let path = format!("/apps/{}/channels", b.app);
     let res = t
         .client
-        .get(signed_url(&t, "GET", &path, &a.key, &a.secret, b""))
+        .get(common::pusher_signed_url(&t.base, "GET", &path, &a.key, &a.secret, b""))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 401, "A's key queried app B");
     let res = t
         .client
-        .get(signed_url(&t, "GET", &path, &b.key, &b.secret, b""))
+        .get(common::pusher_signed_url(&t.base, "GET", &path, &b.key, &b.secret, b""))
         .send()
         .await
         .unwrap();

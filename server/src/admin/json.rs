@@ -36,7 +36,7 @@ fn field_of(message: &str) -> Option<String> {
         }
     }
     let detail = message.split(": ").nth(1)?;
-    let path = detail.split_whitespace().next()?;
+    let path = detail; // "field: message" has a path here; a bare message ("EOF while …") has spaces
     (path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') && !path.is_empty())
         .then(|| path.trim_end_matches(':').to_string())
 }

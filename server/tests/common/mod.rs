@@ -196,6 +196,28 @@ impl TestApp {
         (body["app"].clone(), body["key"].clone())
     }
 
+    /// Publishes one event through the Pusher HTTP API, signed with `key`/`secret`.
+    pub async fn publish(&self, app_id: &str, key: &str, secret: &str) -> (u16, String) {
+        let body = json!({ "name": "hello", "channel": "news", "data": "{}" }).to_string();
+        let url = pusher_signed_url(
+            &self.base,
+            "POST",
+            &format!("/apps/{app_id}/events"),
+            key,
+            secret,
+            body.as_bytes(),
+        );
+        let res = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        (res.status().as_u16(), res.text().await.unwrap_or_default())
+    }
+
     pub fn secrets(&self) -> SecretBox {
         SecretBox::load(None, &self.data_dir).expect("master key")
     }
