@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::protocol::frame::EventData;
 use crate::protocol::{ChannelName, SocketId};
 
 /// The `data` of a message: a string from the HTTP API, any JSON value from a client event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum MessageData {
     Text(String),
     Json(Box<RawValue>),
@@ -33,7 +34,7 @@ impl MessageData {
 }
 
 /// Where a message came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Origin {
     /// The HTTP API: stored in history, cached on cache channels.
     Api,
@@ -41,8 +42,8 @@ pub enum Origin {
     Client,
 }
 
-/// One event on one channel.
-#[derive(Debug, Clone)]
+/// One event on one channel. Serialized as JSON when it crosses the cluster bus.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelMessage {
     pub app_id: Arc<str>,
     pub channel: ChannelName,

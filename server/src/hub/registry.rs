@@ -1,18 +1,20 @@
-//! Channel registry: which local connections are subscribed to which channel of which app.
+//! Channel registry: which local connections are subscribed to which channel of which app, and the
+//! cluster-wide presence members of presence channels.
 //!
-//! Owns subscription and presence state on this node only. It never talks to the bus or the store.
-//! Subscribing and removing an emptied channel both happen under the map's shard lock, so a
-//! subscriber can never join a channel entry that is being removed.
+//! Owns subscription and presence state on this node only; it never talks to the bus or the store.
+//! Presence reported by other nodes arrives through `remote_join`/`remote_leave`/`forget_node`, so a
+//! presence channel's entry stays while any node has members on it. Subscribing and removing an
+//! emptied channel both happen under the map's shard lock, so a subscriber can never join a channel
+//! entry that is being removed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::connection::Frame;
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use serde_json::Value;
 
-use super::connection::Connection;
+use super::connection::{Connection, Frame};
 use super::presence::{Member, PresenceMembers};
 use crate::protocol::{frame, ChannelName, SocketId};
 
@@ -25,20 +27,34 @@ struct ChannelState {
     members: PresenceMembers,
 }
 
+impl ChannelState {
+    fn is_empty(&self) -> bool {
+        self.subscribers.is_empty() && self.members.count() == 0
+    }
+
+    fn broadcast(&self, frame: &Frame, except: Option<&SocketId>) {
+        for (id, conn) in &self.subscribers {
+            if Some(id) != except {
+                conn.send(frame.clone());
+            }
+        }
+    }
+}
+
 /// What a successful subscription changed.
 pub struct Joined {
     pub subscribers: usize,
     /// The channel had no subscriber on this node before.
     pub first: bool,
-    /// A user joined a presence channel for the first time (`member_added` was sent to the others).
-    pub member_added: bool,
+    /// The member whose first socket on this node joined (other nodes must hear of it).
+    pub first_here: Option<Member>,
 }
 
 /// What an unsubscription changed.
 pub struct Left {
     pub subscribers: usize,
-    /// The user whose last socket left a presence channel (`member_removed` was sent to the others).
-    pub member_removed: Option<Arc<str>>,
+    /// The user whose last socket on this node left (other nodes must hear of it).
+    pub last_here: Option<Arc<str>>,
 }
 
 /// Why a subscription was refused.
@@ -70,20 +86,17 @@ impl ChannelRegistry {
         let entry = self.channels.entry(key).or_default();
         let mut state = entry.value().write();
         let first = state.subscribers.is_empty();
-        let mut member_added = false;
+        let mut first_here = None;
         if let Some(m) = member {
             if !state.members.contains(&m.user_id) && state.members.count() >= max_members {
                 return Err(JoinError::MembersFull(max_members));
             }
-            member_added = state.members.join(&conn.socket_id, m);
-            if member_added {
+            let joined = state.members.join(&conn.socket_id, m);
+            if joined.added {
                 let added = Frame::from(frame::member_added(channel.as_str(), &m.user_id, &m.user_info));
-                for (id, other) in &state.subscribers {
-                    if *id != conn.socket_id {
-                        other.send(added.clone());
-                    }
-                }
+                state.broadcast(&added, Some(&conn.socket_id));
             }
+            first_here = joined.first_here.then(|| m.clone());
         }
         let presence = member.map(|_| state.members.snapshot());
         for frame in greeting(presence.as_ref()) {
@@ -93,7 +106,7 @@ impl ChannelRegistry {
         Ok(Joined {
             subscribers: state.subscribers.len(),
             first,
-            member_added,
+            first_here,
         })
     }
 
@@ -104,22 +117,69 @@ impl ChannelRegistry {
             let entry = self.channels.get(&key)?;
             let mut state = entry.value().write();
             state.subscribers.remove(socket)?;
-            let member_removed = state.members.leave(socket);
-            if let Some(user) = &member_removed {
-                let removed = Frame::from(frame::member_removed(channel.as_str(), user));
-                for other in state.subscribers.values() {
-                    other.send(removed.clone());
-                }
+            let leave = state.members.leave(socket);
+            if let (true, Some(user)) = (leave.removed, &leave.last_here) {
+                state.broadcast(&Frame::from(frame::member_removed(channel.as_str(), user)), None);
             }
             Left {
                 subscribers: state.subscribers.len(),
-                member_removed,
+                last_here: leave.last_here,
             }
         };
-        if left.subscribers == 0 {
-            self.channels.remove_if(&key, |_, st| st.read().subscribers.is_empty());
-        }
+        self.remove_if_empty(&key);
         Some(left)
+    }
+
+    /// Another node reports `member` on `channel`; local subscribers hear `member_added` when due.
+    pub fn remote_join(&self, key: &ChannelKey, node: &Arc<str>, member: &Member) {
+        let entry = self.channels.entry(key.clone()).or_default();
+        let mut state = entry.value().write();
+        if state.members.remote_join(node, member) {
+            state.broadcast(
+                &Frame::from(frame::member_added(key.1.as_str(), &member.user_id, &member.user_info)),
+                None,
+            );
+        }
+    }
+
+    /// Another node reports `user` gone from `channel`.
+    pub fn remote_leave(&self, key: &ChannelKey, node: &Arc<str>, user: &Arc<str>) {
+        if let Some(entry) = self.channels.get(key) {
+            let mut state = entry.value().write();
+            if state.members.remote_leave(node, user) {
+                state.broadcast(&Frame::from(frame::member_removed(key.1.as_str(), user)), None);
+            }
+        }
+        self.remove_if_empty(key);
+    }
+
+    /// Forgets every member `node` reported (it died, or it is about to resend them all).
+    pub fn forget_node(&self, node: &Arc<str>) {
+        let keys: Vec<ChannelKey> = self.channels.iter().map(|e| e.key().clone()).collect();
+        for key in keys {
+            if let Some(entry) = self.channels.get(&key) {
+                let mut state = entry.value().write();
+                for user in state.members.forget_node(node) {
+                    state.broadcast(&Frame::from(frame::member_removed(key.1.as_str(), &user)), None);
+                }
+            }
+            self.remove_if_empty(&key);
+        }
+    }
+
+    /// Every presence membership held by sockets of this node, for other nodes to (re)learn.
+    pub fn local_presence(&self) -> Vec<(ChannelKey, Vec<Member>)> {
+        self.channels
+            .iter()
+            .filter_map(|e| {
+                let members = e.value().read().members.local_members();
+                (!members.is_empty()).then(|| (e.key().clone(), members))
+            })
+            .collect()
+    }
+
+    fn remove_if_empty(&self, key: &ChannelKey) {
+        self.channels.remove_if(key, |_, st| st.read().is_empty());
     }
 
     /// Queues `frame` for every subscriber but `exclude`. Hot path: one shared `Frame`, no encode here.
@@ -151,7 +211,7 @@ impl ChannelRegistry {
         self.with_state(app_id, channel, |s| s.subscribers.len()).unwrap_or(0)
     }
 
-    /// The user ids of a presence channel, in join order.
+    /// The user ids of a presence channel, cluster-wide, in join order.
     pub fn member_ids(&self, app_id: &Arc<str>, channel: &ChannelName) -> Vec<String> {
         self.with_state(app_id, channel, |s| s.members.ids().map(|u| u.to_string()).collect())
             .unwrap_or_default()
@@ -161,7 +221,7 @@ impl ChannelRegistry {
         self.with_state(app_id, channel, |s| s.members.count()).unwrap_or(0)
     }
 
-    /// Every occupied channel of an app with its subscriber and member counts.
+    /// Every channel of an app with local subscribers, with the subscriber and member counts.
     pub fn channels_of(&self, app_id: &str) -> Vec<(ChannelName, usize, usize)> {
         self.channels
             .iter()
@@ -171,6 +231,16 @@ impl ChannelRegistry {
                 (e.key().1.clone(), s.subscribers.len(), s.members.count())
             })
             .filter(|(_, subs, _)| *subs > 0)
+            .collect()
+    }
+
+    /// Presence channels of an app with members anywhere in the cluster, with the member count.
+    pub fn presence_channels_of(&self, app_id: &str) -> Vec<(ChannelName, usize)> {
+        self.channels
+            .iter()
+            .filter(|e| &*e.key().0 == app_id)
+            .map(|e| (e.key().1.clone(), e.value().read().members.count()))
+            .filter(|(_, members)| *members > 0)
             .collect()
     }
 
