@@ -152,7 +152,9 @@ async fn tenants_are_created_updated_and_validated(backend: Backend) {
     };
     let patch = TenantPatch {
         status: Some(TenantStatus::Suspended),
-        limits: Some(new_limits),
+        max_apps: Some(new_limits.max_apps),
+        max_connections: Some(new_limits.max_connections),
+        max_messages_per_day: Some(new_limits.max_messages_per_day),
         ..Default::default()
     };
     let updated = s.update_tenant(&t.id, patch, &actor()).await.expect("update");

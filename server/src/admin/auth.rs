@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::AdminError;
 use crate::state::AppState;
-use crate::store::{now, Actor, Role};
+use crate::store::{now, Actor, Role, StoreError};
 
 /// Lifetime of an access token.
 pub const ACCESS_TTL: i64 = 15 * 60;
@@ -154,11 +154,17 @@ impl FromRequestParts<AppState> for Principal {
             });
         }
         let claims = state.admin.check(token)?;
+        // The admin as stored now: a deleted admin loses access at once, a changed role applies at once.
+        let admin = match state.store.get_admin(&claims.sub).await {
+            Ok(admin) => admin,
+            Err(StoreError::NotFound(_)) => return Err(AdminError::Unauthorized("this admin no longer exists".into())),
+            Err(e) => return Err(e.into()),
+        };
         Ok(Principal {
-            role: claims.role,
-            tenant_id: claims.tenant,
-            admin_id: Some(claims.sub),
-            actor: Actor(format!("admin:{}", claims.email)),
+            role: admin.role,
+            tenant_id: admin.tenant_id,
+            admin_id: Some(admin.id),
+            actor: Actor(format!("admin:{}", admin.email)),
         })
     }
 }
@@ -186,6 +192,10 @@ impl LoginLimiter {
     }
 
     pub fn failed(&self, email: &str) {
+        // Made-up emails must not grow the table without bound: drop stale windows now and then.
+        if self.failures.len() > 10_000 {
+            self.failures.retain(|_, f| f.1.elapsed() < WINDOW);
+        }
         let mut entry = self.failures.entry(email.to_string()).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= WINDOW {
             *entry = (0, Instant::now());

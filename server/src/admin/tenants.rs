@@ -98,16 +98,12 @@ pub async fn update(
             "only platform owners change a tenant's status and limits".into(),
         ));
     }
-    let current = state.store.get_tenant(&tenant_id).await?.limits;
-    let limits = changes_plan.then(|| TenantLimits {
-        max_apps: req.max_apps.unwrap_or(current.max_apps),
-        max_connections: req.max_connections.unwrap_or(current.max_connections),
-        max_messages_per_day: req.max_messages_per_day.unwrap_or(current.max_messages_per_day),
-    });
     let patch = TenantPatch {
         name: req.name,
         status: req.status,
-        limits,
+        max_apps: req.max_apps,
+        max_connections: req.max_connections,
+        max_messages_per_day: req.max_messages_per_day,
     };
     let tenant = state.store.update_tenant(&tenant_id, patch, &who.actor).await?;
     super::apply_now(&state).await;

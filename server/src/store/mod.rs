@@ -53,9 +53,10 @@ pub enum StoreError {
 pub struct TenantPatch {
     pub name: Option<String>,
     pub status: Option<TenantStatus>,
-    pub limits: Option<TenantLimits>,
+    pub max_apps: Option<i64>,
+    pub max_connections: Option<i64>,
+    pub max_messages_per_day: Option<i64>,
 }
-
 /// Changes to an app; a missing field is left as it is.
 #[derive(Debug, Clone, Default)]
 pub struct AppPatch {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{audit, opt_i64, unique, SqlStore};
+use super::{audit, missing, opt_i64, unique, SqlStore};
 use crate::store::app::{check_name, invalid};
 use crate::store::{now, Actor, Admin, AdminCredentials, AdminStore, ApiToken, Role, StoreError};
 
@@ -212,7 +212,8 @@ impl AdminStore for SqlStore {
             .bind(token_hash)
             .bind(now())
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(missing("tenant"))?;
         audit(
             &mut tx,
             Some(tenant_id),

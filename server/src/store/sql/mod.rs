@@ -121,6 +121,14 @@ fn unique(field: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     }
 }
 
+/// Turns a foreign-key violation into "`what` not found"; other errors pass through.
+fn missing(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |err| match &err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound(what),
+        _ => StoreError::Database(err),
+    }
+}
+
 /// Reads an optional i64 column.
 fn opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
     row.try_get::<Option<i64>, _>(col)

@@ -117,31 +117,35 @@ impl TenantStore for SqlStore {
     }
 
     async fn update_tenant(&self, id: &str, patch: TenantPatch, actor: &Actor) -> Result<Tenant, StoreError> {
-        let mut tenant = self.get_tenant(id).await?;
-        if let Some(name) = &patch.name {
-            tenant.name = check_name("name", name)?;
+        let name = patch.name.as_deref().map(|n| check_name("name", n)).transpose()?;
+        let limits = [patch.max_apps, patch.max_connections, patch.max_messages_per_day];
+        if limits.iter().flatten().any(|l| *l < 0) {
+            return Err(invalid("limits", "limits must be 0 (unlimited) or positive"));
         }
-        if let Some(status) = patch.status {
-            tenant.status = status;
-        }
-        if let Some(limits) = patch.limits {
-            check_limits(&limits)?;
-            tenant.limits = limits;
-        }
+        // One statement applies only the given fields, so concurrent updates never overwrite each other.
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE tenants SET name = $1, status = $2, max_apps = $3, max_connections = $4, \
-             max_messages_per_day = $5, updated_at = $6 WHERE id = $7",
+        let done = sqlx::query(
+            "UPDATE tenants SET name = COALESCE($1, name), status = COALESCE($2, status), \
+             max_apps = COALESCE($3, max_apps), max_connections = COALESCE($4, max_connections), \
+             max_messages_per_day = COALESCE($5, max_messages_per_day), updated_at = $6 WHERE id = $7",
         )
-        .bind(&tenant.name)
-        .bind(tenant.status.as_str())
-        .bind(tenant.limits.max_apps)
-        .bind(tenant.limits.max_connections)
-        .bind(tenant.limits.max_messages_per_day)
+        .bind(name)
+        .bind(patch.status.map(|s| s.as_str()))
+        .bind(patch.max_apps)
+        .bind(patch.max_connections)
+        .bind(patch.max_messages_per_day)
         .bind(now())
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let tenant = tenant_from_row(&row)?;
         let detail = serde_json::json!({ "name": tenant.name, "status": tenant.status, "limits": tenant.limits });
         audit(&mut tx, Some(id), actor, "tenant.update", &tenant.slug, detail).await?;
         bump_revision(&mut tx).await?;
