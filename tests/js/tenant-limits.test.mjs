@@ -3,7 +3,7 @@
 // tenant's apps refusing connections (4003) and publishes (403).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { startHerald, eventually } from './helpers/herald.mjs';
+import { startHerald, eventually, subscribed, waitFor } from './helpers/herald.mjs';
 
 async function tenantOf(h, owner) {
   const tenants = await owner.api('GET', '/tenants');
@@ -53,4 +53,20 @@ test('a suspended tenant refuses connections (4003) and publishes (403), and clo
   // Reactivating lets clients back in.
   assert.equal((await owner.api('PATCH', `/tenants/${tenant.id}`, { status: 'active' })).status, 200);
   await eventually(async () => { await h.rawConnected(); return true; }, { what: 'a connection after reactivation' });
+});
+
+test('live app stats count connections, channels and messages in and out', async (t) => {
+  const h = await startHerald(t);
+  const owner = await h.owner();
+  const a = h.pusherClient();
+  const b = h.pusherClient();
+  const [ca, cb] = [a.subscribe('stats-1'), b.subscribe('stats-1')];
+  await Promise.all([subscribed(ca), subscribed(cb)]);
+  await subscribed(a.subscribe('stats-2'));
+  const got = Promise.all([waitFor(ca, 'e'), waitFor(cb, 'e')]);
+  await h.serverSdk().trigger('stats-1', 'e', {});
+  await got;
+  const stats = await owner.api('GET', `/apps/${h.app.id}/stats`);
+  assert.equal(stats.status, 200);
+  assert.deepEqual(stats.body, { app_id: h.app.id, connections: 2, channels: 2, messages_in: 1, messages_out: 2 });
 });
