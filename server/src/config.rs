@@ -57,6 +57,12 @@ pub struct Config {
     pub app_refresh_ms: u64,
     /// Messages kept per channel by the in-memory history.
     pub history_size: usize,
+    /// NATS URLs (comma-separated) that make this node a cluster member; unset means a single node.
+    pub nats_url: Option<Secret>,
+    /// Prefix of every NATS subject of this cluster (several clusters can share a NATS).
+    pub nats_prefix: String,
+    /// Seconds without a heartbeat after which a node counts as dead and its presence members go.
+    pub node_timeout: u64,
     /// `tracing` filter, e.g. `info` or `herald=debug`.
     pub log: String,
     pub log_format: LogFormat,
@@ -78,6 +84,9 @@ impl Default for Config {
             shutdown_grace: 10,
             app_refresh_ms: 500,
             history_size: 100,
+            nats_url: None,
+            nats_prefix: "herald".into(),
+            node_timeout: 10,
             log: "info".into(),
             log_format: LogFormat::Pretty,
         }

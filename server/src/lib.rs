@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod apps;
 pub mod bus;
+pub mod cluster;
 pub mod config;
 pub mod history;
 pub mod http;

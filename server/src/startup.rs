@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 
 use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
-use crate::bus::LocalBus;
+use crate::bus::{Bus, LocalBus};
+use crate::cluster::{Cluster, ClusterError};
 use crate::config::Config;
 use crate::history::MemoryHistory;
 use crate::hub::Hub;
@@ -26,6 +27,8 @@ pub enum StartupError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -84,7 +87,16 @@ impl Application {
                 revoked_hub.close_revoked(&r)
             });
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
-        let bus = Arc::new(LocalBus::new(hub.clone()));
+        let (bus, cluster): (Arc<dyn Bus>, Option<Arc<Cluster>>) = match &config.nats_url {
+            Some(urls) => {
+                let timeout = Duration::from_secs(config.node_timeout.max(2));
+                let cluster =
+                    Cluster::start(&urls.0, &config.nats_prefix, timeout, hub.clone(), shutdown.clone()).await?;
+                tracing::info!(node = cluster.node_id(), prefix = %config.nats_prefix, "joined the cluster");
+                (cluster.clone(), Some(cluster))
+            }
+            None => (Arc::new(LocalBus::new(hub.clone())), None),
+        };
         let history = Arc::new(MemoryHistory::new(config.history_size));
         let publisher = Arc::new(Publisher::new(history, bus));
         let listener = TcpListener::bind(config.listen)
@@ -104,6 +116,7 @@ impl Application {
             shutdown,
             quota,
             admin,
+            cluster,
         };
         Ok(Application {
             listener,

@@ -28,14 +28,27 @@ pub async fn list(State(state): State<AppState>, signed: Signed) -> Result<Json<
             }
         }
     }
+    let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
+    // Occupied anywhere in the cluster: subscribers on some node, or presence members anywhere.
+    let mut occupied: Vec<ChannelName> = state.subscriber_counts(&app_id, None).await.into_keys().collect();
+    occupied.extend(
+        state
+            .hub
+            .channels
+            .presence_channels_of(&app_id)
+            .into_iter()
+            .map(|(name, _)| name),
+    );
+    occupied.sort();
+    occupied.dedup();
     let mut channels = Map::new();
-    for (name, _subs, members) in state.hub.channels.channels_of(&signed.app.id) {
+    for name in occupied {
         if name.kind() == ChannelKind::ServerToUser || !name.as_str().starts_with(prefix) {
             continue;
         }
         let attrs = match info.is_empty() {
             true => json!({}),
-            false => json!({ "user_count": members }),
+            false => json!({ "user_count": state.hub.channels.member_count(&app_id, &name) }),
         };
         channels.insert(name.to_string(), attrs);
     }
@@ -50,9 +63,15 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let channel = ChannelName::parse(&name)?;
     let info = attributes(signed.param("info"));
-    let mut body = info_attributes(&state, &signed.app, &channel, &info)?;
+    let mut body = info_attributes(&state, &signed.app, &channel, &info).await?;
     let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
-    body["occupied"] = json!(state.hub.channels.subscriber_count(&app_id, &channel) > 0);
+    let subscribers = state
+        .subscriber_counts(&app_id, Some(&channel))
+        .await
+        .get(&channel)
+        .copied()
+        .unwrap_or(0);
+    body["occupied"] = json!(subscribers > 0 || state.hub.channels.member_count(&app_id, &channel) > 0);
     Ok(Json(body))
 }
 
@@ -88,7 +107,12 @@ fn attributes(raw: Option<&str>) -> Vec<String> {
 }
 
 /// The requested `info` attributes of one channel; an attribute that does not apply is a 400.
-pub fn info_attributes(state: &AppState, app: &App, channel: &ChannelName, info: &[String]) -> Result<Value, ApiError> {
+pub async fn info_attributes(
+    state: &AppState,
+    app: &App,
+    channel: &ChannelName,
+    info: &[String],
+) -> Result<Value, ApiError> {
     let app_id: Arc<str> = Arc::from(app.id.as_str());
     let mut out = Map::new();
     for attr in info {
@@ -103,10 +127,8 @@ pub fn info_attributes(state: &AppState, app: &App, channel: &ChannelName, info:
                 ))
             }
             "subscription_count" => {
-                out.insert(
-                    attr.clone(),
-                    json!(state.hub.channels.subscriber_count(&app_id, channel)),
-                );
+                let counts = state.subscriber_counts(&app_id, Some(channel)).await;
+                out.insert(attr.clone(), json!(counts.get(channel).copied().unwrap_or(0)));
             }
             "cache" if channel.is_cache() => {
                 if let Some(hit) = state.hub.cached(&(app_id.clone(), channel.clone())) {

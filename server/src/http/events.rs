@@ -61,7 +61,7 @@ pub async fn trigger(State(state): State<AppState>, signed: Signed) -> Result<Js
     for channel in &event.channels {
         channels.insert(
             channel.to_string(),
-            info_attributes(&state, &signed.app, channel, &event.info)?,
+            info_attributes(&state, &signed.app, channel, &event.info).await?,
         );
     }
     Ok(Json(json!({ "channels": channels })))
@@ -99,7 +99,7 @@ pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json
     for event in &events {
         let attrs = match event.info.is_empty() {
             true => json!({}),
-            false => info_attributes(&state, &signed.app, &event.channels[0], &event.info)?,
+            false => info_attributes(&state, &signed.app, &event.channels[0], &event.info).await?,
         };
         results.push(attrs);
     }

@@ -19,7 +19,10 @@ pub async fn terminate(
 ) -> Result<Json<Value>, ApiError> {
     let user_id = params.get("user_id").map(String::as_str).unwrap_or_default();
     let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
-    let closed = state.hub.users.terminate(&app_id, user_id);
-    tracing::info!(app_id = %app_id, closed, "terminated a user's connections");
+    state
+        .terminate_user(&app_id, user_id)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("Could not reach every node, retry: {e}")))?;
+    tracing::info!(app_id = %app_id, "terminating a user's connections");
     Ok(Json(json!({})))
 }

@@ -18,11 +18,12 @@ pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};
 pub use users::UserRegistry;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use crate::apps::{AppDirectory, Revoked};
 use crate::bus::Deliver;
@@ -43,9 +44,22 @@ pub struct Hub {
     per_app: DashMap<Arc<str>, usize>,
     per_tenant: DashMap<Arc<str>, usize>,
     total: AtomicUsize,
+    /// Where hub events go in cluster mode.
+    events: OnceLock<mpsc::UnboundedSender<HubEvent>>,
     /// Per app: messages accepted, frames delivered.
     messages: DashMap<Arc<str>, Arc<(AtomicU64, AtomicU64)>>,
     apps: Arc<AppDirectory>,
+}
+
+/// What the hub tells the cluster layer; on a single node nobody listens.
+#[derive(Debug)]
+pub enum HubEvent {
+    /// This node gained its first (`on`) or lost its last local subscriber on a channel.
+    Interest { key: ChannelKey, on: bool },
+    /// A user's first socket on this node joined a presence channel.
+    PresenceJoin { key: ChannelKey, member: Member },
+    /// A user's last socket on this node left a presence channel.
+    PresenceLeave { key: ChannelKey, user: Arc<str> },
 }
 
 /// Connection limits to check on admission; 0 means unlimited.
@@ -67,6 +81,7 @@ impl Hub {
             per_tenant: DashMap::new(),
             total: AtomicUsize::new(0),
             messages: DashMap::new(),
+            events: OnceLock::new(),
             apps,
         }
     }
@@ -163,6 +178,18 @@ impl Hub {
         };
         let max_members = app.settings.max_presence_members as usize;
         let joined = self.channels.subscribe(conn, channel, member, max_members, greeting)?;
+        if joined.first {
+            self.emit(HubEvent::Interest {
+                key: key.clone(),
+                on: true,
+            });
+        }
+        if let Some(member) = &joined.first_here {
+            self.emit(HubEvent::PresenceJoin {
+                key: key.clone(),
+                member: member.clone(),
+            });
+        }
         self.count_changed(app, &key, joined.subscribers);
         Ok(joined)
     }
@@ -171,12 +198,38 @@ impl Hub {
     pub fn unsubscribe(self: &Arc<Self>, conn: &Connection, channel: &ChannelName) -> Option<Left> {
         let left = self.channels.unsubscribe(&conn.app_id, channel, &conn.socket_id)?;
         let key: ChannelKey = (conn.app_id.clone(), channel.clone());
+        if let Some(user) = &left.last_here {
+            self.emit(HubEvent::PresenceLeave {
+                key: key.clone(),
+                user: user.clone(),
+            });
+        }
         if left.subscribers == 0 {
+            self.emit(HubEvent::Interest {
+                key: key.clone(),
+                on: false,
+            });
             self.counts.forget(&key);
         } else if let Some(app) = self.apps.by_id(&conn.app_id) {
             self.count_changed(&app, &key, left.subscribers);
         }
         Some(left)
+    }
+
+    /// Sends hub events to `tx` (the cluster layer) from now on.
+    pub fn attach(&self, tx: mpsc::UnboundedSender<HubEvent>) {
+        let _ = self.events.set(tx);
+    }
+
+    fn emit(&self, event: HubEvent) {
+        if let Some(tx) = self.events.get() {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// Every live connection of this node signed in as `user_id`, closed with 4009.
+    pub fn terminate_user(&self, app_id: &Arc<str>, user_id: &str) -> usize {
+        self.users.terminate(app_id, user_id)
     }
 
     /// The cached event of a cache channel.

@@ -152,6 +152,15 @@ impl PresenceMembers {
         users.into_iter().filter(|u| self.remote_leave(node, u)).collect()
     }
 
+    /// The users `node` reported present.
+    pub fn users_on(&self, node: &Arc<str>) -> Vec<Arc<str>> {
+        self.users
+            .iter()
+            .filter(|(_, e)| e.remote.contains(node))
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
     /// The users with a socket on this node (what other nodes should know of this one).
     pub fn local_members(&self) -> Vec<Member> {
         self.order

@@ -167,6 +167,30 @@ impl ChannelRegistry {
         }
     }
 
+    /// Replaces what `node` reported with `memberships` (its full state), sending only the
+    /// `member_added`/`member_removed` that the difference calls for.
+    pub fn replace_node(&self, node: &Arc<str>, memberships: Vec<(ChannelKey, Vec<Member>)>) {
+        let wanted: HashMap<ChannelKey, Vec<Member>> = memberships.into_iter().collect();
+        let keys: Vec<ChannelKey> = self.channels.iter().map(|e| e.key().clone()).collect();
+        for key in keys {
+            let stale: Vec<Arc<str>> = match self.channels.get(&key) {
+                Some(entry) => entry.value().read().members.users_on(node),
+                None => continue,
+            };
+            let keep = wanted.get(&key);
+            for user in stale {
+                if !keep.is_some_and(|ms| ms.iter().any(|m| m.user_id == user)) {
+                    self.remote_leave(&key, node, &user);
+                }
+            }
+        }
+        for (key, members) in wanted {
+            for member in members {
+                self.remote_join(&key, node, &member);
+            }
+        }
+    }
+
     /// Every presence membership held by sockets of this node, for other nodes to (re)learn.
     pub fn local_presence(&self) -> Vec<(ChannelKey, Vec<Member>)> {
         self.channels

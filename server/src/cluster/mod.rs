@@ -1,0 +1,180 @@
+//! Cluster: nodes joined by NATS. Implements the `Bus` and answers questions only the whole cluster
+//! can answer (channel counts, terminate a user everywhere).
+//!
+//! Owns the NATS connection and what flows over it: live channel messages (interest-based: a node
+//! subscribes to a channel's subject only while it has local subscribers), presence changes and
+//! snapshots, heartbeats (a node silent for `node_timeout` is dead and its members are removed),
+//! scatter-gather queries and cluster-wide commands. It keeps no realtime state of its own: what it
+//! receives goes to the hub. Messages are core NATS (at-most-once) for now; JetStream storage and
+//! gap detection come with the no-loss work.
+
+mod nodes;
+mod subjects;
+mod tasks;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::connection::State;
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::bus::{Bus, BusError};
+use crate::hub::{Hub, HubEvent};
+use crate::message::ChannelMessage;
+use crate::protocol::ChannelName;
+use crate::shutdown::Shutdown;
+use nodes::NodeTable;
+use subjects::Subjects;
+use wire::{ChannelCounts, Control, Query};
+
+/// How long a scatter-gather query waits for nodes that have not answered.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot connect to NATS at {url}: {message}")]
+    Connect { url: String, message: String },
+}
+
+/// This node's membership of the cluster.
+pub struct Cluster {
+    client: async_nats::Client,
+    node: Arc<str>,
+    subjects: Subjects,
+    nodes: NodeTable,
+    hub: Arc<Hub>,
+}
+
+impl Cluster {
+    /// Connects to NATS (`urls`: one or more, comma-separated) and starts the cluster tasks. The node
+    /// keeps retrying a NATS it cannot reach, reporting not-ready meanwhile.
+    pub async fn start(
+        urls: &str,
+        prefix: &str,
+        node_timeout: Duration,
+        hub: Arc<Hub>,
+        shutdown: Shutdown,
+    ) -> Result<Arc<Self>, ClusterError> {
+        let node: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+        let (reconnected_tx, reconnected_rx) = mpsc::unbounded_channel();
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("herald-{node}"))
+            .retry_on_initial_connect()
+            .event_callback(move |event| {
+                let tx = reconnected_tx.clone();
+                async move {
+                    if matches!(event, async_nats::Event::Connected) {
+                        let _ = tx.send(());
+                    }
+                }
+            })
+            .connect(urls.split(',').map(str::trim).collect::<Vec<_>>())
+            .await
+            .map_err(|e| ClusterError::Connect {
+                url: urls.to_string(),
+                message: e.to_string(),
+            })?;
+        let cluster = Arc::new(Cluster {
+            client,
+            node,
+            subjects: Subjects::new(prefix),
+            nodes: NodeTable::default(),
+            hub: hub.clone(),
+        });
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        hub.attach(events_tx);
+        tasks::spawn_all(cluster.clone(), events_rx, reconnected_rx, node_timeout, shutdown);
+        Ok(cluster)
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    /// Subscriber counts of an app's channels (or one channel) summed over every node that answers
+    /// within the query timeout.
+    pub async fn channel_counts(&self, app: &Arc<str>, channel: Option<&ChannelName>) -> HashMap<ChannelName, usize> {
+        let query = Query::Channels {
+            app: app.clone(),
+            channel: channel.cloned(),
+        };
+        let mut totals: HashMap<ChannelName, usize> = HashMap::new();
+        for answer in self.gather::<ChannelCounts>(&query).await {
+            for (name, count) in answer.channels {
+                *totals.entry(name).or_default() += count;
+            }
+        }
+        totals
+    }
+
+    /// Closes `user`'s signed-in connections on every node.
+    pub async fn terminate_user(&self, app: &Arc<str>, user: &str) -> Result<(), BusError> {
+        self.send(
+            self.subjects.control(),
+            &Control::Terminate {
+                app: app.clone(),
+                user: user.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Asks every node (this one included) and collects the answers that come within the timeout,
+    /// or until every node believed alive has answered.
+    async fn gather<T: serde::de::DeserializeOwned>(&self, query: &Query) -> Vec<T> {
+        let expected = self.nodes.others() + 1;
+        let inbox = self.client.new_inbox();
+        let Ok(mut replies) = self.client.subscribe(inbox.clone()).await else {
+            return Vec::new();
+        };
+        let Ok(payload) = serde_json::to_vec(query) else {
+            return Vec::new();
+        };
+        if self
+            .client
+            .publish_with_reply(self.subjects.query(), inbox, payload.into())
+            .await
+            .is_err()
+        {
+            return Vec::new();
+        }
+        let deadline = Instant::now() + QUERY_TIMEOUT;
+        let mut answers = Vec::new();
+        while answers.len() < expected {
+            match tokio::time::timeout_at(deadline.into(), replies.next()).await {
+                Ok(Some(msg)) => answers.extend(serde_json::from_slice::<T>(&msg.payload).ok()),
+                _ => break,
+            }
+        }
+        answers
+    }
+
+    async fn send<T: serde::Serialize>(&self, subject: String, value: &T) -> Result<(), BusError> {
+        let payload = serde_json::to_vec(value).map_err(|e| BusError::Unavailable(e.to_string()))?;
+        self.client
+            .publish(subject, payload.into())
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Bus for Cluster {
+    /// Publishes to the channel's subject; every node with subscribers on it (this one included)
+    /// delivers it from its subscription, so there is one path and no double delivery.
+    async fn publish(&self, message: Arc<ChannelMessage>) -> Result<(), BusError> {
+        self.send(self.subjects.live(&message.app_id, &message.channel), &*message)
+            .await
+    }
+
+    fn is_ready(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+}
+
+/// Events the hub hands to the cluster layer, applied in order by one task.
+pub(crate) type HubEvents = mpsc::UnboundedReceiver<HubEvent>;

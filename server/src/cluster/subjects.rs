@@ -1,0 +1,58 @@
+//! NATS subjects of a cluster, all under one prefix so clusters (and tests) can share a NATS server.
+//!
+//! A channel becomes one subject token: Pusher names never contain `%`, NATS tokens cannot contain
+//! `.`, so `.` is written as `%` (injective and reversible).
+
+use crate::protocol::ChannelName;
+
+#[derive(Clone, Debug)]
+pub struct Subjects {
+    prefix: String,
+}
+
+impl Subjects {
+    pub fn new(prefix: &str) -> Self {
+        Subjects {
+            prefix: prefix.trim_matches('.').to_string(),
+        }
+    }
+
+    /// Live messages of one channel; only nodes with subscribers on it subscribe.
+    pub fn live(&self, app_id: &str, channel: &ChannelName) -> String {
+        format!("{}.live.{}.{}", self.prefix, app_id, channel.as_str().replace('.', "%"))
+    }
+
+    /// Presence changes and snapshots; every node subscribes.
+    pub fn presence(&self) -> String {
+        format!("{}.presence", self.prefix)
+    }
+
+    /// Node heartbeats; every node subscribes.
+    pub fn heartbeat(&self) -> String {
+        format!("{}.hb", self.prefix)
+    }
+
+    /// Scatter-gather queries: every node answers.
+    pub fn query(&self) -> String {
+        format!("{}.query", self.prefix)
+    }
+
+    /// Cluster-wide commands (terminate a user's connections).
+    pub fn control(&self) -> String {
+        format!("{}.control", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_is_one_token() {
+        let s = Subjects::new("t1.");
+        let c = ChannelName::parse("private-a.b.c").unwrap();
+        assert_eq!(s.live("42", &c), "t1.live.42.private-a%b%c");
+        assert_eq!(s.live("42", &c).split('.').count(), 4);
+        assert_eq!(s.presence(), "t1.presence");
+    }
+}

@@ -1,0 +1,246 @@
+//! The cluster's background tasks: hub events out (interest, presence), presence and control in,
+//! heartbeats and dead-node sweeping, and answering queries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use super::nodes::HEARTBEAT;
+use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
+use super::{Cluster, HubEvents};
+use crate::bus::Deliver;
+use crate::hub::{ChannelKey, HubEvent};
+use crate::message::ChannelMessage;
+use crate::shutdown::Shutdown;
+
+/// How often every node republishes its full presence, so any missed change heals.
+const PRESENCE_RESYNC: Duration = Duration::from_secs(15);
+
+pub(super) fn spawn_all(
+    cluster: Arc<Cluster>,
+    events: HubEvents,
+    reconnected: mpsc::UnboundedReceiver<()>,
+    node_timeout: Duration,
+    shutdown: Shutdown,
+) {
+    let stop = |shutdown: &Shutdown| {
+        let s = shutdown.clone();
+        async move { s.stopping().await }
+    };
+    let c = cluster.clone();
+    let s = stop(&shutdown);
+    tokio::spawn(async move {
+        tokio::select! { _ = hub_events(c, events) => {}, _ = s => {} }
+    });
+    let c = cluster.clone();
+    let s = stop(&shutdown);
+    tokio::spawn(async move {
+        tokio::select! { _ = presence_in(c) => {}, _ = s => {} }
+    });
+    let c = cluster.clone();
+    let s = stop(&shutdown);
+    tokio::spawn(async move {
+        tokio::select! { _ = heartbeats(c, node_timeout, reconnected) => {}, _ = s => {} }
+    });
+    let c = cluster.clone();
+    let s = stop(&shutdown);
+    tokio::spawn(async move {
+        tokio::select! { _ = queries_and_control(c) => {}, _ = s => {} }
+    });
+}
+
+/// Applies hub events in order: (un)subscribe live subjects, announce presence changes.
+async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
+    let mut live: HashMap<ChannelKey, AbortHandle> = HashMap::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            HubEvent::Interest { key, on: true } => {
+                if live.contains_key(&key) {
+                    continue;
+                }
+                match cluster.client.subscribe(cluster.subjects.live(&key.0, &key.1)).await {
+                    Ok(sub) => {
+                        let hub = cluster.hub.clone();
+                        let task = tokio::spawn(async move {
+                            let mut sub = sub;
+                            while let Some(msg) = sub.next().await {
+                                match serde_json::from_slice::<ChannelMessage>(&msg.payload) {
+                                    Ok(message) => hub.deliver(&message),
+                                    Err(e) => tracing::warn!(error = %e, "unreadable message on the bus"),
+                                }
+                            }
+                        });
+                        live.insert(key, task.abort_handle());
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot subscribe to a channel's subject"),
+                }
+            }
+            HubEvent::Interest { key, on: false } => {
+                // Dropping the subscription (by ending its task) unsubscribes it.
+                if let Some(task) = live.remove(&key) {
+                    task.abort();
+                }
+            }
+            HubEvent::PresenceJoin { key, member } => {
+                let event = PresenceEvent::Join {
+                    node: cluster.node.clone(),
+                    app: key.0,
+                    channel: key.1,
+                    member,
+                };
+                publish_presence(&cluster, &event).await;
+            }
+            HubEvent::PresenceLeave { key, user } => {
+                let event = PresenceEvent::Leave {
+                    node: cluster.node.clone(),
+                    app: key.0,
+                    channel: key.1,
+                    user,
+                };
+                publish_presence(&cluster, &event).await;
+            }
+        }
+    }
+}
+
+async fn publish_presence(cluster: &Cluster, event: &PresenceEvent) {
+    if let Err(e) = cluster.send(cluster.subjects.presence(), event).await {
+        tracing::warn!(error = %e, "presence change not published; the periodic resync will repair it");
+    }
+}
+
+async fn publish_sync(cluster: &Cluster) {
+    let channels = cluster
+        .hub
+        .channels
+        .local_presence()
+        .into_iter()
+        .map(|((app, channel), members)| (app, channel, members))
+        .collect();
+    publish_presence(
+        cluster,
+        &PresenceEvent::Sync {
+            node: cluster.node.clone(),
+            channels,
+        },
+    )
+    .await;
+}
+
+/// Applies other nodes' presence to the hub.
+async fn presence_in(cluster: Arc<Cluster>) {
+    let Ok(mut sub) = cluster.client.subscribe(cluster.subjects.presence()).await else {
+        tracing::error!("cannot subscribe to presence");
+        return;
+    };
+    // Ask everyone for their presence now that this node listens.
+    publish_presence(
+        &cluster,
+        &PresenceEvent::Resync {
+            node: cluster.node.clone(),
+        },
+    )
+    .await;
+    while let Some(msg) = sub.next().await {
+        let Ok(event) = serde_json::from_slice::<PresenceEvent>(&msg.payload) else {
+            continue;
+        };
+        let registry = &cluster.hub.channels;
+        match event {
+            PresenceEvent::Join { node, .. } | PresenceEvent::Leave { node, .. } | PresenceEvent::Sync { node, .. }
+                if node == cluster.node => {}
+            PresenceEvent::Join {
+                node,
+                app,
+                channel,
+                member,
+            } => registry.remote_join(&(app, channel), &node, &member),
+            PresenceEvent::Leave {
+                node,
+                app,
+                channel,
+                user,
+            } => registry.remote_leave(&(app, channel), &node, &user),
+            PresenceEvent::Sync { node, channels } => {
+                let memberships = channels
+                    .into_iter()
+                    .map(|(app, channel, members)| ((app, channel), members))
+                    .collect();
+                registry.replace_node(&node, memberships);
+            }
+            PresenceEvent::Resync { node } if node != cluster.node => publish_sync(&cluster).await,
+            PresenceEvent::Resync { .. } => {}
+        }
+    }
+}
+
+/// Publishes this node's heartbeat, tracks the others', removes the members of dead nodes, and
+/// republishes this node's presence after a NATS reconnect and every `PRESENCE_RESYNC`.
+async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnected: mpsc::UnboundedReceiver<()>) {
+    let Ok(mut sub) = cluster.client.subscribe(cluster.subjects.heartbeat()).await else {
+        tracing::error!("cannot subscribe to heartbeats");
+        return;
+    };
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    let mut resync = tokio::time::interval(PRESENCE_RESYNC);
+    loop {
+        tokio::select! {
+            _ = beat.tick() => {
+                let _ = cluster.send(cluster.subjects.heartbeat(), &Heartbeat { node: cluster.node.clone() }).await;
+                for dead in cluster.nodes.expire(node_timeout, Instant::now()) {
+                    tracing::warn!(node = %dead, "node silent for too long: removing its presence members");
+                    cluster.hub.channels.forget_node(&dead);
+                }
+            }
+            _ = resync.tick() => publish_sync(&cluster).await,
+            Some(()) = reconnected.recv() => {
+                tracing::info!("connected to NATS: republishing presence");
+                publish_sync(&cluster).await;
+            }
+            Some(msg) = sub.next() => {
+                let Ok(hb) = serde_json::from_slice::<Heartbeat>(&msg.payload) else { continue };
+                if hb.node != cluster.node && cluster.nodes.heard(&hb.node, Instant::now()) {
+                    tracing::info!(node = %hb.node, "node joined the cluster");
+                }
+            }
+        }
+    }
+}
+
+/// Answers scatter-gather queries and carries out cluster-wide commands.
+async fn queries_and_control(cluster: Arc<Cluster>) {
+    let (Ok(mut queries), Ok(mut control)) = (
+        cluster.client.subscribe(cluster.subjects.query()).await,
+        cluster.client.subscribe(cluster.subjects.control()).await,
+    ) else {
+        tracing::error!("cannot subscribe to queries and control");
+        return;
+    };
+    loop {
+        tokio::select! {
+            Some(msg) = queries.next() => {
+                let (Some(reply), Ok(query)) = (msg.reply, serde_json::from_slice::<Query>(&msg.payload)) else { continue };
+                let answer = match query {
+                    Query::Channels { app, channel } => {
+                        let mut channels = cluster.hub.channels.channels_of(&app).into_iter().map(|(n, subs, _)| (n, subs)).collect::<Vec<_>>();
+                        if let Some(only) = channel {
+                            channels.retain(|(n, _)| *n == only);
+                        }
+                        ChannelCounts { node: cluster.node.clone(), channels }
+                    }
+                };
+                let _ = cluster.send(reply.to_string(), &answer).await;
+            }
+            Some(msg) = control.next() => {
+                match serde_json::from_slice::<Control>(&msg.payload) {
+                    Ok(Control::Terminate { app, user }) => { cluster.hub.terminate_user(&app, &user); }
+                    Err(e) => tracing::warn!(error = %e, "unreadable cluster command"),
+                }
+            }
+        }
+    }
+}

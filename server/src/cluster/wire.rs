@@ -1,0 +1,65 @@
+//! What nodes say to each other on the bus, as JSON.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hub::Member;
+use crate::protocol::ChannelName;
+
+/// Presence as one node reports it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PresenceEvent {
+    /// A user's first socket on `node` joined a presence channel.
+    Join {
+        node: Arc<str>,
+        app: Arc<str>,
+        channel: ChannelName,
+        member: Member,
+    },
+    /// A user's last socket on `node` left.
+    Leave {
+        node: Arc<str>,
+        app: Arc<str>,
+        channel: ChannelName,
+        user: Arc<str>,
+    },
+    /// Everything `node` holds now; replaces what others knew of it.
+    Sync {
+        node: Arc<str>,
+        channels: Vec<(Arc<str>, ChannelName, Vec<Member>)>,
+    },
+    /// A node (re)joined and asks every node for a `Sync`.
+    Resync { node: Arc<str> },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub node: Arc<str>,
+}
+
+/// A scatter-gather question.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "q", rename_all = "snake_case")]
+pub enum Query {
+    /// Local subscriber counts of an app's channels (one channel when given).
+    Channels {
+        app: Arc<str>,
+        channel: Option<ChannelName>,
+    },
+}
+
+/// One node's answer to `Query::Channels`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ChannelCounts {
+    pub node: Arc<str>,
+    pub channels: Vec<(ChannelName, usize)>,
+}
+
+/// A command every node carries out.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Control {
+    Terminate { app: Arc<str>, user: String },
+}
