@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::bus::{Bus, BusError};
 use crate::hub::{Hub, HubEvent};
-use crate::message::ChannelMessage;
+use crate::message::{ChannelMessage, Origin};
 use crate::protocol::ChannelName;
 use crate::shutdown::Shutdown;
 use nodes::NodeTable;
@@ -111,6 +111,11 @@ impl Cluster {
         totals
     }
 
+    /// Connections of `app` and `tenant` on the other nodes, as their last heartbeats said.
+    pub fn connections_elsewhere(&self, app: &str, tenant: &str) -> (usize, usize) {
+        self.nodes.connections(app, tenant)
+    }
+
     /// Closes `user`'s signed-in connections on every node.
     pub async fn terminate_user(&self, app: &Arc<str>, user: &str) -> Result<(), BusError> {
         self.send(
@@ -167,6 +172,10 @@ impl Bus for Cluster {
     /// Publishes to the channel's subject; every node with subscribers on it (this one included)
     /// delivers it from its subscription, so there is one path and no double delivery.
     async fn publish(&self, message: Arc<ChannelMessage>) -> Result<(), BusError> {
+        if message.origin == Origin::Api && message.channel.is_cache() {
+            // Every node keeps cache channels' last events, so a first subscriber anywhere gets it.
+            self.send(self.subjects.cache(), &*message).await?;
+        }
         self.send(self.subjects.live(&message.app_id, &message.channel), &*message)
             .await
     }

@@ -10,16 +10,34 @@ use parking_lot::Mutex;
 /// How often a node says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
+/// Connections a node reported, per app and per tenant.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    pub apps: HashMap<Arc<str>, usize>,
+    pub tenants: HashMap<Arc<str>, usize>,
+}
+
 /// Last heartbeat of every other node.
 #[derive(Default)]
 pub struct NodeTable {
-    seen: Mutex<HashMap<Arc<str>, Instant>>,
+    seen: Mutex<HashMap<Arc<str>, (Instant, Counts)>>,
 }
 
 impl NodeTable {
     /// Records a heartbeat; true when the node was not known (new, or back after being dropped).
-    pub fn heard(&self, node: &Arc<str>, now: Instant) -> bool {
-        self.seen.lock().insert(node.clone(), now).is_none()
+    pub fn heard(&self, node: &Arc<str>, now: Instant, counts: Counts) -> bool {
+        self.seen.lock().insert(node.clone(), (now, counts)).is_none()
+    }
+
+    /// Connections of `app` and of `tenant` on the other nodes, as last reported.
+    pub fn connections(&self, app: &str, tenant: &str) -> (usize, usize) {
+        let seen = self.seen.lock();
+        let app_total = seen.values().map(|(_, c)| c.apps.get(app).copied().unwrap_or(0)).sum();
+        let tenant_total = seen
+            .values()
+            .map(|(_, c)| c.tenants.get(tenant).copied().unwrap_or(0))
+            .sum();
+        (app_total, tenant_total)
     }
 
     /// Removes and returns the nodes silent for longer than `timeout`.
@@ -27,7 +45,7 @@ impl NodeTable {
         let mut seen = self.seen.lock();
         let dead: Vec<Arc<str>> = seen
             .iter()
-            .filter(|(_, t)| now.duration_since(**t) > timeout)
+            .filter(|(_, (t, _))| now.duration_since(*t) > timeout)
             .map(|(n, _)| n.clone())
             .collect();
         for node in &dead {
@@ -51,9 +69,14 @@ mod tests {
         let t = NodeTable::default();
         let t0 = Instant::now();
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        assert!(t.heard(&a, t0));
-        assert!(!t.heard(&a, t0 + Duration::from_secs(1)));
-        assert!(t.heard(&b, t0 + Duration::from_secs(5)));
+        let counts = |n: usize| Counts {
+            apps: [(Arc::from("app"), n)].into(),
+            tenants: [(Arc::from("t"), n)].into(),
+        };
+        assert!(t.heard(&a, t0, counts(1)));
+        assert!(!t.heard(&a, t0 + Duration::from_secs(1), counts(2)));
+        assert!(t.heard(&b, t0 + Duration::from_secs(5), counts(3)));
+        assert_eq!(t.connections("app", "t"), (5, 5));
         assert_eq!(
             t.expire(Duration::from_secs(3), t0 + Duration::from_secs(6)),
             vec![a.clone()]

@@ -27,6 +27,11 @@ impl Subjects {
         format!("{}.presence", self.prefix)
     }
 
+    /// Cache channels' events; every node subscribes and keeps the last one per channel.
+    pub fn cache(&self) -> String {
+        format!("{}.cache", self.prefix)
+    }
+
     /// Node heartbeats; every node subscribes.
     pub fn heartbeat(&self) -> String {
         format!("{}.hb", self.prefix)

@@ -9,11 +9,11 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use super::nodes::HEARTBEAT;
+use super::nodes::{Counts, HEARTBEAT};
 use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
 use super::{Cluster, HubEvents};
 use crate::bus::Deliver;
-use crate::hub::{ChannelKey, HubEvent};
+use crate::hub::{frame_of, ChannelKey, HubEvent};
 use crate::message::ChannelMessage;
 use crate::shutdown::Shutdown;
 
@@ -190,7 +190,8 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
     loop {
         tokio::select! {
             _ = beat.tick() => {
-                let _ = cluster.send(cluster.subjects.heartbeat(), &Heartbeat { node: cluster.node.clone() }).await;
+                let (apps, tenants) = cluster.hub.connection_counts();
+                let _ = cluster.send(cluster.subjects.heartbeat(), &Heartbeat { node: cluster.node.clone(), apps, tenants }).await;
                 for dead in cluster.nodes.expire(node_timeout, Instant::now()) {
                     tracing::warn!(node = %dead, "node silent for too long: removing its presence members");
                     cluster.hub.channels.forget_node(&dead);
@@ -203,7 +204,8 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
             }
             Some(msg) = sub.next() => {
                 let Ok(hb) = serde_json::from_slice::<Heartbeat>(&msg.payload) else { continue };
-                if hb.node != cluster.node && cluster.nodes.heard(&hb.node, Instant::now()) {
+                let counts = Counts { apps: hb.apps.into_iter().collect(), tenants: hb.tenants.into_iter().collect() };
+                if hb.node != cluster.node && cluster.nodes.heard(&hb.node, Instant::now(), counts) {
                     tracing::info!(node = %hb.node, "node joined the cluster");
                 }
             }
@@ -213,11 +215,13 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
 
 /// Answers scatter-gather queries and carries out cluster-wide commands.
 async fn queries_and_control(cluster: Arc<Cluster>) {
-    let (Ok(mut queries), Ok(mut control)) = (
-        cluster.client.subscribe(cluster.subjects.query()).await,
-        cluster.client.subscribe(cluster.subjects.control()).await,
+    let subscribe = |subject: String| cluster.client.subscribe(subject);
+    let (Ok(mut queries), Ok(mut control), Ok(mut cache)) = (
+        subscribe(cluster.subjects.query()).await,
+        subscribe(cluster.subjects.control()).await,
+        subscribe(cluster.subjects.cache()).await,
     ) else {
-        tracing::error!("cannot subscribe to queries and control");
+        tracing::error!("cannot subscribe to queries, control and cache");
         return;
     };
     loop {
@@ -234,6 +238,11 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
                     }
                 };
                 let _ = cluster.send(reply.to_string(), &answer).await;
+            }
+            Some(msg) = cache.next() => {
+                if let Ok(message) = serde_json::from_slice::<ChannelMessage>(&msg.payload) {
+                    cluster.hub.remember(&message, &frame_of(&message));
+                }
             }
             Some(msg) = control.next() => {
                 match serde_json::from_slice::<Control>(&msg.payload) {

@@ -34,9 +34,14 @@ pub enum PresenceEvent {
     Resync { node: Arc<str> },
 }
 
+/// "I am alive", with this node's connections per app and tenant (for cluster-wide quotas).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Heartbeat {
     pub node: Arc<str>,
+    #[serde(default)]
+    pub apps: Vec<(Arc<str>, usize)>,
+    #[serde(default)]
+    pub tenants: Vec<(Arc<str>, usize)>,
 }
 
 /// A scatter-gather question.

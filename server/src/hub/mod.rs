@@ -67,6 +67,8 @@ pub struct Limits {
     pub node: usize,
     pub app: usize,
     pub tenant: usize,
+    /// Connections of the app and of the tenant on other nodes (as last reported).
+    pub elsewhere: (usize, usize),
 }
 
 impl Hub {
@@ -94,7 +96,10 @@ impl Hub {
         // Lock order: tenant, then app. Both counts move together or not at all.
         let mut tenant = self.per_tenant.entry(conn.tenant_id.clone()).or_insert(0);
         let mut app = self.per_app.entry(conn.app_id.clone()).or_insert(0);
-        if (limits.app > 0 && *app >= limits.app) || (limits.tenant > 0 && *tenant >= limits.tenant) {
+        let (app_elsewhere, tenant_elsewhere) = limits.elsewhere;
+        if (limits.app > 0 && *app + app_elsewhere >= limits.app)
+            || (limits.tenant > 0 && *tenant + tenant_elsewhere >= limits.tenant)
+        {
             return Err(CloseCode::AppOverQuota);
         }
         *app += 1;
@@ -232,6 +237,37 @@ impl Hub {
         self.users.terminate(app_id, user_id)
     }
 
+    /// Keeps an HTTP API message on a cache channel as that channel's last event.
+    pub fn remember(&self, message: &ChannelMessage, frame: &Frame) {
+        if message.origin != Origin::Api || !message.channel.is_cache() {
+            return;
+        }
+        let ttl = self
+            .apps
+            .by_id(&message.app_id)
+            .map(|a| a.settings.cache_ttl)
+            .unwrap_or(1800);
+        let key = (message.app_id.clone(), message.channel.clone());
+        self.cache.store(
+            key,
+            frame.clone(),
+            &message.event,
+            message.data.as_text(),
+            Duration::from_secs(ttl as u64),
+        );
+    }
+
+    /// Connections on this node per app and per tenant (other nodes count them toward quotas).
+    pub fn connection_counts(&self) -> (Vec<(Arc<str>, usize)>, Vec<(Arc<str>, usize)>) {
+        let collect = |m: &DashMap<Arc<str>, usize>| {
+            m.iter()
+                .filter(|e| *e.value() > 0)
+                .map(|e| (e.key().clone(), *e.value()))
+                .collect()
+        };
+        (collect(&self.per_app), collect(&self.per_tenant))
+    }
+
     /// The cached event of a cache channel.
     pub fn cached(&self, key: &ChannelKey) -> Option<CachedEvent> {
         self.cache.get(key)
@@ -270,27 +306,22 @@ impl Hub {
     }
 }
 
+/// The frame of a channel message, encoded once.
+pub fn frame_of(message: &ChannelMessage) -> Frame {
+    let data = message.data.as_event_data();
+    Frame::from(frame::channel_event(
+        &message.event,
+        message.channel.as_str(),
+        data,
+        message.user_id.as_deref(),
+    ))
+}
+
 impl Deliver for Hub {
     /// Encodes the message once and queues it for every local subscriber.
     fn deliver(&self, message: &ChannelMessage) {
-        let user_id = message.user_id.as_deref();
-        let frame = Frame::from(frame::channel_event(
-            &message.event,
-            message.channel.as_str(),
-            message.data.as_event_data(),
-            user_id,
-        ));
-        if message.origin == Origin::Api && message.channel.is_cache() {
-            let ttl = self
-                .apps
-                .by_id(&message.app_id)
-                .map(|a| a.settings.cache_ttl)
-                .unwrap_or(1800);
-            let key = (message.app_id.clone(), message.channel.clone());
-            let ttl = Duration::from_secs(ttl as u64);
-            self.cache
-                .store(key, frame.clone(), &message.event, message.data.as_text(), ttl);
-        }
+        let frame = frame_of(message);
+        self.remember(message, &frame);
         let sent = self
             .channels
             .fan_out(&message.app_id, &message.channel, &frame, message.exclude.as_ref());

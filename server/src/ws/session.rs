@@ -157,6 +157,11 @@ fn accept(
         node: state.config.max_connections,
         app: app.settings.max_connections as usize,
         tenant: tenant_limit.max(0) as usize,
+        elsewhere: state
+            .cluster
+            .as_ref()
+            .map(|c| c.connections_elsewhere(&app.id, &app.tenant_id))
+            .unwrap_or((0, 0)),
     };
     state.hub.admit(&conn, limits)?;
     Ok((entry, conn, outbound))
