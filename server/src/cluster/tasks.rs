@@ -103,6 +103,28 @@ async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
                 };
                 publish_presence(&cluster, &event).await;
             }
+            HubEvent::UserOnline { app, user } => {
+                publish_presence(
+                    &cluster,
+                    &PresenceEvent::Online {
+                        node: cluster.node.clone(),
+                        app,
+                        user,
+                    },
+                )
+                .await;
+            }
+            HubEvent::UserOffline { app, user } => {
+                publish_presence(
+                    &cluster,
+                    &PresenceEvent::Offline {
+                        node: cluster.node.clone(),
+                        app,
+                        user,
+                    },
+                )
+                .await;
+            }
         }
     }
 }
@@ -121,11 +143,13 @@ async fn publish_sync(cluster: &Cluster) {
         .into_iter()
         .map(|((app, channel), members)| (app, channel, members))
         .collect();
+    let users = cluster.hub.users.local_users();
     publish_presence(
         cluster,
         &PresenceEvent::Sync {
             node: cluster.node.clone(),
             channels,
+            users,
         },
     )
     .await;
@@ -151,8 +175,14 @@ async fn presence_in(cluster: Arc<Cluster>) {
         };
         let registry = &cluster.hub.channels;
         match event {
-            PresenceEvent::Join { node, .. } | PresenceEvent::Leave { node, .. } | PresenceEvent::Sync { node, .. }
+            PresenceEvent::Join { node, .. }
+            | PresenceEvent::Leave { node, .. }
+            | PresenceEvent::Online { node, .. }
+            | PresenceEvent::Offline { node, .. }
+            | PresenceEvent::Sync { node, .. }
                 if node == cluster.node => {}
+            PresenceEvent::Online { node, app, user } => cluster.hub.users.remote_online(&node, &app, &user),
+            PresenceEvent::Offline { node, app, user } => cluster.hub.users.remote_offline(&node, &app, &user),
             PresenceEvent::Join {
                 node,
                 app,
@@ -165,12 +195,13 @@ async fn presence_in(cluster: Arc<Cluster>) {
                 channel,
                 user,
             } => registry.remote_leave(&(app, channel), &node, &user),
-            PresenceEvent::Sync { node, channels } => {
+            PresenceEvent::Sync { node, channels, users } => {
                 let memberships = channels
                     .into_iter()
                     .map(|(app, channel, members)| ((app, channel), members))
                     .collect();
                 registry.replace_node(&node, memberships);
+                cluster.hub.users.replace_node(&node, &users);
             }
             PresenceEvent::Resync { node } if node != cluster.node => publish_sync(&cluster).await,
             PresenceEvent::Resync { .. } => {}
@@ -195,6 +226,7 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
                 for dead in cluster.nodes.expire(node_timeout, Instant::now()) {
                     tracing::warn!(node = %dead, "node silent for too long: removing its presence members");
                     cluster.hub.channels.forget_node(&dead);
+                    cluster.hub.users.replace_node(&dead, &[]);
                 }
             }
             _ = resync.tick() => publish_sync(&cluster).await,

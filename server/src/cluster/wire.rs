@@ -25,10 +25,24 @@ pub enum PresenceEvent {
         channel: ChannelName,
         user: Arc<str>,
     },
-    /// Everything `node` holds now; replaces what others knew of it.
+    /// A user's first connection on `node` signed in.
+    Online {
+        node: Arc<str>,
+        app: Arc<str>,
+        user: Arc<str>,
+    },
+    /// A user's last signed-in connection on `node` went.
+    Offline {
+        node: Arc<str>,
+        app: Arc<str>,
+        user: Arc<str>,
+    },
+    /// Everything `node` holds now (presence members, signed-in users); replaces what others knew of it.
     Sync {
         node: Arc<str>,
         channels: Vec<(Arc<str>, ChannelName, Vec<Member>)>,
+        #[serde(default)]
+        users: Vec<(Arc<str>, Arc<str>)>,
     },
     /// A node (re)joined and asks every node for a `Sync`.
     Resync { node: Arc<str> },

@@ -60,6 +60,10 @@ pub enum HubEvent {
     PresenceJoin { key: ChannelKey, member: Member },
     /// A user's last socket on this node left a presence channel.
     PresenceLeave { key: ChannelKey, user: Arc<str> },
+    /// A user's first connection on this node signed in.
+    UserOnline { app: Arc<str>, user: Arc<str> },
+    /// A user's last signed-in connection on this node went.
+    UserOffline { app: Arc<str>, user: Arc<str> },
 }
 
 /// Connection limits to check on admission; 0 means unlimited.
@@ -229,6 +233,26 @@ impl Hub {
     fn emit(&self, event: HubEvent) {
         if let Some(tx) = self.events.get() {
             let _ = tx.send(event);
+        }
+    }
+
+    /// Signs `conn` in (see `UserRegistry::sign_in`), telling other nodes when the user is new here.
+    pub fn sign_in(&self, conn: &Arc<Connection>, user_id: &Arc<str>, watchlist: &[Arc<str>]) {
+        if self.users.sign_in(conn, user_id, watchlist) {
+            self.emit(HubEvent::UserOnline {
+                app: conn.app_id.clone(),
+                user: user_id.clone(),
+            });
+        }
+    }
+
+    /// Signs `conn` out, telling other nodes when it was the user's last connection here.
+    pub fn sign_out(&self, conn: &Connection, user_id: &Arc<str>, watchlist: &[Arc<str>]) {
+        if self.users.sign_out(conn, user_id, watchlist) {
+            self.emit(HubEvent::UserOffline {
+                app: conn.app_id.clone(),
+                user: user_id.clone(),
+            });
         }
     }
 

@@ -114,7 +114,7 @@ impl Session {
             self.state.hub.unsubscribe(&self.conn, &channel);
         }
         if let Some(user) = self.user.take() {
-            self.state.hub.users.sign_out(&self.conn, &user.id, &user.watchlist);
+            self.state.hub.sign_out(&self.conn, &user.id, &user.watchlist);
         }
         self.state.hub.release(&self.conn);
     }

@@ -62,7 +62,7 @@ impl Session {
             let msg = "Watchlist limit exceeded. Only the first 100 user IDs are accepted.";
             self.reply(frame::error(Some(4302), msg, None));
         }
-        self.state.hub.users.sign_in(&self.conn, &id, &watchlist);
+        self.state.hub.sign_in(&self.conn, &id, &watchlist);
         self.user = Some(SignedIn { id, watchlist });
     }
 }
