@@ -103,6 +103,19 @@ async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
                 };
                 publish_presence(&cluster, &event).await;
             }
+            HubEvent::Count { key, count } => {
+                let (app, channel) = key;
+                publish_presence(
+                    &cluster,
+                    &PresenceEvent::Count {
+                        node: cluster.node.clone(),
+                        app,
+                        channel,
+                        count,
+                    },
+                )
+                .await;
+            }
             HubEvent::UserOnline { app, user } => {
                 publish_presence(
                     &cluster,
@@ -179,8 +192,15 @@ async fn presence_in(cluster: Arc<Cluster>) {
             | PresenceEvent::Leave { node, .. }
             | PresenceEvent::Online { node, .. }
             | PresenceEvent::Offline { node, .. }
+            | PresenceEvent::Count { node, .. }
             | PresenceEvent::Sync { node, .. }
                 if node == cluster.node => {}
+            PresenceEvent::Count {
+                node,
+                app,
+                channel,
+                count,
+            } => cluster.hub.remote_count(&node, (app, channel), count),
             PresenceEvent::Online { node, app, user } => cluster.hub.users.remote_online(&node, &app, &user),
             PresenceEvent::Offline { node, app, user } => cluster.hub.users.remote_offline(&node, &app, &user),
             PresenceEvent::Join {
@@ -227,6 +247,7 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
                     tracing::warn!(node = %dead, "node silent for too long: removing its presence members");
                     cluster.hub.channels.forget_node(&dead);
                     cluster.hub.users.replace_node(&dead, &[]);
+                    cluster.hub.forget_node_counts(&dead);
                 }
             }
             _ = resync.tick() => publish_sync(&cluster).await,

@@ -44,6 +44,13 @@ pub enum PresenceEvent {
         #[serde(default)]
         users: Vec<(Arc<str>, Arc<str>)>,
     },
+    /// `node` now has `count` subscribers on `channel` (apps with subscription counting only).
+    Count {
+        node: Arc<str>,
+        app: Arc<str>,
+        channel: ChannelName,
+        count: usize,
+    },
     /// A node (re)joined and asks every node for a `Sync`.
     Resync { node: Arc<str> },
 }

@@ -17,6 +17,7 @@ pub use presence::Member;
 pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};
 pub use users::UserRegistry;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -44,6 +45,8 @@ pub struct Hub {
     per_app: DashMap<Arc<str>, usize>,
     per_tenant: DashMap<Arc<str>, usize>,
     total: AtomicUsize,
+    /// Other nodes' subscriber counts of channels with subscription counting, by node.
+    remote_counts: DashMap<ChannelKey, HashMap<Arc<str>, usize>>,
     /// Where hub events go in cluster mode.
     events: OnceLock<mpsc::UnboundedSender<HubEvent>>,
     /// Per app: messages accepted, frames delivered.
@@ -60,6 +63,8 @@ pub enum HubEvent {
     PresenceJoin { key: ChannelKey, member: Member },
     /// A user's last socket on this node left a presence channel.
     PresenceLeave { key: ChannelKey, user: Arc<str> },
+    /// This node's subscriber count of a channel changed (apps with subscription counting only).
+    Count { key: ChannelKey, count: usize },
     /// A user's first connection on this node signed in.
     UserOnline { app: Arc<str>, user: Arc<str> },
     /// A user's last signed-in connection on this node went.
@@ -88,6 +93,7 @@ impl Hub {
             total: AtomicUsize::new(0),
             messages: DashMap::new(),
             events: OnceLock::new(),
+            remote_counts: DashMap::new(),
             apps,
         }
     }
@@ -199,7 +205,7 @@ impl Hub {
                 member: member.clone(),
             });
         }
-        self.count_changed(app, &key, joined.subscribers);
+        self.local_count_changed(app, &key, joined.subscribers);
         Ok(joined)
     }
 
@@ -219,8 +225,9 @@ impl Hub {
                 on: false,
             });
             self.counts.forget(&key);
-        } else if let Some(app) = self.apps.by_id(&conn.app_id) {
-            self.count_changed(&app, &key, left.subscribers);
+        }
+        if let Some(app) = self.apps.by_id(&conn.app_id) {
+            self.local_count_changed(&app, &key, left.subscribers);
         }
         Some(left)
     }
@@ -302,11 +309,59 @@ impl Hub {
         self.cache.sweep();
     }
 
-    fn count_changed(self: &Arc<Self>, app: &App, key: &ChannelKey, subscribers: usize) {
+    /// This node's subscriber count of a channel changed: tell other nodes, and the subscribers.
+    fn local_count_changed(self: &Arc<Self>, app: &App, key: &ChannelKey, local: usize) {
         if !app.settings.subscription_count || key.1.kind() == ChannelKind::ServerToUser {
             return;
         }
-        match self.counts.on_change(key, subscribers, Instant::now()) {
+        self.emit(HubEvent::Count {
+            key: key.clone(),
+            count: local,
+        });
+        if local > 0 {
+            self.count_changed(key);
+        }
+    }
+
+    /// Another node reports its subscriber count of a channel (0 when it has none left).
+    pub fn remote_count(self: &Arc<Self>, node: &Arc<str>, key: ChannelKey, count: usize) {
+        match count {
+            0 => {
+                if let Some(mut nodes) = self.remote_counts.get_mut(&key) {
+                    nodes.remove(node);
+                }
+                self.remote_counts.remove_if(&key, |_, nodes| nodes.is_empty());
+            }
+            n => {
+                self.remote_counts
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(node.clone(), n);
+            }
+        }
+        let enabled = self.apps.by_id(&key.0).is_some_and(|a| a.settings.subscription_count);
+        if enabled && self.channels.subscriber_count(&key.0, &key.1) > 0 {
+            self.count_changed(&key);
+        }
+    }
+
+    /// Forgets the subscriber counts a dead node reported.
+    pub fn forget_node_counts(&self, node: &Arc<str>) {
+        self.remote_counts.iter_mut().for_each(|mut nodes| {
+            nodes.remove(node);
+        });
+        self.remote_counts.retain(|_, nodes| !nodes.is_empty());
+    }
+
+    /// Subscribers of a channel on this node and, as last reported, on the others.
+    fn total_subscribers(&self, key: &ChannelKey) -> usize {
+        let remote: usize = self.remote_counts.get(key).map(|n| n.values().sum()).unwrap_or(0);
+        self.channels.subscriber_count(&key.0, &key.1) + remote
+    }
+
+    /// Sends the subscribers the cluster-wide count now or, above 100 subscribers, at most every 30 s.
+    fn count_changed(self: &Arc<Self>, key: &ChannelKey) {
+        match self.counts.on_change(key, self.total_subscribers(key), Instant::now()) {
             Notice::SendNow => self.send_count(key),
             Notice::SendLater(wait) => {
                 let hub = Arc::clone(self);
@@ -322,7 +377,7 @@ impl Hub {
     }
 
     fn send_count(&self, key: &ChannelKey) {
-        let count = self.channels.subscriber_count(&key.0, &key.1);
+        let count = self.total_subscribers(key);
         if count > 0 {
             let notice = Frame::from(frame::subscription_count(key.1.as_str(), count));
             self.channels.fan_out(&key.0, &key.1, &notice, None);
