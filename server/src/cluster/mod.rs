@@ -8,6 +8,7 @@
 //! receives goes to the hub. Messages are core NATS (at-most-once) for now; JetStream storage and
 //! gap detection come with the no-loss work.
 
+mod live;
 mod nodes;
 mod subjects;
 mod tasks;
@@ -47,6 +48,7 @@ pub struct Cluster {
     subjects: Subjects,
     nodes: NodeTable,
     hub: Arc<Hub>,
+    live: Arc<live::LiveMap>,
 }
 
 impl Cluster {
@@ -84,6 +86,7 @@ impl Cluster {
             subjects: Subjects::new(prefix),
             nodes: NodeTable::default(),
             hub: hub.clone(),
+            live: live::new_map(),
         });
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         hub.attach(events_tx);

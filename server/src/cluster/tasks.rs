@@ -1,19 +1,16 @@
 //! The cluster's background tasks: hub events out (interest, presence), presence and control in,
 //! heartbeats and dead-node sweeping, and answering queries.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
 
 use super::nodes::{Counts, HEARTBEAT};
 use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
 use super::{Cluster, HubEvents};
-use crate::bus::Deliver;
-use crate::hub::{frame_of, ChannelKey, HubEvent};
+use crate::hub::{frame_of, HubEvent};
 use crate::message::ChannelMessage;
 use crate::shutdown::Shutdown;
 
@@ -55,36 +52,11 @@ pub(super) fn spawn_all(
 
 /// Applies hub events in order: (un)subscribe live subjects, announce presence changes.
 async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
-    let mut live: HashMap<ChannelKey, AbortHandle> = HashMap::new();
     while let Some(event) = events.recv().await {
         match event {
-            HubEvent::Interest { key, on: true } => {
-                if live.contains_key(&key) {
-                    continue;
-                }
-                match cluster.client.subscribe(cluster.subjects.live(&key.0, &key.1)).await {
-                    Ok(sub) => {
-                        let hub = cluster.hub.clone();
-                        let task = tokio::spawn(async move {
-                            let mut sub = sub;
-                            while let Some(msg) = sub.next().await {
-                                match serde_json::from_slice::<ChannelMessage>(&msg.payload) {
-                                    Ok(message) => hub.deliver(&message),
-                                    Err(e) => tracing::warn!(error = %e, "unreadable message on the bus"),
-                                }
-                            }
-                        });
-                        live.insert(key, task.abort_handle());
-                    }
-                    Err(e) => tracing::error!(error = %e, "cannot subscribe to a channel's subject"),
-                }
-            }
-            HubEvent::Interest { key, on: false } => {
-                // Dropping the subscription (by ending its task) unsubscribes it.
-                if let Some(task) = live.remove(&key) {
-                    task.abort();
-                }
-            }
+            // Interest is taken by `join_interest` before a client joins; only losses come here.
+            HubEvent::Interest { on: true, .. } => {}
+            HubEvent::Interest { key, on: false } => cluster.interest_lost(&key).await,
             HubEvent::PresenceJoin { key, member } => {
                 let event = PresenceEvent::Join {
                     node: cluster.node.clone(),

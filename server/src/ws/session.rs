@@ -16,7 +16,6 @@ use super::client_event::RateWindow;
 use super::ConnectRequest;
 use crate::apps::KeyEntry;
 use crate::hub::{CloseReason, Connection, Frame, Limits};
-use crate::message::ChannelMessage;
 use crate::protocol::close::check_protocol;
 use crate::protocol::frame::{self, ClientFrame};
 use crate::protocol::{ChannelName, CloseCode, SocketId};
@@ -63,9 +62,9 @@ impl Session {
         self.state.apps.by_id(&self.conn.app_id)
     }
 
-    /// Handles one text frame; returns a client event to publish, which the loop awaits so a
+    /// Handles one text frame. Client events are published before the next frame is read, so a
     /// connection's client events keep their order.
-    fn handle(&mut self, text: &str) -> Option<ChannelMessage> {
+    async fn handle(&mut self, text: &str) {
         let limit = self
             .app()
             .map(|a| a.settings.max_payload_bytes as usize)
@@ -76,27 +75,27 @@ impl Session {
                 "Frame of {} bytes is over this app's limit of {limit} bytes; it was ignored",
                 text.len()
             );
-            self.error(&msg, None);
-            return None;
+            return self.error(&msg, None);
         }
-        let parsed = frame::parse(text);
-        if let Ok(ClientFrame::ClientEvent { event, channel, data }) = parsed {
-            return self.client_event(event, &channel, data);
-        }
-        match parsed {
+        match frame::parse(text) {
+            Ok(ClientFrame::ClientEvent { event, channel, data }) => {
+                if let Some(message) = self.client_event(event, &channel, data) {
+                    if let Err(e) = self.state.publisher.publish(message).await {
+                        self.error(&format!("Client event not delivered: {e}"), None);
+                    }
+                }
+            }
             Ok(ClientFrame::Ping) => self.reply(frame::pong()),
             Ok(ClientFrame::Pong) => {}
-            Ok(ClientFrame::Subscribe(req)) => self.subscribe(req),
+            Ok(ClientFrame::Subscribe(req)) => self.subscribe(req).await,
             Ok(ClientFrame::Unsubscribe { channel }) => self.unsubscribe(&channel),
             Ok(ClientFrame::Signin { auth, user_data }) => self.signin(&auth, &user_data),
-            Ok(ClientFrame::ClientEvent { .. }) => {}
             Ok(ClientFrame::Unknown { event }) => {
                 let msg = format!("Unknown event {event:?}: client events must start with \"client-\"");
                 self.error(&msg, None)
             }
             Err(e) => self.error(&e.to_string(), None),
         }
-        None
     }
 
     fn unsubscribe(&mut self, raw: &str) {
@@ -265,13 +264,7 @@ async fn serve(
                 last_seen = Instant::now();
                 ping_sent = None;
                 match message {
-                    Message::Text(text) => {
-                        if let Some(event) = session.handle(text.as_str()) {
-                            if let Err(e) = session.state.publisher.publish(event).await {
-                                session.error(&format!("Client event not delivered: {e}"), None);
-                            }
-                        }
-                    }
+                    Message::Text(text) => session.handle(text.as_str()).await,
                     Message::Binary(_) => session.error("Binary frames are not supported: send JSON in text frames", None),
                     Message::Close(_) => return None,
                     Message::Ping(_) | Message::Pong(_) => {}

@@ -25,7 +25,7 @@ struct ChannelData {
 }
 
 impl Session {
-    pub(super) fn subscribe(&mut self, req: SubscribeRequest) {
+    pub(super) async fn subscribe(&mut self, req: SubscribeRequest) {
         let channel = match ChannelName::parse(&req.channel) {
             Ok(c) => c,
             Err(e) => return self.error(&format!("Invalid channel name: {e}"), Some(&req.channel)),
@@ -35,11 +35,20 @@ impl Session {
             Ok(member) => member,
             Err(message) => return self.error(&message, Some(channel.as_str())),
         };
+        // In a cluster, this node listens to the channel before the client hears it is subscribed,
+        // so an event published right after subscription_succeeded is not missed.
+        let key = (self.conn.app_id.clone(), channel.clone());
+        if let Some(cluster) = &self.state.cluster {
+            cluster.join_interest(&key).await;
+        }
         match self.state.hub.subscribe(&self.conn, &app, &channel, member.as_ref()) {
             Ok(_) => {
                 self.channels.insert(channel, member.map(|m| m.user_id));
             }
             Err(e) => self.error(&e.to_string(), Some(channel.as_str())),
+        }
+        if let Some(cluster) = &self.state.cluster {
+            cluster.joined(&key).await;
         }
     }
 
