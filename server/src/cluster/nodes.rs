@@ -54,6 +54,11 @@ impl NodeTable {
         dead
     }
 
+    /// Counts every known node as heard `now` (after this node itself was cut off).
+    pub fn touch_all(&self, now: Instant) {
+        self.seen.lock().values_mut().for_each(|(t, _)| *t = now);
+    }
+
     /// Other nodes believed alive.
     pub fn others(&self) -> usize {
         self.seen.lock().len()

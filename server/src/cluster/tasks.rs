@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::nodes::{Counts, HEARTBEAT};
 use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
 use super::{Cluster, HubEvents};
+use crate::bus::Bus;
 use crate::hub::{frame_of, HubEvent};
 use crate::message::ChannelMessage;
 use crate::shutdown::Shutdown;
@@ -215,7 +216,10 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
             _ = beat.tick() => {
                 let (apps, tenants) = cluster.hub.connection_counts();
                 let _ = cluster.send(cluster.subjects.heartbeat(), &Heartbeat { node: cluster.node.clone(), apps, tenants }).await;
-                for dead in cluster.nodes.expire(node_timeout, Instant::now()) {
+                // Cut off from NATS, this node hears nobody: that says nothing about the others, so it
+                // expires no one until it is back (they come back into view with their heartbeats).
+                let dead = if cluster.is_ready() { cluster.nodes.expire(node_timeout, Instant::now()) } else { Vec::new() };
+                for dead in dead {
                     tracing::warn!(node = %dead, "node silent for too long: removing its presence members");
                     cluster.hub.channels.forget_node(&dead);
                     cluster.hub.users.replace_node(&dead, &[]);
@@ -224,14 +228,19 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
             }
             _ = resync.tick() => publish_sync(&cluster).await,
             Some(()) = reconnected.recv() => {
-                tracing::info!("connected to NATS: republishing presence");
+                tracing::info!("connected to NATS: republishing presence and asking for everyone's");
+                // The others' silence while this node was away is not theirs: give them a fresh timeout.
+                cluster.nodes.touch_all(Instant::now());
                 publish_sync(&cluster).await;
+                publish_presence(&cluster, &PresenceEvent::Resync { node: cluster.node.clone() }).await;
             }
             Some(msg) = sub.next() => {
                 let Ok(hb) = serde_json::from_slice::<Heartbeat>(&msg.payload) else { continue };
                 let counts = Counts { apps: hb.apps.into_iter().collect(), tenants: hb.tenants.into_iter().collect() };
                 if hb.node != cluster.node && cluster.nodes.heard(&hb.node, Instant::now(), counts) {
+                    // New, or back after being forgotten: it may not know this node's state.
                     tracing::info!(node = %hb.node, "node joined the cluster");
+                    publish_sync(&cluster).await;
                 }
             }
         }
