@@ -11,6 +11,7 @@ pub mod history;
 pub mod http;
 pub mod hub;
 pub mod message;
+pub mod per_app;
 pub mod protocol;
 pub mod publish;
 pub mod quota;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::bus::{Bus, BusError};
 use crate::history::{History, HistoryError, Position};
 use crate::message::{ChannelMessage, Origin};
+use crate::per_app::PerAppCounter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -21,11 +22,17 @@ pub enum PublishError {
 pub struct Publisher {
     history: Arc<dyn History>,
     bus: Arc<dyn Bus>,
+    /// Messages accepted on this node, per app.
+    accepted: PerAppCounter,
 }
 
 impl Publisher {
     pub fn new(history: Arc<dyn History>, bus: Arc<dyn Bus>) -> Self {
-        Publisher { history, bus }
+        Publisher {
+            history,
+            bus,
+            accepted: PerAppCounter::default(),
+        }
     }
 
     /// Publishes one message; returns its position when it was stored.
@@ -34,8 +41,15 @@ impl Publisher {
             Origin::Api => Some(self.history.append(&mut message).await?),
             Origin::Client => None,
         };
+        let app_id = message.app_id.clone();
         self.bus.publish(Arc::new(message)).await?;
+        self.accepted.add(&app_id, 1);
         Ok(position)
+    }
+
+    /// Messages of an app accepted on this node since it started.
+    pub fn accepted(&self, app_id: &str) -> u64 {
+        self.accepted.get(app_id)
     }
 
     pub fn bus_ready(&self) -> bool {

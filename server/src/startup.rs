@@ -99,6 +99,12 @@ impl Application {
         };
         let history = Arc::new(MemoryHistory::new(config.history_size));
         let publisher = Arc::new(Publisher::new(history, bus));
+        if let Some(cluster) = &cluster {
+            let (hub, publisher) = (hub.clone(), publisher.clone());
+            cluster.set_stats_source(Arc::new(move |app_id: &str| {
+                AppState::local_stats(&hub, &publisher, app_id)
+            }));
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen {

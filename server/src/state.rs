@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
 use crate::bus::BusError;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, NodeStats};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::protocol::ChannelName;
@@ -46,6 +46,29 @@ impl AppState {
                 .filter(|(name, _, _)| channel.is_none_or(|c| c == name))
                 .map(|(name, subs, _)| (name, subs))
                 .collect(),
+        }
+    }
+
+    /// This node's live figures for an app.
+    pub fn local_stats(hub: &Hub, publisher: &Publisher, app_id: &str) -> NodeStats {
+        NodeStats {
+            connections: hub.app_connection_count(app_id),
+            channels: hub
+                .channels
+                .channels_of(app_id)
+                .into_iter()
+                .map(|(name, _, _)| name)
+                .collect(),
+            messages_in: publisher.accepted(app_id),
+            messages_out: hub.delivered(app_id),
+        }
+    }
+
+    /// An app's live figures over the whole cluster (this node's on a single node).
+    pub async fn app_stats(&self, app_id: &Arc<str>) -> NodeStats {
+        match &self.cluster {
+            Some(cluster) => cluster.app_stats(app_id).await,
+            None => Self::local_stats(&self.hub, &self.publisher, app_id),
         }
     }
 

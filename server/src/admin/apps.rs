@@ -1,5 +1,7 @@
 //! Apps of a tenant: create, read, change settings, delete, live stats.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -37,7 +39,7 @@ pub struct CreatedApp {
     pub key: AppKey,
 }
 
-/// Live figures of an app on this node.
+/// Live figures of an app over the whole cluster.
 #[derive(Serialize, ToSchema)]
 pub struct AppStats {
     pub app_id: String,
@@ -143,7 +145,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Live connections, channels and message counts of an app on this node.
+/// Live connections, channels and message counts of an app, over every node.
 #[utoipa::path(operation_id = "app_stats", get, path = "/api/v1/apps/{app_id}/stats", tag = "apps", security(("bearer" = [])),
     params(("app_id" = String, Path)), responses((status = 200, body = AppStats), (status = 404, body = ErrorBody)))]
 pub async fn stats(
@@ -152,12 +154,12 @@ pub async fn stats(
     Path(app_id): Path<String>,
 ) -> Result<Json<AppStats>, AdminError> {
     readable(&state, &who, &app_id).await?;
-    let (messages_in, messages_out) = state.hub.message_counts(&app_id);
+    let stats = state.app_stats(&Arc::from(app_id.as_str())).await;
     Ok(Json(AppStats {
-        connections: state.hub.app_connection_count(&app_id),
-        channels: state.hub.channels.channels_of(&app_id).len(),
-        messages_in,
-        messages_out,
+        connections: stats.connections,
+        channels: stats.channels.len(),
+        messages_in: stats.messages_in,
+        messages_out: stats.messages_out,
         app_id,
     }))
 }

@@ -42,10 +42,7 @@ impl Cluster {
                             }
                         }
                     });
-                    // A round trip, so the server has the subscription before we go on.
-                    if let Err(e) = self.client.flush().await {
-                        tracing::warn!(error = %e, "NATS flush failed after subscribing");
-                    }
+                    self.round_trip().await;
                     live.insert(
                         key.clone(),
                         Live {
@@ -59,6 +56,19 @@ impl Cluster {
         }
         if let Some(entry) = live.get_mut(key) {
             entry.joining += 1;
+        }
+    }
+
+    /// Waits for the server to answer a request sent after the subscription, so it has processed
+    /// the subscription (a server handles one connection's operations in order). Nobody answers
+    /// the probe subject: the server's "no responders" reply is the answer.
+    async fn round_trip(&self) {
+        let probe = self
+            .client
+            .request(self.subjects.probe(&self.node), bytes::Bytes::new());
+        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+            Ok(Ok(_)) | Ok(Err(_)) => {}
+            Err(_) => tracing::warn!("NATS did not answer the subscription probe within 2 s"),
         }
     }
 

@@ -30,6 +30,7 @@ use crate::protocol::ChannelName;
 use crate::shutdown::Shutdown;
 use nodes::NodeTable;
 use subjects::Subjects;
+pub use wire::NodeStats;
 use wire::{ChannelCounts, Control, Query};
 
 /// How long a scatter-gather query waits for nodes that have not answered.
@@ -49,7 +50,11 @@ pub struct Cluster {
     nodes: NodeTable,
     hub: Arc<Hub>,
     live: Arc<live::LiveMap>,
+    stats_source: std::sync::OnceLock<StatsSource>,
 }
+
+/// This node's live figures for an app.
+pub type StatsSource = Arc<dyn Fn(&str) -> NodeStats + Send + Sync>;
 
 impl Cluster {
     /// Connects to NATS (`urls`: one or more, comma-separated) and starts the cluster tasks. The node
@@ -87,6 +92,7 @@ impl Cluster {
             nodes: NodeTable::default(),
             hub: hub.clone(),
             live: live::new_map(),
+            stats_source: std::sync::OnceLock::new(),
         });
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         hub.attach(events_tx);
@@ -117,6 +123,29 @@ impl Cluster {
     /// Connections of `app` and `tenant` on the other nodes, as their last heartbeats said.
     pub fn connections_elsewhere(&self, app: &str, tenant: &str) -> (usize, usize) {
         self.nodes.connections(app, tenant)
+    }
+
+    /// An app's live figures summed over every node that answers within the query timeout.
+    pub async fn app_stats(&self, app: &Arc<str>) -> NodeStats {
+        let mut total = NodeStats::default();
+        for node in self.gather::<NodeStats>(&Query::Stats { app: app.clone() }).await {
+            total.connections += node.connections;
+            total.messages_in += node.messages_in;
+            total.messages_out += node.messages_out;
+            total.channels.extend(node.channels);
+        }
+        total.channels.sort();
+        total.channels.dedup();
+        total
+    }
+
+    /// Where this node's own figures come from (set once the publisher exists).
+    pub fn set_stats_source(&self, source: StatsSource) {
+        let _ = self.stats_source.set(source);
+    }
+
+    fn local_stats(&self, app: &str) -> NodeStats {
+        self.stats_source.get().map(|f| f(app)).unwrap_or_default()
     }
 
     /// Closes `user`'s signed-in connections on every node.

@@ -32,6 +32,11 @@ impl Subjects {
         format!("{}.cache", self.prefix)
     }
 
+    /// A subject nobody subscribes to: requests to it come back as "no responders" (a round trip).
+    pub fn probe(&self, node: &str) -> String {
+        format!("{}.probe.{node}", self.prefix)
+    }
+
     /// Node heartbeats; every node subscribes.
     pub fn heartbeat(&self) -> String {
         format!("{}.hb", self.prefix)

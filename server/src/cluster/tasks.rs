@@ -262,16 +262,16 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
         tokio::select! {
             Some(msg) = queries.next() => {
                 let (Some(reply), Ok(query)) = (msg.reply, serde_json::from_slice::<Query>(&msg.payload)) else { continue };
-                let answer = match query {
+                let _ = match query {
                     Query::Channels { app, channel } => {
                         let mut channels = cluster.hub.channels.channels_of(&app).into_iter().map(|(n, subs, _)| (n, subs)).collect::<Vec<_>>();
                         if let Some(only) = channel {
                             channels.retain(|(n, _)| *n == only);
                         }
-                        ChannelCounts { node: cluster.node.clone(), channels }
+                        cluster.send(reply.to_string(), &ChannelCounts { node: cluster.node.clone(), channels }).await
                     }
+                    Query::Stats { app } => cluster.send(reply.to_string(), &cluster.local_stats(&app)).await,
                 };
-                let _ = cluster.send(reply.to_string(), &answer).await;
             }
             Some(msg) = cache.next() => {
                 if let Ok(message) = serde_json::from_slice::<ChannelMessage>(&msg.payload) {

@@ -70,6 +70,8 @@ pub struct Heartbeat {
 #[serde(tag = "q", rename_all = "snake_case")]
 pub enum Query {
     /// Local subscriber counts of an app's channels (one channel when given).
+    /// One app's live figures on each node.
+    Stats { app: Arc<str> },
     Channels {
         app: Arc<str>,
         channel: Option<ChannelName>,
@@ -81,6 +83,15 @@ pub enum Query {
 pub struct ChannelCounts {
     pub node: Arc<str>,
     pub channels: Vec<(ChannelName, usize)>,
+}
+
+/// One node's live figures for an app.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct NodeStats {
+    pub connections: usize,
+    pub channels: Vec<ChannelName>,
+    pub messages_in: u64,
+    pub messages_out: u64,
 }
 
 /// A command every node carries out.

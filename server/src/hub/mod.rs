@@ -18,7 +18,7 @@ pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};
 pub use users::UserRegistry;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use crate::apps::{AppDirectory, Revoked};
 use crate::bus::Deliver;
 use crate::message::{ChannelMessage, Origin};
+use crate::per_app::PerAppCounter;
 use crate::protocol::{frame, ChannelKind, ChannelName, CloseCode, SocketId};
 use crate::store::App;
 use cache::ChannelCache;
@@ -49,8 +50,8 @@ pub struct Hub {
     remote_counts: DashMap<ChannelKey, HashMap<Arc<str>, usize>>,
     /// Where hub events go in cluster mode.
     events: OnceLock<mpsc::UnboundedSender<HubEvent>>,
-    /// Per app: messages accepted, frames delivered.
-    messages: DashMap<Arc<str>, Arc<(AtomicU64, AtomicU64)>>,
+    /// Frames delivered per app.
+    delivered: PerAppCounter,
     apps: Arc<AppDirectory>,
 }
 
@@ -91,7 +92,7 @@ impl Hub {
             per_app: DashMap::new(),
             per_tenant: DashMap::new(),
             total: AtomicUsize::new(0),
-            messages: DashMap::new(),
+            delivered: PerAppCounter::default(),
             events: OnceLock::new(),
             remote_counts: DashMap::new(),
             apps,
@@ -151,19 +152,9 @@ impl Hub {
         self.per_app.get(app_id).map(|c| *c).unwrap_or(0)
     }
 
-    /// Messages accepted and frames delivered for an app since this node started.
-    pub fn message_counts(&self, app_id: &str) -> (u64, u64) {
-        self.messages
-            .get(app_id)
-            .map(|c| (c.0.load(Ordering::Relaxed), c.1.load(Ordering::Relaxed)))
-            .unwrap_or((0, 0))
-    }
-
-    fn counters(&self, app_id: &Arc<str>) -> Arc<(AtomicU64, AtomicU64)> {
-        if let Some(c) = self.messages.get(app_id) {
-            return c.clone();
-        }
-        self.messages.entry(app_id.clone()).or_default().clone()
+    /// Frames delivered to this node's subscribers of an app since the node started.
+    pub fn delivered(&self, app_id: &str) -> u64 {
+        self.delivered.get(app_id)
     }
 
     pub fn tenant_connection_count(&self, tenant_id: &str) -> usize {
@@ -404,8 +395,6 @@ impl Deliver for Hub {
         let sent = self
             .channels
             .fan_out(&message.app_id, &message.channel, &frame, message.exclude.as_ref());
-        let counters = self.counters(&message.app_id);
-        counters.0.fetch_add(1, Ordering::Relaxed);
-        counters.1.fetch_add(sent as u64, Ordering::Relaxed);
+        self.delivered.add(&message.app_id, sent as u64);
     }
 }
