@@ -228,23 +228,27 @@ impl Drop for TestApp {
         self.shutdown.trigger();
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Some((_, name)) = self.database.take() {
-            // Drop the database from a thread of its own: Drop cannot await.
-            let admin_url = pg_admin_url();
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
+            drop_database(name);
         }
     }
+}
+
+/// Drops a test database, from a thread of its own (this runs in `Drop`, which cannot await).
+pub fn drop_database(name: String) {
+    let admin_url = pg_admin_url();
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async move {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 /// Declares `name_sqlite` and `name_postgres` tests running `body(Backend)`.
