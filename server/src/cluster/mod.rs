@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::bus::{Bus, BusError};
-use crate::hub::{Hub, HubEvent};
+use crate::hub::{frame_of, Hub, HubEvent};
 use crate::message::{ChannelMessage, Origin};
 use crate::protocol::ChannelName;
 use crate::shutdown::Shutdown;
@@ -205,8 +205,10 @@ impl Bus for Cluster {
     /// delivers it from its subscription, so there is one path and no double delivery.
     async fn publish(&self, message: Arc<ChannelMessage>) -> Result<(), BusError> {
         if message.origin == Origin::Api && message.channel.is_cache() {
-            // Every node keeps cache channels' last events, so a first subscriber anywhere gets it.
-            self.send(self.subjects.cache(), &*message).await?;
+            // This node keeps it before answering the publisher (so `info=cache` right after sees it);
+            // the others keep it too, so a first subscriber anywhere gets it.
+            self.hub.remember(&message, &frame_of(&message));
+            self.send(self.subjects.cache(&self.node), &*message).await?;
         }
         self.send(self.subjects.live(&message.app_id, &message.channel), &*message)
             .await

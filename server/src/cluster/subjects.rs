@@ -27,9 +27,14 @@ impl Subjects {
         format!("{}.presence", self.prefix)
     }
 
-    /// Cache channels' events; every node subscribes and keeps the last one per channel.
-    pub fn cache(&self) -> String {
-        format!("{}.cache", self.prefix)
+    /// Cache channels' events published through `node`; every node subscribes to all of them
+    /// (`cache_all`) and keeps the last one per channel.
+    pub fn cache(&self, node: &str) -> String {
+        format!("{}.cache.{node}", self.prefix)
+    }
+
+    pub fn cache_all(&self) -> String {
+        format!("{}.cache.*", self.prefix)
     }
 
     /// A subject nobody subscribes to: requests to it come back as "no responders" (a round trip).

@@ -253,7 +253,7 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
     let (Ok(mut queries), Ok(mut control), Ok(mut cache)) = (
         subscribe(cluster.subjects.query()).await,
         subscribe(cluster.subjects.control()).await,
-        subscribe(cluster.subjects.cache()).await,
+        subscribe(cluster.subjects.cache_all()).await,
     ) else {
         tracing::error!("cannot subscribe to queries, control and cache");
         return;
@@ -274,6 +274,11 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
                 };
             }
             Some(msg) = cache.next() => {
+                // This node kept its own publishes already; taking its echo could briefly bring back
+                // an older event after a newer one.
+                if msg.subject.as_str() == cluster.subjects.cache(&cluster.node) {
+                    continue;
+                }
                 if let Ok(message) = serde_json::from_slice::<ChannelMessage>(&msg.payload) {
                     cluster.hub.remember(&message, &frame_of(&message));
                 }
