@@ -5,8 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startHerald, connected, waitFor, pusherErrorCode, eventually,
+  startHerald, connected, waitFor, pusherErrorCode, eventually, clusterSkip,
 } from './helpers/herald.mjs';
+
+const QUOTA_LAG = clusterSkip('the per-app connection quota is summed over the nodes by heartbeat, up to ~1 s late; '
+  + 'this test expects a connection to another node to be refused at once');
 
 /** Asserts the socket got pusher:error {code} and then a close frame {code}. */
 async function expectRefusal(s, code) {
@@ -63,7 +66,7 @@ test('4003: app disabled (at creation and when disabled on a live node)', async 
   assert.equal((await s.waitClosed()).code, 4003);
 });
 
-test('4004: app over its connection quota; a freed slot is reusable', async (t) => {
+test('4004: app over its connection quota; a freed slot is reusable', { skip: QUOTA_LAG }, async (t) => {
   const h = await startHerald(t, { app: { maxConnections: 2 } });
   const a = await h.rawConnected();
   await h.rawConnected();
@@ -78,7 +81,7 @@ test('4004: app over its connection quota; a freed slot is reusable', async (t) 
   }, { what: 'a connection to be accepted after one of two closed' });
 });
 
-test('4004 limit is per app: another app on the node is not affected', async (t) => {
+test('4004 limit is per app: another app on the node is not affected', { skip: QUOTA_LAG }, async (t) => {
   const h = await startHerald(t, { app: { maxConnections: 1 } });
   const other = await h.createApp('other');
   await h.rawConnected();
@@ -128,7 +131,9 @@ test('an app with no allowed origins accepts any origin', async (t) => {
   await h.rawConnected(undefined, { origin: 'https://anything.example' });
 });
 
-test('4100: node over capacity (HERALD_MAX_CONNECTIONS), across apps', async (t) => {
+test('4100: node over capacity (HERALD_MAX_CONNECTIONS), across apps', {
+  skip: clusterSkip('HERALD_MAX_CONNECTIONS is one process\'s capacity; the connections go to three nodes'),
+}, async (t) => {
   const h = await startHerald(t, { env: { HERALD_MAX_CONNECTIONS: '2' } });
   const other = await h.createApp('other');
   await h.rawConnected();
@@ -142,7 +147,7 @@ test('4100: node over capacity (HERALD_MAX_CONNECTIONS), across apps', async (t)
   await expectRefusal(h.rawSocket(), 4100);
 });
 
-test('pusher-js connected to a healthy app is unaffected by refusals of others', async (t) => {
+test('pusher-js connected to a healthy app is unaffected by refusals of others', { skip: QUOTA_LAG }, async (t) => {
   const h = await startHerald(t, { app: { maxConnections: 1 } });
   const client = h.pusherClient();
   await connected(client);

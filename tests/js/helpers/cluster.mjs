@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startHerald, eventually, sleep, within } from './herald.mjs';
+import { freePort, startHeraldNode, eventually, sleep, within } from './herald.mjs';
+
+export { freePort };
 
 export const CLUSTER_APP = { id: '4242', key: 'cluster-key', secret: 'cluster-secret' };
 
@@ -20,18 +22,6 @@ async function natsBin() {
   } catch {
     return 'nats-server';
   }
-}
-
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function portOpen(port) {
@@ -195,7 +185,7 @@ export function clusterSpec({ app = {}, env = {}, prefix = uniquePrefix(), nodeT
 
 /** One herald node of `spec`, connected to `natsUrl` (one URL or several, comma-separated). */
 export async function startNode(t, spec, natsUrl, index = 0) {
-  const h = await startHerald(t, {
+  const h = await startHeraldNode(t, {
     credentials: spec.credentials,
     app: spec.app,
     appName: 'cluster-app',

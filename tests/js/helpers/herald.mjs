@@ -39,7 +39,8 @@ async function binPath() {
   }
 }
 
-async function freePort() {
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -51,12 +52,14 @@ async function freePort() {
   });
 }
 
-function run(bin, args, input) {
+export function run(bin, args, input) {
   return new Promise((resolve, reject) => {
     const child = execFile(bin, args, { env: { ...process.env, HERALD_LOG: 'warn' } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
     });
+    // a CLI that exits without reading stdin must not crash the test run with EPIPE
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }
@@ -84,20 +87,54 @@ export function settingsFlags(settings = {}) {
 }
 
 /** Parses the first JSON value printed by the CLI (ignores any log lines). */
-function parseJsonOutput(stdout) {
+export function parseJsonOutput(stdout) {
   const start = stdout.search(/[[{]/);
   if (start < 0) throw new Error(`no JSON in CLI output: ${stdout}`);
   return JSON.parse(stdout.slice(start));
 }
 
+// ------------------------------------------------------------- topology
+
+/**
+ * HERALD_TEST_TOPOLOGY selects what startHerald starts: "single" (the
+ * default) is one herald process; "cluster" is a private nats-server and three
+ * herald nodes sharing the app, with clients spread over the nodes round-robin
+ * and publishers on another node than the last client (helpers/topology.mjs).
+ */
+export const TOPOLOGY = process.env.HERALD_TEST_TOPOLOGY || 'single';
+if (!['single', 'cluster'].includes(TOPOLOGY)) {
+  throw new Error(`HERALD_TEST_TOPOLOGY must be "single" or "cluster", not ${JSON.stringify(TOPOLOGY)}`);
+}
+export const CLUSTER_TOPOLOGY = TOPOLOGY === 'cluster';
+
+/** For test(name, { skip: clusterSkip('why') }, fn): skips the test in the cluster topology only. */
+export function clusterSkip(reason) {
+  return CLUSTER_TOPOLOGY ? `cluster topology: ${reason}` : false;
+}
+
 // ------------------------------------------------------------- the server
 
 /**
- * Starts herald for one test. `t` (a node:test context) gets an after-hook
- * that closes every client and kills the process.
+ * Starts herald for one test, in the topology HERALD_TEST_TOPOLOGY selects:
+ * one process, or three clustered nodes behind the same `h` interface.
+ * `t` (a node:test context) gets an after-hook that closes every client and
+ * stops every process.
  * options: { app: settings, appName, credentials: {id,key,secret}, env, noApp }
  */
 export async function startHerald(t, options = {}) {
+  if (CLUSTER_TOPOLOGY) {
+    const { startClusterHerald } = await import('./topology.mjs');
+    return startClusterHerald(t, options);
+  }
+  return startHeraldNode(t, options);
+}
+
+/**
+ * Starts one herald process (whatever the topology). `t` (a node:test
+ * context) gets an after-hook that closes every client and kills the process.
+ * options: { app: settings, appName, credentials: {id,key,secret}, env, noApp }
+ */
+export async function startHeraldNode(t, options = {}) {
   const bin = await binPath();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-test-'));
   const creds = options.credentials || {};
@@ -114,6 +151,8 @@ export async function startHerald(t, options = {}) {
     ]));
     app.id = String(app.id);
   }
+  // options.prepare({bin, dataDir}): more store setup before the process starts (topology.mjs)
+  if (options.prepare) await options.prepare({ bin, dataDir });
 
   let proc;
   let port;
