@@ -64,7 +64,11 @@ impl AppDirectory {
         if !entry.is_active(now()) {
             return None;
         }
-        self.used_keys.lock().insert(key.to_string());
+        // On the connect and publish paths: allocate only the first time a key is seen per flush.
+        let mut used = self.used_keys.lock();
+        if !used.contains(key) {
+            used.insert(key.to_string());
+        }
         Some(entry)
     }
 
