@@ -1,0 +1,284 @@
+//! Managing the control store from the command line: tenants, apps and admins, printed as JSON.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use herald::admin::password;
+use herald::config::Config;
+use herald::startup::{default_tenant, open_store};
+use herald::store::prelude::*;
+use herald::store::{Actor, AppPatch, AppWithKeys, ControlStore, NewApp, Role, SettingsPatch, TenantLimits};
+use serde_json::json;
+
+#[derive(Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant and print it as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: String,
+        /// 0 means unlimited.
+        #[arg(long, default_value_t = 0)]
+        max_apps: i64,
+        /// Summed over the tenant's apps; 0 means unlimited.
+        #[arg(long, default_value_t = 0)]
+        max_connections: i64,
+        #[arg(long, default_value_t = 0)]
+        max_messages_per_day: i64,
+    },
+    /// Print every tenant as a JSON array.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum AdminsCommand {
+    /// Create an admin. The password is read from stdin when piped, else generated and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// owner, tenant_admin or tenant_viewer.
+        #[arg(long)]
+        role: String,
+        /// The tenant's slug (tenant_admin and tenant_viewer only).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AppsCommand {
+    /// Create an app and print it as JSON; credentials not given are generated.
+    Create {
+        /// The tenant's slug (default: the "default" tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        secret: Option<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Print every app (of one tenant, with --tenant) as a JSON array.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Change an app's settings; running nodes apply them within a second.
+    Update {
+        id: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct SettingsArgs {
+    #[arg(long, value_name = "BOOL")]
+    enabled: Option<bool>,
+    /// 0 means unlimited.
+    #[arg(long)]
+    max_connections: Option<u32>,
+    #[arg(long, value_name = "BOOL")]
+    client_events: Option<bool>,
+    /// Client events per second per connection.
+    #[arg(long)]
+    client_event_rate: Option<u32>,
+    #[arg(long)]
+    max_presence_members: Option<u32>,
+    #[arg(long)]
+    max_presence_member_bytes: Option<u32>,
+    #[arg(long)]
+    max_payload_bytes: Option<u32>,
+    #[arg(long, value_name = "BOOL")]
+    subscription_count: Option<bool>,
+    /// Seconds a cache channel keeps its last event.
+    #[arg(long)]
+    cache_ttl: Option<u32>,
+    /// Comma-separated origins allowed to connect; empty allows any.
+    #[arg(long)]
+    allowed_origins: Option<String>,
+}
+
+impl From<SettingsArgs> for SettingsPatch {
+    fn from(a: SettingsArgs) -> Self {
+        SettingsPatch {
+            enabled: a.enabled,
+            max_connections: a.max_connections,
+            client_events: a.client_events,
+            client_event_rate: a.client_event_rate,
+            max_presence_members: a.max_presence_members,
+            max_presence_member_bytes: a.max_presence_member_bytes,
+            max_payload_bytes: a.max_payload_bytes,
+            subscription_count: a.subscription_count,
+            cache_ttl: a.cache_ttl,
+            history_max_messages: None,
+            history_max_age: None,
+            allowed_origins: a.allowed_origins.map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }),
+        }
+    }
+}
+
+pub async fn tenants(config: Config, command: TenantsCommand) -> anyhow::Result<()> {
+    let store = open_store(&config, false).await?;
+    let out = match command {
+        TenantsCommand::Create {
+            name,
+            slug,
+            max_apps,
+            max_connections,
+            max_messages_per_day,
+        } => {
+            let limits = TenantLimits {
+                max_apps,
+                max_connections,
+                max_messages_per_day,
+            };
+            serde_json::to_value::<herald::store::Tenant>(
+                store.create_tenant(&name, &slug, limits, &Actor::cli()).await?,
+            )?
+        }
+        TenantsCommand::List => serde_json::to_value::<Vec<herald::store::Tenant>>(store.list_tenants().await?)?,
+    };
+    print_json(&out)?;
+    Ok(())
+}
+
+/// The id of the tenant with `slug`, or of the default tenant.
+async fn tenant_id(store: &dyn ControlStore, slug: Option<&str>) -> anyhow::Result<String> {
+    Ok(match slug {
+        Some(slug) => {
+            store
+                .tenant_by_slug(slug)
+                .await
+                .with_context(|| format!("tenant {slug:?}"))?
+                .id
+        }
+        None => default_tenant(store).await?.id,
+    })
+}
+
+pub async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
+    let store = open_store(&config, false).await?;
+    let out = match command {
+        AppsCommand::Create {
+            tenant,
+            name,
+            id,
+            key,
+            secret,
+            settings,
+        } => {
+            let tenant_id = tenant_id(store.as_ref(), tenant.as_deref()).await?;
+            let new = NewApp {
+                name,
+                id,
+                key,
+                secret,
+                settings: settings.into(),
+            };
+            app_json(&store.create_app(&tenant_id, new, &Actor::cli()).await?)
+        }
+        AppsCommand::List { tenant } => {
+            let tenant_id = match tenant {
+                Some(slug) => Some(tenant_id(store.as_ref(), Some(&slug)).await?),
+                None => None,
+            };
+            let mut out = Vec::new();
+            for app in store.list_apps(tenant_id.as_deref()).await? {
+                let keys = store.list_keys(&app.id).await?;
+                out.push(app_json(&AppWithKeys { app, keys }));
+            }
+            json!(out)
+        }
+        AppsCommand::Update { id, settings } => {
+            let patch = AppPatch {
+                name: None,
+                settings: settings.into(),
+            };
+            let app = store.update_app(&id, patch, &Actor::cli()).await?;
+            let keys = store.list_keys(&id).await?;
+            app_json(&AppWithKeys { app, keys })
+        }
+    };
+    print_json(&out)?;
+    Ok(())
+}
+
+/// An app as the CLI prints it: `key` and `secret` of its first active key and the settings at the top, for scripts.
+fn app_json(a: &AppWithKeys) -> serde_json::Value {
+    let first = a.keys.iter().find(|k| k.revoked_at.is_none());
+    let mut out = json!({
+        "id": a.app.id,
+        "tenant_id": a.app.tenant_id,
+        "name": a.app.name,
+        "key": first.map(|k| k.key.clone()),
+        "secret": first.and_then(|k| k.secret.clone()),
+        "keys": a.keys,
+        "created_at": a.app.created_at,
+    });
+    // Settings at the top level too, as `apps create` printed them before tenants existed.
+    if let (Some(obj), Ok(serde_json::Value::Object(settings))) =
+        (out.as_object_mut(), serde_json::to_value(&a.app.settings))
+    {
+        obj.extend(settings);
+    }
+    out
+}
+
+pub async fn admins(config: Config, command: AdminsCommand) -> anyhow::Result<()> {
+    let store = open_store(&config, false).await?;
+    let AdminsCommand::Create { email, role, tenant } = command;
+    let role = Role::parse(&role).context("role must be owner, tenant_admin or tenant_viewer")?;
+    let tenant_id = match tenant {
+        Some(slug) => Some(tenant_id(store.as_ref(), Some(&slug)).await?),
+        None => None,
+    };
+    let (pw, generated) = read_or_generate_password()?;
+    let hash = password::hash(&pw)?;
+    let admin = store
+        .create_admin(&email, &hash, role, tenant_id.as_deref(), &Actor::cli())
+        .await?;
+    let mut out = serde_json::to_value(&admin)?;
+    if generated {
+        out["password"] = json!(pw);
+    }
+    print_json(&out)?;
+    Ok(())
+}
+
+/// The password from stdin when it is piped (first line), or a generated one.
+fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if !pw.is_empty() {
+            password::check_strength(&pw)?;
+            return Ok((pw, false));
+        }
+    }
+    Ok((password::generate(), true))
+}
+
+/// Prints JSON on stdout; a closed pipe (`| head`) is not an error.
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", serde_json::to_string_pretty(value)?) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
