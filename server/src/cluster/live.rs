@@ -62,7 +62,7 @@ impl Cluster {
     /// Waits for the server to answer a request sent after the subscription, so it has processed
     /// the subscription (a server handles one connection's operations in order). Nobody answers
     /// the probe subject: the server's "no responders" reply is the answer.
-    async fn round_trip(&self) {
+    pub(super) async fn round_trip(&self) {
         let probe = self
             .client
             .request(self.subjects.probe(&self.node), bytes::Bytes::new());

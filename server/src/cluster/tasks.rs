@@ -76,6 +76,10 @@ async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
                 };
                 publish_presence(&cluster, &event).await;
             }
+            HubEvent::Flush(done) => {
+                cluster.round_trip().await;
+                let _ = done.send(());
+            }
             HubEvent::Count { key, count } => {
                 let (app, channel) = key;
                 publish_presence(

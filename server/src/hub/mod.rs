@@ -66,6 +66,8 @@ pub enum HubEvent {
     PresenceLeave { key: ChannelKey, user: Arc<str> },
     /// This node's subscriber count of a channel changed (apps with subscription counting only).
     Count { key: ChannelKey, count: usize },
+    /// Answer once every earlier event has reached the bus (the cluster layer confirms with a round trip).
+    Flush(tokio::sync::oneshot::Sender<()>),
     /// A user's first connection on this node signed in.
     UserOnline { app: Arc<str>, user: Arc<str> },
     /// A user's last signed-in connection on this node went.
@@ -226,6 +228,15 @@ impl Hub {
     /// Sends hub events to `tx` (the cluster layer) from now on.
     pub fn attach(&self, tx: mpsc::UnboundedSender<HubEvent>) {
         let _ = self.events.set(tx);
+    }
+
+    /// Completes once every event emitted so far has reached the bus; at once on a single node.
+    pub async fn flush_events(&self) {
+        let Some(tx) = self.events.get() else { return };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if tx.send(HubEvent::Flush(done)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+        }
     }
 
     fn emit(&self, event: HubEvent) {

@@ -42,7 +42,13 @@ impl Session {
             cluster.join_interest(&key).await;
         }
         match self.state.hub.subscribe(&self.conn, &app, &channel, member.as_ref()) {
-            Ok(_) => {
+            Ok(joined) => {
+                if joined.first_here.is_some() {
+                    // The other nodes hear of this member before the client hears it joined (its
+                    // subscription_succeeded waits in the outbound queue meanwhile), so someone who
+                    // joins elsewhere after that finds it in their snapshot.
+                    self.state.hub.flush_events().await;
+                }
                 self.channels.insert(channel, member.map(|m| m.user_id));
             }
             Err(e) => self.error(&e.to_string(), Some(channel.as_str())),
