@@ -55,8 +55,15 @@ pub struct Config {
     pub shutdown_grace: u64,
     /// How often apps are reloaded from the store, in milliseconds.
     pub app_refresh_ms: u64,
-    /// Messages kept per channel by the in-memory history.
+    /// Most messages the cluster's JetStream stream keeps per channel (apps keep at most this many).
     pub history_size: usize,
+    /// Most seconds the cluster's stream keeps a message (apps keep at most this long).
+    pub history_max_age: u64,
+    /// Seconds the cluster's stream remembers idempotency keys (an app's shorter window still applies
+    /// on single nodes only).
+    pub dedup_window: u64,
+    /// Replicas of the cluster's stream (1 to 5; more need a NATS cluster).
+    pub nats_replicas: usize,
     /// NATS URLs (comma-separated) that make this node a cluster member; unset means a single node.
     pub nats_url: Option<Secret>,
     /// Prefix of every NATS subject of this cluster (several clusters can share a NATS).
@@ -83,7 +90,10 @@ impl Default for Config {
             max_message_bytes: 256 * 1024,
             shutdown_grace: 10,
             app_refresh_ms: 500,
-            history_size: 100,
+            history_size: 1000,
+            history_max_age: 24 * 3600,
+            dedup_window: 120,
+            nats_replicas: 1,
             nats_url: None,
             nats_prefix: "herald".into(),
             node_timeout: 10,

@@ -102,6 +102,15 @@ pub struct SettingsArgs {
     /// Comma-separated origins allowed to connect; empty allows any.
     #[arg(long)]
     allowed_origins: Option<String>,
+    /// Messages kept per channel for resume, rewind and the history API.
+    #[arg(long)]
+    history_max_messages: Option<u32>,
+    /// Seconds a message is kept for resume, rewind and the history API.
+    #[arg(long)]
+    history_max_age: Option<u32>,
+    /// Seconds a publish's idempotency key is remembered.
+    #[arg(long)]
+    idempotency_window: Option<u32>,
 }
 
 impl From<SettingsArgs> for SettingsPatch {
@@ -116,8 +125,9 @@ impl From<SettingsArgs> for SettingsPatch {
             max_payload_bytes: a.max_payload_bytes,
             subscription_count: a.subscription_count,
             cache_ttl: a.cache_ttl,
-            history_max_messages: None,
-            history_max_age: None,
+            history_max_messages: a.history_max_messages,
+            history_max_age: a.history_max_age,
+            idempotency_window: a.idempotency_window,
             allowed_origins: a.allowed_origins.map(|s| {
                 s.split(',')
                     .map(str::trim)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::protocol::frame::EventData;
-use crate::protocol::{ChannelName, SocketId};
+use crate::protocol::{ChannelName, Position, SocketId};
 
 /// The `data` of a message: a string from the HTTP API, any JSON value from a client event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,5 +55,50 @@ pub struct ChannelMessage {
     pub user_id: Option<Arc<str>>,
     pub origin: Origin,
     /// Position in the channel's history; 0 for messages that are not stored.
+    #[serde(default)]
     pub serial: u64,
+    /// The serial of the channel's previous stored message (0 if none): the chain that shows a gap.
+    #[serde(default)]
+    pub prev: u64,
+    /// The epoch of the history that holds it.
+    #[serde(default)]
+    pub epoch: u64,
+    /// When it was accepted, in Unix milliseconds.
+    #[serde(default)]
+    pub published_ms: i64,
+}
+
+impl ChannelMessage {
+    /// A message not yet stored (serial, prev and epoch are set by the history).
+    pub fn new(app_id: Arc<str>, channel: ChannelName, event: String, data: MessageData, origin: Origin) -> Self {
+        ChannelMessage {
+            app_id,
+            channel,
+            event,
+            data,
+            exclude: None,
+            user_id: None,
+            origin,
+            serial: 0,
+            prev: 0,
+            epoch: 0,
+            published_ms: now_ms(),
+        }
+    }
+
+    /// Its position, when it is stored.
+    pub fn position(&self) -> Option<Position> {
+        (self.serial > 0).then_some(Position {
+            epoch: self.epoch,
+            serial: self.serial,
+        })
+    }
+}
+
+/// The time now in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -1,55 +1,45 @@
-//! The publish path: store (when the message is durable), then hand to the bus for fan-out.
+//! The publish path: hand a message to the bus, which stores it (HTTP API messages) and carries it.
 //!
-//! HTTP publishes are stored in history first, so they get a serial; client events skip history.
-//! Nothing here knows about sockets.
+//! Counts what was accepted; knows nothing about sockets.
 
 use std::sync::Arc;
 
-use crate::bus::{Bus, BusError};
-use crate::history::{History, HistoryError, Position};
-use crate::message::{ChannelMessage, Origin};
+use crate::bus::{Bus, BusError, Published, StoreOptions};
+use crate::message::ChannelMessage;
 use crate::per_app::PerAppCounter;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error(transparent)]
-    History(#[from] HistoryError),
-    #[error(transparent)]
-    Bus(#[from] BusError),
-}
 
 /// Stores and routes messages.
 pub struct Publisher {
-    history: Arc<dyn History>,
     bus: Arc<dyn Bus>,
     /// Messages accepted on this node, per app.
     accepted: PerAppCounter,
 }
 
 impl Publisher {
-    pub fn new(history: Arc<dyn History>, bus: Arc<dyn Bus>) -> Self {
+    pub fn new(bus: Arc<dyn Bus>) -> Self {
         Publisher {
-            history,
             bus,
             accepted: PerAppCounter::default(),
         }
     }
 
-    /// Publishes one message; returns its position when it was stored.
-    pub async fn publish(&self, mut message: ChannelMessage) -> Result<Option<Position>, PublishError> {
-        let position = match message.origin {
-            Origin::Api => Some(self.history.append(&mut message).await?),
-            Origin::Client => None,
-        };
+    /// Publishes one message; returns once it is stored (HTTP API messages) or handed to the bus.
+    pub async fn publish(&self, message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
         let app_id = message.app_id.clone();
-        self.bus.publish(Arc::new(message)).await?;
-        self.accepted.add(&app_id, 1);
-        Ok(position)
+        let published = self.bus.publish(message, options).await?;
+        if !published.duplicate {
+            self.accepted.add(&app_id, 1);
+        }
+        Ok(published)
     }
 
     /// Messages of an app accepted on this node since it started.
     pub fn accepted(&self, app_id: &str) -> u64 {
         self.accepted.get(app_id)
+    }
+
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
     }
 
     pub fn bus_ready(&self) -> bool {

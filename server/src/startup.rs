@@ -9,9 +9,8 @@ use tokio::net::TcpListener;
 use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
 use crate::bus::{Bus, LocalBus};
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, StreamLimits};
 use crate::config::Config;
-use crate::history::MemoryHistory;
 use crate::hub::Hub;
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
@@ -90,15 +89,20 @@ impl Application {
         let (bus, cluster): (Arc<dyn Bus>, Option<Arc<Cluster>>) = match &config.nats_url {
             Some(urls) => {
                 let timeout = Duration::from_secs(config.node_timeout.max(2));
-                let cluster =
-                    Cluster::start(&urls.0, &config.nats_prefix, timeout, hub.clone(), shutdown.clone()).await?;
+                let limits = StreamLimits {
+                    max_messages_per_channel: config.history_size.max(1) as i64,
+                    max_age: Duration::from_secs(config.history_max_age.max(1)),
+                    dedup_window: Duration::from_secs(config.dedup_window.max(1)),
+                    replicas: config.nats_replicas.clamp(1, 5),
+                };
+                let prefix = &config.nats_prefix;
+                let cluster = Cluster::start(&urls.0, prefix, timeout, limits, hub.clone(), shutdown.clone()).await?;
                 tracing::info!(node = cluster.node_id(), prefix = %config.nats_prefix, "joined the cluster");
                 (cluster.clone(), Some(cluster))
             }
             None => (Arc::new(LocalBus::new(hub.clone())), None),
         };
-        let history = Arc::new(MemoryHistory::new(config.history_size));
-        let publisher = Arc::new(Publisher::new(history, bus));
+        let publisher = Arc::new(Publisher::new(bus));
         if let Some(cluster) = &cluster {
             let (hub, publisher) = (hub.clone(), publisher.clone());
             cluster.set_stats_source(Arc::new(move |app_id: &str| {

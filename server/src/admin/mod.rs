@@ -27,7 +27,7 @@ use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Herald admin API", description = "Tenants, apps, keys, admins and audit of a Herald installation."),
+    info(title = "Herald admin API", description = "Tenants, apps, keys, admins and audit of a Herald installation, and the Pusher HTTP API's history extension."),
     paths(
         session::login, session::refresh, session::logout, session::me,
         tenants::list, tenants::create, tenants::get, tenants::update, tenants::delete,
@@ -35,9 +35,10 @@ use crate::state::AppState;
         keys::list, keys::create, keys::revoke,
         admins::list, admins::create, admins::delete, admins::list_tokens, admins::create_token, admins::revoke_token,
         audit::list,
+        crate::http::history::history,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tenants"), (name = "apps"), (name = "keys"), (name = "admins"), (name = "tokens"), (name = "audit"))
+    tags((name = "auth"), (name = "tenants"), (name = "apps"), (name = "keys"), (name = "admins"), (name = "tokens"), (name = "audit"), (name = "history", description = "Channel history, on the Pusher HTTP API (signed as Pusher signs requests)"))
 )]
 pub struct ApiDoc;
 

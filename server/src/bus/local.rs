@@ -1,27 +1,81 @@
-//! The in-process bus of a single node: publishing is delivering to the local hub.
+//! The in-process bus of a single node: storing a message in the in-memory history and delivering it
+//! to the local hub happen under the channel's log lock, so serials and deliveries share one order.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 
-use super::{Bus, BusError, Deliver};
-use crate::message::ChannelMessage;
+use super::{Attach, Bus, BusError, Deliver, Published, StoreOptions};
+use crate::history::{page, plan_start, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention};
+use crate::history::{StartFrom, StreamStart};
+use crate::hub::ChannelKey;
+use crate::message::{now_ms, ChannelMessage, Origin};
 
 pub struct LocalBus {
     sink: Arc<dyn Deliver>,
+    history: MemoryHistory,
 }
 
 impl LocalBus {
     pub fn new(sink: Arc<dyn Deliver>) -> Self {
-        LocalBus { sink }
+        LocalBus {
+            sink,
+            history: MemoryHistory::default(),
+        }
     }
 }
 
 #[async_trait]
 impl Bus for LocalBus {
-    async fn publish(&self, message: Arc<ChannelMessage>) -> Result<(), BusError> {
+    async fn publish(&self, mut message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
+        let (Origin::Api, Some(retention)) = (message.origin, options.retention) else {
+            self.sink.deliver(&message);
+            return Ok(Published {
+                position: None,
+                duplicate: false,
+            });
+        };
+        let log = self.history.log(&(message.app_id.clone(), message.channel.clone()));
+        let mut log = log.lock();
+        let epoch = self.history.epoch();
+        if let Some(serial) = options.idempotency_key.as_deref().and_then(|k| log.seen(k, now_ms())) {
+            return Ok(Published {
+                position: Some(Position { epoch, serial }),
+                duplicate: true,
+            });
+        }
+        let key = options.idempotency_key.as_deref().map(|k| (k, options.dedup_window_ms));
+        let position = log.append(epoch, &mut message, retention, key);
         self.sink.deliver(&message);
-        Ok(())
+        Ok(Published {
+            position: Some(position),
+            duplicate: false,
+        })
+    }
+
+    async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach) {
+        let log = self.history.log(key);
+        let log = log.lock();
+        let planned = plan_start(&*log, self.history.epoch(), log.serial(), from, retention, now_ms());
+        // Reading the in-memory log never waits, so the plan is ready at once.
+        let start = planned.now_or_never().unwrap_or_else(|| {
+            let current = Position {
+                epoch: self.history.epoch(),
+                serial: log.serial(),
+            };
+            StreamStart::at(current, from.map(|_| NotRecovered::Unavailable))
+        });
+        attach(start);
+    }
+
+    async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError> {
+        let log = self.history.log(key);
+        let log = log.lock();
+        let read = page(&*log, log.serial(), query, retention, now_ms()).now_or_never();
+        let mut page = read.transpose()?.unwrap_or_default();
+        page.epoch = self.history.epoch();
+        Ok(page)
     }
 
     fn is_ready(&self) -> bool {

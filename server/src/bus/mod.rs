@@ -1,17 +1,19 @@
-//! The bus: how a message reaches every node that has subscribers on its channel.
+//! The bus: stores a channel's messages (those from the HTTP API) and carries every message to each node
+//! with subscribers on its channel, in the channel's order; and attaches new subscribers at a point of
+//! that order, with what they asked to replay.
 //!
-//! `Bus` is the seam. `LocalBus` (embedded mode) hands the message straight to this node's hub;
-//! the NATS implementation comes with the cluster work. The bus never encodes frames or knows
-//! about sockets: it delivers `ChannelMessage`s to a `Deliver` sink (the hub).
+//! `Bus` is the seam. `LocalBus` (embedded mode) stores in memory and hands messages straight to this
+//! node's hub; the cluster stores in JetStream and routes through NATS. The bus never encodes frames
+//! or knows about sockets: it delivers `ChannelMessage`s to a `Deliver` sink (the hub).
 
 mod local;
 
 pub use local::LocalBus;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 
+use crate::history::{HistoryError, Page, PageQuery, Position, Retention, StartFrom, StreamStart};
+use crate::hub::ChannelKey;
 use crate::message::ChannelMessage;
 
 /// Errors of the bus layer.
@@ -21,15 +23,50 @@ pub enum BusError {
     Unavailable(String),
 }
 
+impl From<HistoryError> for BusError {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::Unavailable(m) => BusError::Unavailable(m),
+        }
+    }
+}
+
 /// Where the bus hands the messages it receives: the hub of this node.
 pub trait Deliver: Send + Sync + 'static {
     fn deliver(&self, message: &ChannelMessage);
 }
 
-/// Carries messages to every interested node.
+/// How an HTTP API message is stored.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// Stored once per channel, however often it comes again within `dedup_window_ms`.
+    pub idempotency_key: Option<String>,
+    pub dedup_window_ms: i64,
+    pub retention: Option<Retention>,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, Copy)]
+pub struct Published {
+    /// Where the message was stored (`None` for messages that are not stored).
+    pub position: Option<Position>,
+    /// It had been stored before under the same idempotency key; nothing was delivered this time.
+    pub duplicate: bool,
+}
+
+/// Runs once, in the channel's delivery order, with what a new subscriber gets first.
+pub type Attach = Box<dyn FnOnce(StreamStart) + Send>;
+
+/// Stores and carries messages.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    async fn publish(&self, message: Arc<ChannelMessage>) -> Result<(), BusError>;
+    /// Stores `message` when it comes from the HTTP API, then carries it; returns once it is stored.
+    async fn publish(&self, message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError>;
+    /// Calls `attach` at a point of `key`'s delivery order where nothing is in flight on this node, with
+    /// the position the subscriber's stream starts after and the messages it asked to replay.
+    async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach);
+    /// A page of a channel's stored messages.
+    async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError>;
     /// True while the bus can carry messages.
     fn is_ready(&self) -> bool;
 }

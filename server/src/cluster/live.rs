@@ -1,5 +1,12 @@
 //! Live channel subscriptions: a node listens to a channel's subject exactly while it has local
-//! subscribers on that channel (interest-based routing).
+//! subscribers on that channel (interest-based routing), and one task per channel delivers it in order.
+//!
+//! The task keeps the channel's cursor: the serial of the last stored message it delivered. Stored
+//! messages arrive republished by JetStream with their sequence; one whose `prev` is beyond the cursor
+//! means the live path lost something, so the task first delivers what is missing from the store. A
+//! NATS reconnect makes it check the store for messages it may have missed. New subscribers are
+//! attached by the same task, between two deliveries, so their replay meets the live stream without a
+//! gap or a duplicate.
 //!
 //! A subscription is established (and confirmed by a NATS round trip) before the joining client is
 //! told `subscription_succeeded`; a join in progress keeps it from being dropped by a concurrent
@@ -9,18 +16,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
+use super::store::{decode, MessageStore};
 use super::Cluster;
-use crate::bus::Deliver;
-use crate::hub::ChannelKey;
-use crate::message::ChannelMessage;
+use crate::bus::{Attach, Deliver};
+use crate::history::ChannelReader;
+use crate::history::{plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
+use crate::hub::{ChannelKey, Hub};
+use crate::message::{now_ms, ChannelMessage};
 
 /// One channel's subscription.
 pub(super) struct Live {
     task: AbortHandle,
+    attach: mpsc::UnboundedSender<AttachRequest>,
     /// Subscribes in progress on this node.
     joining: usize,
+}
+
+pub(super) struct AttachRequest {
+    pub from: Option<StartFrom>,
+    pub retention: Retention,
+    pub attach: Attach,
 }
 
 pub(super) type LiveMap = tokio::sync::Mutex<HashMap<ChannelKey, Live>>;
@@ -32,30 +50,41 @@ impl Cluster {
         if !live.contains_key(key) {
             match self.client.subscribe(self.subjects.live(&key.0, &key.1)).await {
                 Ok(sub) => {
-                    let hub = self.hub.clone();
-                    let task = tokio::spawn(async move {
-                        let mut sub = sub;
-                        while let Some(msg) = sub.next().await {
-                            match serde_json::from_slice::<ChannelMessage>(&msg.payload) {
-                                Ok(message) => hub.deliver(&message),
-                                Err(e) => tracing::warn!(error = %e, "unreadable message on the bus"),
-                            }
-                        }
-                    });
+                    let (attach, requests) = mpsc::unbounded_channel();
+                    let channel = ChannelTask {
+                        key: key.clone(),
+                        hub: self.hub.clone(),
+                        store: self.store.clone(),
+                        cursor: None,
+                    };
                     self.round_trip().await;
-                    live.insert(
-                        key.clone(),
-                        Live {
-                            task: task.abort_handle(),
-                            joining: 0,
-                        },
-                    );
+                    let task = tokio::spawn(channel.run(sub, requests, self.reconnects.subscribe()));
+                    let entry = Live {
+                        task: task.abort_handle(),
+                        attach,
+                        joining: 0,
+                    };
+                    live.insert(key.clone(), entry);
                 }
                 Err(e) => tracing::error!(error = %e, "cannot subscribe to a channel's subject"),
             }
         }
         if let Some(entry) = live.get_mut(key) {
             entry.joining += 1;
+        }
+    }
+
+    /// Has the channel's task attach a subscriber (see `Bus::attach`).
+    pub(super) async fn attach_live(&self, key: &ChannelKey, request: AttachRequest) {
+        let sender = self.live.lock().await.get(key).map(|l| l.attach.clone());
+        let refused = match sender {
+            Some(tx) => tx.send(request).err().map(|e| e.0),
+            None => Some(request),
+        };
+        // Not listening to the channel (NATS refused the subscription): attach without a position.
+        if let Some(request) = refused {
+            let reason = request.from.map(|_| NotRecovered::Unavailable);
+            (request.attach)(StreamStart::at(Position::default(), reason));
         }
     }
 
@@ -102,4 +131,145 @@ impl Cluster {
 /// An empty live map.
 pub(super) fn new_map() -> Arc<LiveMap> {
     Arc::new(tokio::sync::Mutex::new(HashMap::new()))
+}
+
+/// Delivers one channel on this node, in order.
+struct ChannelTask {
+    key: ChannelKey,
+    hub: Arc<Hub>,
+    store: Arc<MessageStore>,
+    /// The serial of the last stored message delivered (`None` until known).
+    cursor: Option<u64>,
+}
+
+impl ChannelTask {
+    async fn run(
+        mut self,
+        mut sub: async_nats::Subscriber,
+        mut requests: mpsc::UnboundedReceiver<AttachRequest>,
+        mut reconnects: watch::Receiver<u64>,
+    ) {
+        self.cursor = self.start_cursor().await;
+        loop {
+            tokio::select! {
+                msg = sub.next() => match msg {
+                    Some(msg) => self.on_live(msg).await,
+                    None => break,
+                },
+                Some(request) = requests.recv() => self.on_attach(request).await,
+                Ok(()) = reconnects.changed() => {
+                    self.catch_up(u64::MAX).await;
+                }
+            }
+        }
+    }
+
+    /// Where delivery starts: after the channel's last stored message, or (when it has none) after
+    /// the stream's last message, so every later message of the channel is delivered.
+    async fn start_cursor(&self) -> Option<u64> {
+        match self.store.last_serial(&self.key).await {
+            Ok(Some(last)) => Some(last),
+            Ok(None) => self.store.stream_last().await.ok(),
+            Err(_) => None,
+        }
+    }
+
+    async fn on_live(&mut self, msg: async_nats::Message) {
+        let sequence = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Sequence"))
+            .and_then(|v| v.as_str().parse::<u64>().ok());
+        let Some(sequence) = sequence else {
+            // A client event: not stored, delivered as it comes.
+            match serde_json::from_slice::<ChannelMessage>(&msg.payload) {
+                Ok(message) => self.hub.deliver(&message),
+                Err(e) => tracing::warn!(error = %e, "unreadable message on the bus"),
+            }
+            return;
+        };
+        if self.cursor.is_some_and(|c| sequence <= c) {
+            return;
+        }
+        let Ok(epoch) = self.store.epoch().await else { return };
+        let Some(message) = decode(&msg.payload, sequence, epoch) else {
+            return;
+        };
+        if self.cursor.is_some_and(|c| message.prev > c) {
+            // The live path lost messages: deliver them from the store first.
+            self.catch_up(sequence - 1).await;
+        }
+        self.deliver(&message);
+    }
+
+    fn deliver(&mut self, message: &ChannelMessage) {
+        self.hub.deliver(message);
+        self.cursor = Some(message.serial);
+    }
+
+    /// Delivers the stored messages after the cursor up to `upto` (inclusive); false if the store
+    /// could not be read to the end.
+    async fn catch_up(&mut self, upto: u64) -> bool {
+        let Some(mut cursor) = self.cursor else {
+            self.cursor = self.start_cursor().await;
+            return false;
+        };
+        let Ok(reader) = self.store.reader(&self.key).await else {
+            return false;
+        };
+        let mut complete = true;
+        loop {
+            match reader.next_after(cursor).await {
+                Ok(Some(message)) if message.serial <= upto => {
+                    self.hub.deliver(&message);
+                    cursor = message.serial;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, channel = %self.key.1.as_str(), "cannot fill a gap from the store");
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        self.cursor = Some(cursor);
+        complete
+    }
+
+    async fn on_attach(&mut self, request: AttachRequest) {
+        let epoch = match (self.store.epoch().await, self.cursor) {
+            (Ok(epoch), Some(_)) => epoch,
+            _ => {
+                self.cursor = self.start_cursor().await;
+                match (self.store.epoch().await, self.cursor) {
+                    (Ok(epoch), Some(_)) => epoch,
+                    _ => {
+                        let reason = request.from.map(|_| NotRecovered::Unavailable);
+                        return (request.attach)(StreamStart::at(Position::default(), reason));
+                    }
+                }
+            }
+        };
+        // A client that saw more than this node delivered (on another node): catch up to it first.
+        if let Some(StartFrom::Resume(p)) = request.from {
+            let cursor = self.cursor.unwrap_or(0);
+            if p.epoch == epoch
+                && p.serial > cursor
+                && self.store.stream_last().await.is_ok_and(|l| p.serial <= l)
+                && self.catch_up(p.serial).await
+            {
+                // Nothing of this channel lies between: its position is now this node's too.
+                self.cursor = Some(p.serial.max(self.cursor.unwrap_or(0)));
+            }
+        }
+        let upto = self.cursor.unwrap_or(0);
+        let start = match self.store.reader(&self.key).await {
+            Ok(reader) => plan_start(&reader, epoch, upto, request.from, request.retention, now_ms()).await,
+            Err(_) => StreamStart::at(
+                Position { epoch, serial: upto },
+                request.from.map(|_| NotRecovered::Unavailable),
+            ),
+        };
+        (request.attach)(start);
+    }
 }

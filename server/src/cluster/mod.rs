@@ -10,6 +10,7 @@
 
 mod live;
 mod nodes;
+mod store;
 mod subjects;
 mod tasks;
 mod wire;
@@ -21,14 +22,17 @@ use std::time::{Duration, Instant};
 use async_nats::connection::State;
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use crate::bus::{Bus, BusError};
-use crate::hub::{frame_of, Hub, HubEvent};
-use crate::message::{ChannelMessage, Origin};
+use crate::bus::{Attach, Bus, BusError, Published, StoreOptions};
+use crate::history::{self, Page, PageQuery, Retention, StartFrom};
+use crate::hub::{frame_of, ChannelKey, Hub, HubEvent};
+use crate::message::{now_ms, ChannelMessage, Origin};
 use crate::protocol::ChannelName;
 use crate::shutdown::Shutdown;
 use nodes::NodeTable;
+use store::MessageStore;
+pub use store::StreamLimits;
 use subjects::Subjects;
 pub use wire::NodeStats;
 use wire::{ChannelCounts, Control, Query};
@@ -50,6 +54,9 @@ pub struct Cluster {
     nodes: NodeTable,
     hub: Arc<Hub>,
     live: Arc<live::LiveMap>,
+    store: Arc<MessageStore>,
+    /// Counts NATS reconnections; channel tasks then look for messages they missed.
+    reconnects: Arc<watch::Sender<u64>>,
     stats_source: std::sync::OnceLock<StatsSource>,
 }
 
@@ -63,19 +70,24 @@ impl Cluster {
         urls: &str,
         prefix: &str,
         node_timeout: Duration,
+        limits: StreamLimits,
         hub: Arc<Hub>,
         shutdown: Shutdown,
     ) -> Result<Arc<Self>, ClusterError> {
         let node: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         let (reconnected_tx, reconnected_rx) = mpsc::unbounded_channel();
+        let reconnects = Arc::new(watch::Sender::new(0u64));
+        let counter = reconnects.clone();
         let client = async_nats::ConnectOptions::new()
             .name(format!("herald-{node}"))
             .retry_on_initial_connect()
             .event_callback(move |event| {
                 let tx = reconnected_tx.clone();
+                let counter = counter.clone();
                 async move {
                     if matches!(event, async_nats::Event::Connected) {
                         let _ = tx.send(());
+                        counter.send_modify(|n| *n += 1);
                     }
                 }
             })
@@ -85,10 +97,14 @@ impl Cluster {
                 url: urls.to_string(),
                 message: e.to_string(),
             })?;
+        let subjects = Subjects::new(prefix);
+        let store = Arc::new(MessageStore::new(client.clone(), subjects.clone(), limits));
         let cluster = Arc::new(Cluster {
             client,
             node,
-            subjects: Subjects::new(prefix),
+            subjects,
+            store,
+            reconnects,
             nodes: NodeTable::default(),
             hub: hub.clone(),
             live: live::new_map(),
@@ -201,17 +217,44 @@ impl Cluster {
 
 #[async_trait]
 impl Bus for Cluster {
-    /// Publishes to the channel's subject; every node with subscribers on it (this one included)
-    /// delivers it from its subscription, so there is one path and no double delivery.
-    async fn publish(&self, message: Arc<ChannelMessage>) -> Result<(), BusError> {
-        if message.origin == Origin::Api && message.channel.is_cache() {
+    /// HTTP API messages are stored in JetStream, which republishes them to the channel's subject;
+    /// client events go to that subject directly. Every node with subscribers on the channel (this
+    /// one included) delivers from its subscription, so there is one path and no double delivery.
+    async fn publish(&self, mut message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
+        if message.origin == Origin::Client {
+            self.send(self.subjects.live(&message.app_id, &message.channel), &message)
+                .await?;
+            return Ok(Published {
+                position: None,
+                duplicate: false,
+            });
+        }
+        let published = self.store.append(&mut message, options).await?;
+        if !published.duplicate && message.channel.is_cache() {
             // This node keeps it before answering the publisher (so `info=cache` right after sees it);
             // the others keep it too, so a first subscriber anywhere gets it.
+            message.serial = published.position.map(|p| p.serial).unwrap_or(0);
             self.hub.remember(&message, &frame_of(&message));
-            self.send(self.subjects.cache(&self.node), &*message).await?;
+            self.send(self.subjects.cache(&self.node), &message).await?;
         }
-        self.send(self.subjects.live(&message.app_id, &message.channel), &*message)
-            .await
+        Ok(published)
+    }
+
+    async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach) {
+        let request = live::AttachRequest {
+            from,
+            retention,
+            attach,
+        };
+        self.attach_live(key, request).await;
+    }
+
+    async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError> {
+        let last = self.store.last_serial(key).await?.unwrap_or(0);
+        let reader = self.store.reader(key).await?;
+        let mut page = history::page(&reader, last, query, retention, now_ms()).await?;
+        page.epoch = self.store.epoch().await?;
+        Ok(page)
     }
 
     fn is_ready(&self) -> bool {

@@ -22,6 +22,33 @@ impl Subjects {
         format!("{}.live.{}.{}", self.prefix, app_id, channel.as_str().replace('.', "%"))
     }
 
+    /// Stored messages of one channel: the JetStream stream captures them and republishes each to
+    /// the channel's live subject once it is stored.
+    pub fn stored(&self, app_id: &str, channel: &ChannelName) -> String {
+        format!("{}.msg.{}.{}", self.prefix, app_id, channel.as_str().replace('.', "%"))
+    }
+
+    /// The stream's subjects, and where it republishes them.
+    pub fn stored_all(&self) -> (String, String) {
+        (format!("{}.msg.>", self.prefix), format!("{}.live.>", self.prefix))
+    }
+
+    /// The JetStream stream of this prefix's messages (stream names allow no `.`).
+    pub fn stream_name(&self) -> String {
+        let token: String = self
+            .prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{token}_MESSAGES")
+    }
+
     /// Presence changes and snapshots; every node subscribes.
     pub fn presence(&self) -> String {
         format!("{}.presence", self.prefix)
@@ -69,5 +96,7 @@ mod tests {
         assert_eq!(s.live("42", &c), "t1.live.42.private-a%b%c");
         assert_eq!(s.live("42", &c).split('.').count(), 4);
         assert_eq!(s.presence(), "t1.presence");
+        assert_eq!(s.stored("42", &c), "t1.msg.42.private-a%b%c");
+        assert_eq!(Subjects::new("ht-9.x").stream_name(), "HT_9_X_MESSAGES");
     }
 }

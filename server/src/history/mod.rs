@@ -1,23 +1,22 @@
-//! History: every stored channel message, numbered per channel.
+//! History: every stored channel message, numbered per channel, and what follows from it: where a
+//! returning subscriber's stream starts (resume, rewind) and pages for the history API.
 //!
-//! `History` is the seam: `MemoryHistory` serves the embedded mode; JetStream comes with the cluster
-//! and no-loss work. This module assigns serials; it does not deliver anything.
+//! Each stored message knows the serial of the channel's previous one (`prev`), so the retained
+//! messages of a channel form a chain whose breaks show exactly what was lost. The algorithms here
+//! run over a `ChannelReader` (the in-memory log or JetStream); they never deliver anything.
 
 mod memory;
+mod replay;
 
-pub use memory::MemoryHistory;
+pub use memory::{ChannelLog, MemoryHistory};
+pub use replay::{page, plan_start, Page, PageQuery, StreamStart};
 
-use async_trait::async_trait;
+use std::sync::Arc;
 
 use crate::message::ChannelMessage;
+use crate::store::App;
 
-/// A message's place in its channel's history: the history's epoch (changes when history is lost,
-/// e.g. a restart of the in-memory store) and the message's serial within the channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    pub epoch: u64,
-    pub serial: u64,
-}
+pub use crate::protocol::{NotRecovered, Position, StartFrom};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -25,11 +24,32 @@ pub enum HistoryError {
     Unavailable(String),
 }
 
-/// Stores channel messages.
-#[async_trait]
-pub trait History: Send + Sync + 'static {
-    /// Stores `message`, setting its serial; returns its position.
-    async fn append(&self, message: &mut ChannelMessage) -> Result<Position, HistoryError>;
-    /// The current position of a channel (serial 0 when it has no message).
-    async fn position(&self, app_id: &str, channel: &str) -> Result<Position, HistoryError>;
+/// Reads one channel's retained messages.
+#[allow(async_fn_in_trait)]
+pub trait ChannelReader {
+    /// The first retained message with a serial above `after`.
+    async fn next_after(&self, after: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError>;
+    /// The retained message with exactly this serial, if it belongs to this channel.
+    async fn at(&self, serial: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError>;
+}
+
+/// How much of a channel's history an app keeps visible: its settings, applied when reading.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_messages: usize,
+    pub max_age_ms: i64,
+}
+
+impl Retention {
+    pub fn of(app: &App) -> Self {
+        Retention {
+            max_messages: app.settings.history_max_messages as usize,
+            max_age_ms: app.settings.history_max_age as i64 * 1000,
+        }
+    }
+
+    /// False when `message` is older than the app keeps messages.
+    pub fn keeps(&self, message: &ChannelMessage, now_ms: i64) -> bool {
+        message.published_ms >= now_ms - self.max_age_ms
+    }
 }

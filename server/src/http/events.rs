@@ -10,6 +10,8 @@ use serde_json::{json, Map, Value};
 use super::channels::info_attributes;
 use super::error::ApiError;
 use super::signed::Signed;
+use crate::bus::StoreOptions;
+use crate::history::Retention;
 use crate::message::{ChannelMessage, MessageData, Origin};
 use crate::protocol::{ChannelKind, ChannelName, EventName, SocketId};
 use crate::state::AppState;
@@ -19,6 +21,8 @@ use crate::store::{now, App};
 pub const MAX_CHANNELS: usize = 100;
 /// Events one batch may hold.
 pub const MAX_BATCH: usize = 10;
+/// Bytes an idempotency key may have.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
 /// One event as the HTTP API takes it.
 #[derive(Deserialize)]
@@ -33,6 +37,9 @@ pub struct EventRequest {
     socket_id: Option<String>,
     #[serde(default)]
     info: Option<String>,
+    /// Herald extension: store and deliver once however often the request is retried.
+    #[serde(default)]
+    idempotency_key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -47,10 +54,12 @@ struct ValidEvent {
     channels: Vec<ChannelName>,
     exclude: Option<SocketId>,
     info: Vec<String>,
+    idempotency_key: Option<String>,
 }
 
 pub async fn trigger(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
-    let request: EventRequest = signed.json()?;
+    let mut request: EventRequest = signed.json()?;
+    request.idempotency_key = request.idempotency_key.or(signed.idempotency_key.clone());
     let event = validate(&signed.app, request)?;
     take_quota(&state, &signed.app, &[&event])?;
     publish(&state, &signed.app, &event).await?;
@@ -76,7 +85,11 @@ pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json
         )));
     }
     let mut events = Vec::with_capacity(request.batch.len());
-    for (i, item) in request.batch.into_iter().enumerate() {
+    for (i, mut item) in request.batch.into_iter().enumerate() {
+        // A request-wide key stands for each event of the batch by its index.
+        if item.idempotency_key.is_none() {
+            item.idempotency_key = signed.idempotency_key.as_ref().map(|k| format!("{k}:{i}"));
+        }
         let event = validate(&signed.app, item).map_err(|e| match e {
             ApiError::BadRequest(m) => ApiError::bad(format!("batch[{i}]: {m}")),
             other => other,
@@ -166,12 +179,21 @@ fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
                 .collect()
         })
         .unwrap_or_default();
+    let idempotency_key = match request.idempotency_key {
+        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => {
+            return Err(ApiError::bad(format!(
+                "Invalid idempotency_key: give 1 to {MAX_IDEMPOTENCY_KEY} bytes"
+            )))
+        }
+        other => other,
+    };
     Ok(ValidEvent {
         name,
         data,
         channels,
         exclude,
         info,
+        idempotency_key,
     })
 }
 
@@ -193,20 +215,23 @@ fn take_quota(state: &AppState, app: &App, events: &[&ValidEvent]) -> Result<(),
 
 async fn publish(state: &AppState, app: &App, event: &ValidEvent) -> Result<(), ApiError> {
     let app_id: Arc<str> = Arc::from(app.id.as_str());
+    let options = StoreOptions {
+        idempotency_key: event.idempotency_key.clone(),
+        dedup_window_ms: app.settings.idempotency_window as i64 * 1000,
+        retention: Some(Retention::of(app)),
+    };
     for channel in &event.channels {
-        let message = ChannelMessage {
-            app_id: app_id.clone(),
-            channel: channel.clone(),
-            event: event.name.as_str().to_string(),
-            data: MessageData::Text(event.data.clone()),
-            exclude: event.exclude.clone(),
-            user_id: None,
-            origin: Origin::Api,
-            serial: 0,
-        };
+        let mut message = ChannelMessage::new(
+            app_id.clone(),
+            channel.clone(),
+            event.name.as_str().to_string(),
+            MessageData::Text(event.data.clone()),
+            Origin::Api,
+        );
+        message.exclude = event.exclude.clone();
         state
             .publisher
-            .publish(message)
+            .publish(message, &options)
             .await
             .map_err(|e| ApiError::Unavailable(format!("Event not published, retry: {e}")))?;
     }

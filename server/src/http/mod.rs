@@ -6,6 +6,7 @@ mod channels;
 mod error;
 mod events;
 mod health;
+pub(crate) mod history;
 mod signed;
 mod users;
 
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/apps/{app_id}/channels", get(channels::list))
         .route("/apps/{app_id}/channels/{name}", get(channels::show))
         .route("/apps/{app_id}/channels/{name}/users", get(channels::users))
+        .route("/apps/{app_id}/channels/{name}/history", get(history::history))
         .route(
             "/apps/{app_id}/users/{user_id}/terminate_connections",
             post(users::terminate),

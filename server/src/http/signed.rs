@@ -21,6 +21,8 @@ pub struct Signed {
     /// Decoded query parameters.
     pub query: Vec<(String, String)>,
     pub body: Bytes,
+    /// The `Idempotency-Key` header (Herald extension).
+    pub idempotency_key: Option<String>,
 }
 
 impl Signed {
@@ -79,6 +81,17 @@ impl FromRequest<AppState> for Signed {
         if !app.settings.enabled {
             return Err(ApiError::Forbidden("Application disabled".into()));
         }
-        Ok(Signed { app, query, body })
+        let idempotency_key = parts
+            .headers
+            .get("idempotency-key")
+            .map(|v| v.to_str().map(str::to_string))
+            .transpose()
+            .map_err(|_| ApiError::bad("Invalid Idempotency-Key header: use visible ASCII"))?;
+        Ok(Signed {
+            app,
+            query,
+            body,
+            idempotency_key,
+        })
     }
 }

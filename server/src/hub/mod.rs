@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 
 use crate::apps::{AppDirectory, Revoked};
 use crate::bus::Deliver;
+use crate::history::StreamStart;
 use crate::message::{ChannelMessage, Origin};
 use crate::per_app::PerAppCounter;
 use crate::protocol::{frame, ChannelKind, ChannelName, CloseCode, SocketId};
@@ -163,25 +164,33 @@ impl Hub {
         self.per_tenant.get(tenant_id).map(|c| *c).unwrap_or(0)
     }
 
-    /// Subscribes `conn`: queues `subscription_succeeded` (with `extra` merged into non-presence data),
-    /// then the cached event or `pusher:cache_miss` on cache channels, then a subscription-count notice.
+    /// Subscribes `conn`: queues `subscription_succeeded` (with the position its stream starts after),
+    /// the cached event or `pusher:cache_miss` on cache channels, the messages `start` replays, then a
+    /// subscription-count notice. Call it in the channel's delivery order (from `Bus::attach`).
     pub fn subscribe(
         self: &Arc<Self>,
         conn: &Arc<Connection>,
         app: &App,
         channel: &ChannelName,
         member: Option<&Member>,
+        start: StreamStart,
     ) -> Result<Joined, JoinError> {
         let key: ChannelKey = (conn.app_id.clone(), channel.clone());
         let cached = channel.is_cache().then(|| self.cache.get(&key));
         let greeting = |presence: Option<&Value>| {
             let data = presence.cloned().unwrap_or_else(|| Value::Object(Default::default()));
-            let mut frames = vec![Frame::from(frame::subscription_succeeded(channel.as_str(), &data))];
+            let succeeded = frame::subscription_succeeded(channel.as_str(), &data, start.position, start.recovered);
+            let mut frames = vec![Frame::from(succeeded)];
             match cached {
                 Some(Some(hit)) => frames.push(hit.frame),
                 Some(None) => frames.push(Frame::from(frame::cache_miss(channel.as_str()))),
                 None => {}
             }
+            let missed = start
+                .replay
+                .iter()
+                .filter(|m| m.exclude.as_ref() != Some(&conn.socket_id));
+            frames.extend(missed.map(|m| frame_of(m)));
             frames
         };
         let max_members = app.settings.max_presence_members as usize;
@@ -395,6 +404,7 @@ pub fn frame_of(message: &ChannelMessage) -> Frame {
         message.channel.as_str(),
         data,
         message.user_id.as_deref(),
+        message.position(),
     ))
 }
 

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use super::position::{NotRecovered, Position};
+
 /// A frame a client sent, after its envelope was checked.
 #[derive(Debug)]
 pub enum ClientFrame {
@@ -40,6 +42,12 @@ pub struct SubscribeRequest {
     pub auth: Option<String>,
     #[serde(default)]
     pub channel_data: Option<String>,
+    /// Herald extension: resume after a position (see `position`).
+    #[serde(default)]
+    pub resume: Option<Value>,
+    /// Herald extension: replay the last messages (a count, or `"30s"`).
+    #[serde(default)]
+    pub rewind: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -133,8 +141,14 @@ pub enum EventData<'a> {
 }
 
 /// Encodes a channel event. This runs once per message per channel, not per subscriber.
-pub fn channel_event(event: &str, channel: &str, data: EventData<'_>, user_id: Option<&str>) -> String {
-    let mut out = Vec::with_capacity(48 + event.len() + channel.len() + 16);
+pub fn channel_event(
+    event: &str,
+    channel: &str,
+    data: EventData<'_>,
+    user_id: Option<&str>,
+    position: Option<Position>,
+) -> String {
+    let mut out = Vec::with_capacity(80 + event.len() + channel.len() + 16);
     out.extend_from_slice(b"{\"event\":");
     write_str(&mut out, event);
     out.extend_from_slice(b",\"channel\":");
@@ -148,9 +162,21 @@ pub fn channel_event(event: &str, channel: &str, data: EventData<'_>, user_id: O
         out.extend_from_slice(b",\"user_id\":");
         write_str(&mut out, uid);
     }
+    if let Some(p) = position {
+        write_position(&mut out, p);
+    }
     out.push(b'}');
     // Every piece written above is valid UTF-8.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `,"epoch":"E","serial":N` (the epoch is a string: it may exceed what JavaScript numbers hold).
+fn write_position(out: &mut Vec<u8>, p: Position) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(b",\"epoch\":\"");
+    out.extend_from_slice(buf.format(p.epoch).as_bytes());
+    out.extend_from_slice(b"\",\"serial\":");
+    out.extend_from_slice(buf.format(p.serial).as_bytes());
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -188,8 +214,30 @@ pub fn pong() -> String {
     r#"{"event":"pusher:pong","data":"{}"}"#.to_string()
 }
 
-pub fn subscription_succeeded(channel: &str, data: &Value) -> String {
-    internal("pusher_internal:subscription_succeeded", Some(channel), data)
+/// `subscription_succeeded`, with the position the subscriber's stream starts after and, when it asked
+/// to resume or rewind, whether that worked (`Some(Err(reason))` when not).
+pub fn subscription_succeeded(
+    channel: &str,
+    data: &Value,
+    start: Position,
+    recovered: Option<Result<(), NotRecovered>>,
+) -> String {
+    let mut frame = json!({
+        "event": "pusher_internal:subscription_succeeded",
+        "channel": channel,
+        "data": data.to_string(),
+        "epoch": start.epoch.to_string(),
+        "serial": start.serial,
+    });
+    match recovered {
+        Some(Ok(())) => frame["recovered"] = json!(true),
+        Some(Err(reason)) => {
+            frame["recovered"] = json!(false);
+            frame["recovery_reason"] = json!(reason.as_str());
+        }
+        None => {}
+    }
+    frame.to_string()
 }
 
 pub fn member_added(channel: &str, user_id: &str, user_info: &Value) -> String {
@@ -289,11 +337,19 @@ mod tests {
 
     #[test]
     fn channel_event_encoding_is_valid_json() {
-        let b = channel_event("my-event", "ch", EventData::Text("{\"x\":\"\\\"q\"}"), Some("u1"));
+        let at = Position { epoch: 9, serial: 42 };
+        let b = channel_event(
+            "my-event",
+            "ch",
+            EventData::Text("{\"x\":\"\\\"q\"}"),
+            Some("u1"),
+            Some(at),
+        );
         let v: Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["event"], "my-event");
         assert_eq!(v["data"], "{\"x\":\"\\\"q\"}");
         assert_eq!(v["user_id"], "u1");
+        assert_eq!((v["epoch"].as_str(), v["serial"].as_u64()), (Some("9"), Some(42)));
     }
 
     #[test]

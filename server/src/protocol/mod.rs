@@ -8,9 +8,11 @@ pub mod close;
 pub mod frame;
 pub mod http_signature;
 pub mod name;
+pub mod position;
 pub mod signature;
 pub mod socket_id;
 
 pub use close::CloseCode;
 pub use name::{ChannelKind, ChannelName, EventName, NameError};
+pub use position::{NotRecovered, Position, StartFrom};
 pub use socket_id::SocketId;

@@ -42,6 +42,8 @@ pub struct AppSettings {
     pub history_max_messages: u32,
     /// Seconds a message is kept for resume and the history API.
     pub history_max_age: u32,
+    /// Seconds a publish's idempotency key is remembered (publishes with the same key are stored once).
+    pub idempotency_window: u32,
 }
 
 impl Default for AppSettings {
@@ -59,6 +61,7 @@ impl Default for AppSettings {
             allowed_origins: Vec::new(),
             history_max_messages: 100,
             history_max_age: 24 * 3600,
+            idempotency_window: 120,
         }
     }
 }
@@ -79,6 +82,7 @@ pub struct SettingsPatch {
     pub allowed_origins: Option<Vec<String>>,
     pub history_max_messages: Option<u32>,
     pub history_max_age: Option<u32>,
+    pub idempotency_window: Option<u32>,
 }
 
 impl SettingsPatch {
@@ -98,7 +102,8 @@ impl SettingsPatch {
             cache_ttl,
             allowed_origins,
             history_max_messages,
-            history_max_age
+            history_max_age,
+            idempotency_window
         );
     }
 }

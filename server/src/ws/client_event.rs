@@ -72,16 +72,16 @@ impl Session {
                 .close(CloseCode::ClientEventRate, CloseCode::ClientEventRate.message());
             return None;
         }
-        Some(ChannelMessage {
-            app_id: self.conn.app_id.clone(),
+        let mut message = ChannelMessage::new(
+            self.conn.app_id.clone(),
             channel,
             event,
-            data: MessageData::Json(data),
-            exclude: Some(self.conn.socket_id.clone()),
-            user_id,
-            origin: Origin::Client,
-            serial: 0,
-        })
+            MessageData::Json(data),
+            Origin::Client,
+        );
+        message.exclude = Some(self.conn.socket_id.clone());
+        message.user_id = user_id;
+        Some(message)
     }
 }
 

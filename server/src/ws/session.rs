@@ -80,7 +80,7 @@ impl Session {
         match frame::parse(text) {
             Ok(ClientFrame::ClientEvent { event, channel, data }) => {
                 if let Some(message) = self.client_event(event, &channel, data) {
-                    if let Err(e) = self.state.publisher.publish(message).await {
+                    if let Err(e) = self.state.publisher.publish(message, &Default::default()).await {
                         self.error(&format!("Client event not delivered: {e}"), None);
                     }
                 }

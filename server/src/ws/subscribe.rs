@@ -9,9 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::Session;
+use crate::history::{Retention, StreamStart};
 use crate::hub::Member;
 use crate::protocol::frame::SubscribeRequest;
 use crate::protocol::name::MAX_USER_ID;
+use crate::protocol::position::start_from;
 use crate::protocol::signature::{channel_auth_string, check_auth};
 use crate::protocol::{ChannelKind, ChannelName};
 use crate::store::App;
@@ -35,14 +37,27 @@ impl Session {
             Ok(member) => member,
             Err(message) => return self.error(&message, Some(channel.as_str())),
         };
+        let from = start_from(req.resume.as_ref(), req.rewind.as_ref());
         // In a cluster, this node listens to the channel before the client hears it is subscribed,
         // so an event published right after subscription_succeeded is not missed.
         let key = (self.conn.app_id.clone(), channel.clone());
         if let Some(cluster) = &self.state.cluster {
             cluster.join_interest(&key).await;
         }
-        match self.state.hub.subscribe(&self.conn, &app, &channel, member.as_ref()) {
-            Ok(joined) => {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (hub, conn, joining) = (self.state.hub.clone(), self.conn.clone(), channel.clone());
+        let (app2, member2) = (app.clone(), member.clone());
+        let attach = Box::new(move |mut start: StreamStart| {
+            if let Err(reason) = from {
+                start.recovered = Some(Err(reason));
+            }
+            let _ = tx.send(hub.subscribe(&conn, &app2, &joining, member2.as_ref(), start));
+        });
+        let bus = self.state.publisher.bus();
+        bus.attach(&key, from.unwrap_or(None), Retention::of(&app), attach)
+            .await;
+        match rx.await {
+            Ok(Ok(joined)) => {
                 if joined.first_here.is_some() {
                     // The other nodes hear of this member before the client hears it joined (its
                     // subscription_succeeded waits in the outbound queue meanwhile), so someone who
@@ -51,7 +66,11 @@ impl Session {
                 }
                 self.channels.insert(channel, member.map(|m| m.user_id));
             }
-            Err(e) => self.error(&e.to_string(), Some(channel.as_str())),
+            Ok(Err(e)) => self.error(&e.to_string(), Some(channel.as_str())),
+            Err(_) => self.error(
+                "Subscription failed: the node is shutting down or lost its bus; retry",
+                Some(channel.as_str()),
+            ),
         }
         if let Some(cluster) = &self.state.cluster {
             cluster.joined(&key).await;

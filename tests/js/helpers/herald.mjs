@@ -77,6 +77,9 @@ export function settingsFlags(settings = {}) {
     subscriptionCount: '--subscription-count',
     cacheTtl: '--cache-ttl',
     allowedOrigins: '--allowed-origins',
+    historyMaxMessages: '--history-max-messages',
+    historyMaxAge: '--history-max-age',
+    idempotencyWindow: '--idempotency-window',
   };
   const flags = [];
   for (const [k, v] of Object.entries(settings)) {

@@ -1,0 +1,236 @@
+//! The cluster's message store: one JetStream stream per prefix holds every stored channel message and
+//! republishes each, once stored, to its channel's live subject.
+//!
+//! A message's serial is its stream sequence. Publishes of a channel carry the sequence of the channel's
+//! previous message (`prev`) and are accepted only if it still is the last one
+//! (`Nats-Expected-Last-Subject-Sequence`), so the stored messages of a channel form an unbroken chain
+//! that shows any gap exactly. An idempotency key becomes the message id JetStream deduplicates on.
+//! Owns no delivery: the live path (`live`) reads from here to fill gaps and replay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::{self, DirectGetErrorKind, Republish, StorageType};
+use async_nats::jetstream::{self, Context};
+use dashmap::DashMap;
+
+use super::subjects::Subjects;
+use crate::bus::{Published, StoreOptions};
+use crate::history::{ChannelReader, HistoryError, Position};
+use crate::hub::ChannelKey;
+use crate::message::ChannelMessage;
+
+/// Publishes of one channel retried after another node got in first, before giving up.
+const MAX_CHAIN_RETRIES: usize = 20;
+
+/// Limits of the stream (apps may keep less; see `Retention`).
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub max_messages_per_channel: i64,
+    pub max_age: Duration,
+    pub dedup_window: Duration,
+    pub replicas: usize,
+}
+
+struct Opened {
+    stream: stream::Stream,
+    /// The stream's creation time: a recreated stream is a new epoch.
+    epoch: u64,
+}
+
+/// The JetStream stream of a cluster's messages.
+pub struct MessageStore {
+    js: Context,
+    subjects: Subjects,
+    limits: StreamLimits,
+    opened: tokio::sync::OnceCell<Opened>,
+    /// Per channel, the sequence of its last stored message as this node knows it (`None`: read it);
+    /// this node stores a channel's messages one at a time.
+    chains: DashMap<ChannelKey, Arc<tokio::sync::Mutex<Option<u64>>>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> HistoryError {
+    HistoryError::Unavailable(e.to_string())
+}
+
+impl MessageStore {
+    pub fn new(client: async_nats::Client, subjects: Subjects, limits: StreamLimits) -> Self {
+        MessageStore {
+            js: jetstream::new(client),
+            subjects,
+            limits,
+            opened: tokio::sync::OnceCell::new(),
+            chains: DashMap::new(),
+        }
+    }
+
+    /// Creates or updates the stream the first time it is needed (retried on the next use if NATS
+    /// cannot be reached).
+    async fn opened(&self) -> Result<&Opened, HistoryError> {
+        self.opened
+            .get_or_try_init(|| async {
+                let (source, destination) = self.subjects.stored_all();
+                let config = stream::Config {
+                    name: self.subjects.stream_name(),
+                    subjects: vec![source.clone()],
+                    storage: StorageType::File,
+                    num_replicas: self.limits.replicas.max(1),
+                    max_messages_per_subject: self.limits.max_messages_per_channel,
+                    max_age: self.limits.max_age,
+                    duplicate_window: self.limits.dedup_window.min(self.limits.max_age),
+                    allow_direct: true,
+                    republish: Some(Republish {
+                        source,
+                        destination,
+                        headers_only: false,
+                    }),
+                    ..Default::default()
+                };
+                let info = self.js.create_or_update_stream(config).await.map_err(unavailable)?;
+                let stream = self.js.get_stream(&info.config.name).await.map_err(unavailable)?;
+                let epoch = info.created.unix_timestamp_nanos() as u64;
+                Ok(Opened { stream, epoch })
+            })
+            .await
+    }
+
+    pub async fn epoch(&self) -> Result<u64, HistoryError> {
+        Ok(self.opened().await?.epoch)
+    }
+
+    /// Stores an HTTP API message, chained after the channel's last one.
+    pub async fn append(
+        &self,
+        message: &mut ChannelMessage,
+        options: &StoreOptions,
+    ) -> Result<Published, HistoryError> {
+        let opened = self.opened().await?;
+        let key = (message.app_id.clone(), message.channel.clone());
+        let subject = self.subjects.stored(&key.0, &key.1);
+        let chain = self.chains.entry(key).or_default().clone();
+        let mut last = chain.lock().await;
+        message.epoch = opened.epoch;
+        for _ in 0..MAX_CHAIN_RETRIES {
+            let prev = match *last {
+                Some(seq) => seq,
+                None => self.last_serial_of(&opened.stream, &subject).await?.unwrap_or(0),
+            };
+            message.prev = prev;
+            let payload = serde_json::to_vec(&*message).map_err(unavailable)?;
+            let mut publish = PublishMessage::build()
+                .payload(payload.into())
+                .expected_last_subject_sequence(prev);
+            if let Some(k) = &options.idempotency_key {
+                publish = publish.message_id(format!("{}:{}:{}", message.app_id, k, message.channel.as_str()));
+            }
+            let ack = match self.js.send_publish(subject.clone(), publish).await {
+                Ok(pending) => pending.await,
+                Err(e) => Err(e),
+            };
+            match ack {
+                Ok(ack) => {
+                    *last = if ack.duplicate { None } else { Some(ack.sequence) };
+                    let position = Position {
+                        epoch: opened.epoch,
+                        serial: ack.sequence,
+                    };
+                    return Ok(Published {
+                        position: Some(position),
+                        duplicate: ack.duplicate,
+                    });
+                }
+                // Another node stored a message of this channel since: read the new last one, retry.
+                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => *last = None,
+                Err(e) => {
+                    *last = None;
+                    return Err(unavailable(e));
+                }
+            }
+        }
+        Err(HistoryError::Unavailable(
+            "too many concurrent publishers on this channel; retry".into(),
+        ))
+    }
+
+    /// The sequence of a channel's last stored message.
+    pub async fn last_serial(&self, key: &ChannelKey) -> Result<Option<u64>, HistoryError> {
+        let opened = self.opened().await?;
+        self.last_serial_of(&opened.stream, &self.subjects.stored(&key.0, &key.1))
+            .await
+    }
+
+    async fn last_serial_of(&self, stream: &stream::Stream, subject: &str) -> Result<Option<u64>, HistoryError> {
+        match stream.direct_get_last_for_subject(subject).await {
+            Ok(m) => Ok(Some(m.sequence)),
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// The stream's last sequence (any channel).
+    pub async fn stream_last(&self) -> Result<u64, HistoryError> {
+        let opened = self.opened().await?;
+        let info = opened.stream.get_info().await.map_err(unavailable)?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// Reads one channel's stored messages.
+    pub async fn reader(&self, key: &ChannelKey) -> Result<StoredChannel<'_>, HistoryError> {
+        let opened = self.opened().await?;
+        Ok(StoredChannel {
+            stream: &opened.stream,
+            epoch: opened.epoch,
+            subject: self.subjects.stored(&key.0, &key.1),
+        })
+    }
+}
+
+/// One channel of the stream.
+pub struct StoredChannel<'a> {
+    stream: &'a stream::Stream,
+    epoch: u64,
+    subject: String,
+}
+
+impl StoredChannel<'_> {
+    fn decode(&self, m: async_nats::jetstream::message::StreamMessage) -> Option<Arc<ChannelMessage>> {
+        if m.subject.as_str() != self.subject {
+            return None;
+        }
+        decode(&m.payload, m.sequence, self.epoch).map(Arc::new)
+    }
+}
+
+/// A stored message as the stream holds it, numbered.
+pub fn decode(payload: &[u8], sequence: u64, epoch: u64) -> Option<ChannelMessage> {
+    let mut message: ChannelMessage = serde_json::from_slice(payload)
+        .map_err(|e| tracing::warn!(error = %e, sequence, "unreadable stored message"))
+        .ok()?;
+    message.serial = sequence;
+    message.epoch = epoch;
+    Some(message)
+}
+
+impl ChannelReader for StoredChannel<'_> {
+    async fn next_after(&self, after: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError> {
+        match self
+            .stream
+            .direct_get_next_for_subject(self.subject.as_str(), Some(after + 1))
+            .await
+        {
+            Ok(m) => Ok(self.decode(m)),
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn at(&self, serial: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError> {
+        match self.stream.direct_get(serial).await {
+            Ok(m) => Ok(self.decode(m)),
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
