@@ -165,7 +165,9 @@ async fn tenant_a_cannot_reach_any_route_of_tenant_b(backend: Backend) {
         .iter()
         .map(|(m, p, _)| (m.as_str().to_lowercase(), p.split('?').next().unwrap().to_string()))
         .collect();
-    for (path, ops) in doc["paths"].as_object().expect("openapi paths") {
+    // Paths outside /api/v1 (the Pusher HTTP API's history) are signed with app keys, not admin tokens.
+    let admin_paths = doc["paths"].as_object().expect("openapi paths").iter();
+    for (path, ops) in admin_paths.filter(|(p, _)| p.starts_with("/api/v1/")) {
         let path = path.trim_start_matches("/api/v1");
         for method in ops.as_object().unwrap().keys().filter(|_| path.contains('{')) {
             assert!(
