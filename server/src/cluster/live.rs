@@ -26,6 +26,7 @@ use crate::history::ChannelReader;
 use crate::history::{plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
 use crate::hub::{ChannelKey, Hub};
 use crate::message::{now_ms, ChannelMessage};
+use crate::protocol::CloseCode;
 
 /// One channel's subscription.
 pub(super) struct Live {
@@ -195,9 +196,15 @@ impl ChannelTask {
         let Some(message) = decode(&msg.payload, sequence, epoch) else {
             return;
         };
-        if self.cursor.is_some_and(|c| message.prev > c) {
-            // The live path lost messages: deliver them from the store first.
-            self.catch_up(sequence - 1).await;
+        if self.cursor.is_some_and(|c| message.prev > c) && !self.catch_up(sequence - 1).await {
+            // The live path lost messages and the store cannot give them now: rather than skip them,
+            // send the subscribers away to resume (4100: reconnect after a back-off).
+            let reason = "Messages of this channel could not be delivered in order; reconnect and resume";
+            self.hub
+                .channels
+                .close_subscribers(&self.key, CloseCode::OverCapacity, reason);
+            // Not delivered (nor counted as delivered): the store gives it with the rest later.
+            return;
         }
         self.deliver(&message);
     }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::connection::{Connection, Frame};
 use super::presence::{Member, PresenceMembers};
-use crate::protocol::{frame, ChannelName, SocketId};
+use crate::protocol::{frame, ChannelName, CloseCode, SocketId};
 
 /// A channel of an app.
 pub type ChannelKey = (Arc<str>, ChannelName);
@@ -229,6 +229,16 @@ impl ChannelRegistry {
             }
         }
         sent
+    }
+
+    /// Closes every local subscriber of a channel with `code` (they reconnect and resume).
+    pub fn close_subscribers(&self, key: &ChannelKey, code: CloseCode, reason: &str) {
+        let subscribers: Vec<Arc<Connection>> = self
+            .with_state(&key.0, &key.1, |s| s.subscribers.values().cloned().collect())
+            .unwrap_or_default();
+        for conn in subscribers {
+            conn.close(code, reason);
+        }
     }
 
     pub fn subscriber_count(&self, app_id: &Arc<str>, channel: &ChannelName) -> usize {
