@@ -132,6 +132,9 @@ impl MessageStore {
             match ack {
                 Ok(ack) => {
                     *last = if ack.duplicate { None } else { Some(ack.sequence) };
+                    if !ack.duplicate {
+                        self.trim(&opened.stream, &subject, options).await;
+                    }
                     let position = Position {
                         epoch: opened.epoch,
                         serial: ack.sequence,
@@ -152,6 +155,19 @@ impl MessageStore {
         Err(HistoryError::Unavailable(
             "too many concurrent publishers on this channel; retry".into(),
         ))
+    }
+
+    /// Drops what the app keeps no more than the stream does (the stream's own limit is the largest
+    /// any app may keep), so reads see exactly the app's last `history_max_messages`.
+    async fn trim(&self, stream: &stream::Stream, subject: &str, options: &StoreOptions) {
+        let Some(keep) = options.retention.map(|r| r.max_messages as i64) else {
+            return;
+        };
+        if keep < self.limits.max_messages_per_channel {
+            if let Err(e) = stream.purge().filter(subject).keep(keep as u64).await {
+                tracing::warn!(error = %e, "cannot trim a channel's history to the app's retention");
+            }
+        }
     }
 
     /// The sequence of a channel's last stored message.

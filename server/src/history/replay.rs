@@ -171,37 +171,38 @@ pub async fn page<R: ChannelReader>(
             Some(c) => reader.at(c).await?.map(|m| m.prev).unwrap_or(0),
             None => last,
         };
-        let mut seen = 0;
-        while serial > 0 && out.messages.len() < query.limit && seen < retention.max_messages {
+        let mut more = false;
+        while serial > 0 {
             let Some(m) = reader.at(serial).await? else { break };
             if !retention.keeps(&m, now_ms) || query.start_ms.is_some_and(|s| m.published_ms < s) {
                 break;
             }
-            seen += 1;
+            if out.messages.len() == query.limit {
+                more = in_range(&m) || query.end_ms.is_some();
+                break;
+            }
             serial = m.prev;
             if in_range(&m) {
                 out.messages.push(m);
             }
         }
-        if out.messages.len() == query.limit && serial > 0 {
+        if more {
             out.next_cursor = out.messages.last().map(|m| m.serial);
         }
     } else {
         let mut after = query.cursor.unwrap_or(0);
-        while out.messages.len() < query.limit {
-            let Some(m) = reader.next_after(after).await? else {
-                break;
-            };
+        while let Some(m) = reader.next_after(after).await? {
             if query.end_ms.is_some_and(|e| m.published_ms > e) {
+                break;
+            }
+            if out.messages.len() == query.limit {
+                out.next_cursor = Some(after);
                 break;
             }
             after = m.serial;
             if in_range(&m) {
                 out.messages.push(m);
             }
-        }
-        if out.messages.len() == query.limit && after < last {
-            out.next_cursor = Some(after);
         }
     }
     Ok(out)

@@ -58,9 +58,10 @@ struct ValidEvent {
 }
 
 pub async fn trigger(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
-    let mut request: EventRequest = signed.json()?;
-    request.idempotency_key = request.idempotency_key.or(signed.idempotency_key.clone());
-    let event = validate(&signed.app, request)?;
+    let request: EventRequest = signed.json()?;
+    let header_key = header_key(&signed)?;
+    let mut event = validate(&signed.app, request)?;
+    event.idempotency_key = event.idempotency_key.or(header_key);
     take_quota(&state, &signed.app, &[&event])?;
     publish(&state, &signed.app, &event).await?;
     if event.info.is_empty() {
@@ -85,12 +86,9 @@ pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json
         )));
     }
     let mut events = Vec::with_capacity(request.batch.len());
-    for (i, mut item) in request.batch.into_iter().enumerate() {
-        // A request-wide key stands for each event of the batch by its index.
-        if item.idempotency_key.is_none() {
-            item.idempotency_key = signed.idempotency_key.as_ref().map(|k| format!("{k}:{i}"));
-        }
-        let event = validate(&signed.app, item).map_err(|e| match e {
+    let header_key = header_key(&signed)?;
+    for (i, item) in request.batch.into_iter().enumerate() {
+        let mut event = validate(&signed.app, item).map_err(|e| match e {
             ApiError::BadRequest(m) => ApiError::bad(format!("batch[{i}]: {m}")),
             other => other,
         })?;
@@ -98,6 +96,10 @@ pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json
             return Err(ApiError::bad(format!(
                 "batch[{i}]: each batch event takes exactly one channel"
             )));
+        }
+        // A request-wide key stands for each event of the batch by its index.
+        if event.idempotency_key.is_none() {
+            event.idempotency_key = header_key.as_ref().map(|k| format!("{k}:{i}"));
         }
         events.push(event);
     }
@@ -179,14 +181,7 @@ fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
                 .collect()
         })
         .unwrap_or_default();
-    let idempotency_key = match request.idempotency_key {
-        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => {
-            return Err(ApiError::bad(format!(
-                "Invalid idempotency_key: give 1 to {MAX_IDEMPOTENCY_KEY} bytes"
-            )))
-        }
-        other => other,
-    };
+    let idempotency_key = checked_key(request.idempotency_key, "idempotency_key")?;
     Ok(ValidEvent {
         name,
         data,
@@ -195,6 +190,20 @@ fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {
         info,
         idempotency_key,
     })
+}
+
+/// The `Idempotency-Key` header, checked.
+fn header_key(signed: &Signed) -> Result<Option<String>, ApiError> {
+    checked_key(signed.idempotency_key.clone(), "Idempotency-Key header")
+}
+
+fn checked_key(key: Option<String>, what: &str) -> Result<Option<String>, ApiError> {
+    match key {
+        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY => Err(ApiError::bad(format!(
+            "Invalid {what}: give 1 to {MAX_IDEMPOTENCY_KEY} bytes"
+        ))),
+        other => Ok(other),
+    }
 }
 
 /// Counts `events` against the tenant's daily message quota, all or nothing.
