@@ -27,6 +27,7 @@ impl From<HistoryError> for BusError {
     fn from(e: HistoryError) -> Self {
         match e {
             HistoryError::Unavailable(m) => BusError::Unavailable(m),
+            HistoryError::NotCached => BusError::Unavailable("not among the recent messages".into()),
         }
     }
 }

@@ -14,16 +14,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
+use super::recent::RecentMessages;
 use super::store::{decode, MessageStore};
 use super::Cluster;
 use crate::bus::{Attach, Deliver};
 use crate::history::ChannelReader;
-use crate::history::{plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
+use crate::history::{try_plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
 use crate::hub::{ChannelKey, Hub};
 use crate::message::{now_ms, ChannelMessage};
 use crate::protocol::CloseCode;
@@ -52,14 +54,17 @@ impl Cluster {
             match self.client.subscribe(self.subjects.live(&key.0, &key.1)).await {
                 Ok(sub) => {
                     let (attach, requests) = mpsc::unbounded_channel();
+                    let (planned, plans) = mpsc::unbounded_channel();
                     let channel = ChannelTask {
                         key: key.clone(),
                         hub: self.hub.clone(),
                         store: self.store.clone(),
                         cursor: None,
+                        recent: RecentMessages::default(),
+                        planned,
                     };
                     self.round_trip().await;
-                    let task = tokio::spawn(channel.run(sub, requests, self.reconnects.subscribe()));
+                    let task = tokio::spawn(channel.run(sub, requests, plans, self.reconnects.subscribe()));
                     let entry = Live {
                         task: task.abort_handle(),
                         attach,
@@ -141,13 +146,28 @@ struct ChannelTask {
     store: Arc<MessageStore>,
     /// The serial of the last stored message delivered (`None` until known).
     cursor: Option<u64>,
+    /// The newest delivered messages: most resumes are served from here at once.
+    recent: RecentMessages,
+    /// Where plans read from the store (off the delivery loop) come back.
+    planned: mpsc::UnboundedSender<Planned>,
 }
+
+/// A start planned from the store, up to `upto`, waiting to be attached.
+struct Planned {
+    request: AttachRequest,
+    start: StreamStart,
+    upto: u64,
+}
+
+/// How long a plan that needs the store keeps retrying it (e.g. across a NATS restart).
+const PLAN_DEADLINE: Duration = Duration::from_secs(30);
 
 impl ChannelTask {
     async fn run(
         mut self,
         mut sub: async_nats::Subscriber,
         mut requests: mpsc::UnboundedReceiver<AttachRequest>,
+        mut plans: mpsc::UnboundedReceiver<Planned>,
         mut reconnects: watch::Receiver<u64>,
     ) {
         self.cursor = self.start_cursor().await;
@@ -158,6 +178,7 @@ impl ChannelTask {
                     None => break,
                 },
                 Some(request) = requests.recv() => self.on_attach(request).await,
+                Some(planned) = plans.recv() => self.on_planned(planned),
                 Ok(()) = reconnects.changed() => {
                     self.catch_up(u64::MAX).await;
                 }
@@ -206,12 +227,13 @@ impl ChannelTask {
             // Not delivered (nor counted as delivered): the store gives it with the rest later.
             return;
         }
-        self.deliver(&message);
+        self.deliver(Arc::new(message));
     }
 
-    fn deliver(&mut self, message: &ChannelMessage) {
-        self.hub.deliver(message);
+    fn deliver(&mut self, message: Arc<ChannelMessage>) {
+        self.hub.deliver(&message);
         self.cursor = Some(message.serial);
+        self.recent.push(message);
     }
 
     /// Delivers the stored messages after the cursor up to `upto` (inclusive); false if the store
@@ -221,15 +243,17 @@ impl ChannelTask {
             self.cursor = self.start_cursor().await;
             return false;
         };
-        let Ok(reader) = self.store.reader(&self.key).await else {
+        let store = self.store.clone();
+        let Ok(reader) = store.reader(&self.key).await else {
             return false;
         };
         let mut complete = true;
         loop {
             match reader.next_after(cursor).await {
                 Ok(Some(message)) if message.serial <= upto => {
-                    self.hub.deliver(&message);
+                    crate::metrics::GAP_FILLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     cursor = message.serial;
+                    self.deliver(message);
                 }
                 Ok(_) => break,
                 Err(e) => {
@@ -270,13 +294,56 @@ impl ChannelTask {
             }
         }
         let upto = self.cursor.unwrap_or(0);
-        let start = match self.store.reader(&self.key).await {
-            Ok(reader) => plan_start(&reader, epoch, upto, request.from, request.retention, now_ms()).await,
-            Err(_) => StreamStart::at(
-                Position { epoch, serial: upto },
-                request.from.map(|_| NotRecovered::Unavailable),
-            ),
-        };
+        let now = now_ms();
+        match try_plan_start(&self.recent, epoch, upto, request.from, request.retention, now).await {
+            Ok(start) => (request.attach)(start),
+            // Older than what this node keeps in memory: read the store off the delivery loop.
+            Err(_) => self.plan_from_store(request, epoch, upto),
+        }
+    }
+
+    /// Plans a start from the store in a task of its own (retrying across a NATS outage), then hands
+    /// it back to the delivery loop.
+    fn plan_from_store(&self, request: AttachRequest, epoch: u64, upto: u64) {
+        let (store, key, back) = (self.store.clone(), self.key.clone(), self.planned.clone());
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + PLAN_DEADLINE;
+            let start = loop {
+                let read = match store.reader(&key).await {
+                    Ok(reader) => try_plan_start(&reader, epoch, upto, request.from, request.retention, now_ms()).await,
+                    Err(e) => Err(e),
+                };
+                match read {
+                    Ok(start) => break start,
+                    Err(e) if tokio::time::Instant::now() >= deadline => {
+                        tracing::warn!(error = %e, "history unavailable for a resume or rewind");
+                        let current = Position { epoch, serial: upto };
+                        break StreamStart::at(current, Some(NotRecovered::Unavailable));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
+            };
+            let _ = back.send(Planned { request, start, upto });
+        });
+    }
+
+    /// Attaches a start planned from the store, adding what this node delivered since it was read.
+    fn on_planned(&mut self, planned: Planned) {
+        let Planned {
+            request,
+            mut start,
+            upto,
+        } = planned;
+        let cursor = self.cursor.unwrap_or(upto);
+        if cursor > upto {
+            match start.recovered {
+                Some(Ok(())) => match self.recent.after(upto) {
+                    Some(since) => start.replay.extend(since),
+                    None => return self.plan_from_store(request, start.position.epoch, cursor),
+                },
+                _ => start.position.serial = cursor,
+            }
+        }
         (request.attach)(start);
     }
 }

@@ -9,7 +9,7 @@ mod memory;
 mod replay;
 
 pub use memory::{ChannelLog, MemoryHistory};
-pub use replay::{page, plan_start, Page, PageQuery, StreamStart};
+pub use replay::{page, plan_start, try_plan_start, Page, PageQuery, StreamStart};
 
 use std::sync::Arc;
 
@@ -22,6 +22,9 @@ pub use crate::protocol::{NotRecovered, Position, StartFrom};
 pub enum HistoryError {
     #[error("history store unavailable: {0}")]
     Unavailable(String),
+    /// A reader over recent messages only was asked for older ones.
+    #[error("not among the recent messages")]
+    NotCached,
 }
 
 /// Reads one channel's retained messages.

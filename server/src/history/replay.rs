@@ -30,7 +30,8 @@ impl StreamStart {
 }
 
 /// Decides a subscriber's start. `upto` is the serial of the last message this node delivered on the
-/// channel: the live stream continues after it, so the replay ends there.
+/// channel: the live stream continues after it, so the replay ends there. A reader that cannot
+/// answer makes it `recovered: false` (`unavailable`).
 pub async fn plan_start<R: ChannelReader>(
     reader: &R,
     epoch: u64,
@@ -39,9 +40,27 @@ pub async fn plan_start<R: ChannelReader>(
     retention: Retention,
     now_ms: i64,
 ) -> StreamStart {
+    match try_plan_start(reader, epoch, upto, from, retention, now_ms).await {
+        Ok(start) => start,
+        Err(e) => {
+            tracing::warn!(error = %e, "history unavailable for a resume or rewind");
+            StreamStart::at(Position { epoch, serial: upto }, Some(NotRecovered::Unavailable))
+        }
+    }
+}
+
+/// `plan_start`, handing back the reader's error (so a caller can retry, or try another reader).
+pub async fn try_plan_start<R: ChannelReader>(
+    reader: &R,
+    epoch: u64,
+    upto: u64,
+    from: Option<StartFrom>,
+    retention: Retention,
+    now_ms: i64,
+) -> Result<StreamStart, HistoryError> {
     let current = Position { epoch, serial: upto };
     let Some(from) = from else {
-        return StreamStart::at(current, None);
+        return Ok(StreamStart::at(current, None));
     };
     let planned = match from {
         StartFrom::Resume(p) => resume(reader, current, p, retention, now_ms).await,
@@ -51,18 +70,14 @@ pub async fn plan_start<R: ChannelReader>(
             rewind(reader, upto, retention.max_messages, since, retention, now_ms).await
         }
     };
-    match planned {
-        Ok(Ok((after, replay))) => StreamStart {
+    Ok(match planned? {
+        Ok((after, replay)) => StreamStart {
             position: Position { epoch, serial: after },
             recovered: Some(Ok(())),
             replay,
         },
-        Ok(Err(reason)) => StreamStart::at(current, Some(reason)),
-        Err(HistoryError::Unavailable(e)) => {
-            tracing::warn!(error = %e, "history unavailable for a resume or rewind");
-            StreamStart::at(current, Some(NotRecovered::Unavailable))
-        }
-    }
+        Err(reason) => StreamStart::at(current, Some(reason)),
+    })
 }
 
 type Planned = Result<Result<(u64, Vec<Arc<ChannelMessage>>), NotRecovered>, HistoryError>;

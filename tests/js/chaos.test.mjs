@@ -1,0 +1,425 @@
+// Chaos: no message lost. A private nats-server, three herald nodes and a TCP
+// balancer in front of them (helpers/balancer.mjs); pusher-js subscribers with
+// the resume plugin (clients/pusher-js-resume) connect through the balancer
+// and record numbered messages per channel; publishers send `{i}` per channel
+// at a steady rate through the HTTP API of the nodes in turn, with an
+// Idempotency-Key and retries (on another node) until 200. Meanwhile the
+// balancer drops a random ~20% of the subscriber connections every 2-3 s, one
+// node is killed with SIGKILL (at 30% of the run) and nats-server is restarted
+// (at 60%; same port, same store, down 4 s; one more cut 1 s before, so that
+// the reconnected clients resume as NATS goes down). At the end every
+// subscriber must have, per channel, every number from 1 (they all subscribed
+// before the first publish) to the last published, once each and in order,
+// and no channel may have been reported lost (recovered:false): JetStream
+// keeps the history across node and NATS restarts.
+//
+// Scale (defaults run in ~30 s, for CI):
+//   CHAOS_SUBSCRIBERS (24)  CHAOS_CHANNELS (3)  CHAOS_RATE total msgs/s (30)  CHAOS_SECONDS (20)
+//   CHAOS_CHANNELS_PER_SUBSCRIBER (all)   CHAOS_CUT_FRACTION (0.2)
+//   CHAOS_WORKERS (subscriber worker threads; default one per 500 subscribers, at most CPUs - 1)
+//   CHAOS_DRAIN_SECONDS (bounded wait for the last messages; 30 + 1 per 50 subscribers)
+//   CHAOS_HISTORY (messages kept per channel; default a minute of a channel, at least 1000)
+//   CHAOS_REPORT (path of the JSON report; default: a temp file, written when the test fails)
+//   CHAOS_PLUGIN (path of another resume plugin module to try)
+// The benchmark: CHAOS_SUBSCRIBERS=2000 CHAOS_RATE=200 CHAOS_SECONDS=300 node --test chaos.test.mjs
+// (a subscriber holds one fd here and the balancer two: 2000 subscribers need ~6,100 open files).
+// It prints one line: CHAOS {"published":…,"delivered":…,"duplicates":…,"gaps":…,…}, where
+// gaps counts the numbers never delivered (on pairs not reported recovered:false), delivered
+// every event the subscribers got, and seconds the time from the first publish to the end of
+// the drain. The report file has the timeline, each anomaly with the subscriber's recent
+// connections (and the node each went to), subscribes sent, and raw frames around it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sleep, eventually, hmac, md5, clusterSkip } from './helpers/herald.mjs';
+import {
+  startNats, startCluster, allReady, readyStatus, clusterLogs, CLUSTER_APP,
+} from './helpers/cluster.mjs';
+import { startBalancer } from './helpers/balancer.mjs';
+
+const num = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not ${JSON.stringify(v)}`);
+  return n;
+};
+const SUBSCRIBERS = Math.round(num('CHAOS_SUBSCRIBERS', 24));
+const CHANNELS = Math.round(num('CHAOS_CHANNELS', 3));
+const RATE = num('CHAOS_RATE', 30);
+const SECONDS = num('CHAOS_SECONDS', 20);
+const PER_SUBSCRIBER = Math.min(CHANNELS, Math.round(num('CHAOS_CHANNELS_PER_SUBSCRIBER', CHANNELS)));
+const WORKERS = Math.min(SUBSCRIBERS, Math.round(num('CHAOS_WORKERS',
+  Math.min(Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1), Math.ceil(SUBSCRIBERS / 500)))));
+const CUT_FRACTION = num('CHAOS_CUT_FRACTION', 0.2);
+const DRAIN_SECONDS = num('CHAOS_DRAIN_SECONDS', 30 + SUBSCRIBERS / 50);
+// Messages kept per channel (the app's historyMaxMessages and the nodes' HERALD_HISTORY_SIZE): a
+// minute of each channel, so that a subscriber that lagged or was cut off can always resume (the
+// app default, 100 messages, is 2 s of a channel at CHAOS_RATE=150).
+const HISTORY = Math.round(num('CHAOS_HISTORY', Math.max(1000, Math.ceil((RATE / CHANNELS) * 60))));
+const PUBLISH_TIMEOUT = 3000; // ms per HTTP attempt
+const PUBLISH_GIVE_UP = 60000; // ms of failed attempts for one message: the test fails
+const KILL_AT = 0.3; // of the run: SIGKILL one node
+const NATS_RESTART_AT = 0.6; // of the run: restart nats-server
+// at least (and until every live node has noticed): longer than PUBLISH_TIMEOUT, so that a publish the
+// node holds over the outage is given up by the publisher and retried elsewhere with its Idempotency-Key
+const NATS_DOWN_MS = 4000;
+const RECONNECT_DELAY = 1000; // pusher-js retries a dropped connection after 1 s
+const PLUGIN = process.env.CHAOS_PLUGIN
+  ? new URL(`file://${path.resolve(process.env.CHAOS_PLUGIN)}`).href
+  : new URL('../../clients/pusher-js-resume/index.mjs', import.meta.url).href;
+
+// ------------------------------------------------------------- publishing
+
+/** POST /apps/{id}/events through node h with an Idempotency-Key; resolves with the status (0: no answer). */
+async function publishOnce(h, channel, i) {
+  const body = JSON.stringify({ name: 'n', channel, data: JSON.stringify({ i }) });
+  const apiPath = `/apps/${CLUSTER_APP.id}/events`;
+  const params = {
+    auth_key: CLUSTER_APP.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0', body_md5: md5(body),
+  };
+  const sorted = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
+  const qs = new URLSearchParams({ ...params, auth_signature: hmac(CLUSTER_APP.secret, `POST\n${apiPath}\n${sorted}`) });
+  try {
+    const res = await fetch(`${h.url}${apiPath}?${qs}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `${channel}:${i}` },
+      body,
+      signal: AbortSignal.timeout(PUBLISH_TIMEOUT),
+    });
+    const text = await res.text();
+    return { status: res.status, text };
+  } catch (e) {
+    return { status: 0, text: e.cause?.code || e.name || String(e) };
+  }
+}
+
+/**
+ * Publishers: one loop per channel, each message at its due time (or at once when behind), through
+ * the live nodes in turn; a failed attempt is retried on the next node after a short backoff, with
+ * the same Idempotency-Key, until 200. Per channel one message at a time, so publish order is i order.
+ */
+function startPublishing({ live, channels, rate, until, stats, timeline, t0, halted }) {
+  let turn = 0;
+  const last = channels.map(() => 0);
+  const period = (1000 * channels.length) / rate; // per channel
+  const start = Date.now();
+  async function deliver(channel, i) {
+    const first = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      if (halted()) throw new Error('the test is over');
+      const nodes = live();
+      const h = nodes[turn++ % nodes.length];
+      const { status, text } = await publishOnce(h, channel, i);
+      if (status === 200) {
+        const ms = Date.now() - first;
+        stats.latencies.push(ms);
+        return;
+      }
+      stats.retries++;
+      stats.failures[status] = (stats.failures[status] || 0) + 1;
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        throw new Error(`publish ${channel}:${i} via ${h.name} refused with ${status}: ${text}`);
+      }
+      if (Date.now() - first > PUBLISH_GIVE_UP) {
+        throw new Error(`publish ${channel}:${i} still failing after ${PUBLISH_GIVE_UP} ms (last: ${h.name} ${status} ${text})`);
+      }
+      if (attempt === 0) timeline.push({ t: Date.now() - t0, what: `publish ${channel}:${i} retried (${h.name}: ${status || text})` });
+      await sleep(Math.min(25 * 2 ** attempt, 500));
+    }
+  }
+  const loops = channels.map(async (channel, c) => {
+    for (let i = 1; ; i++) {
+      const due = start + (c / channels.length) * period + (i - 1) * period;
+      if (due >= until || halted()) break;
+      if (due > Date.now()) await sleep(due - Date.now());
+      await deliver(channel, i);
+      last[c] = i;
+    }
+  });
+  return { last, done: Promise.all(loops) };
+}
+
+// ------------------------------------------------------------- subscribers
+
+/** A worker thread holding a share of the subscribers (helpers/chaos-subscribers.mjs), driven by call(). */
+function subscriberWorker(workerData) {
+  const w = new Worker(new URL('./helpers/chaos-subscribers.mjs', import.meta.url), { workerData });
+  const pending = new Map();
+  let seq = 0;
+  let dead = null;
+  const failAll = (e) => {
+    dead = e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  };
+  const ready = new Promise((resolve, reject) => {
+    w.on('message', (m) => {
+      if (m.ready) return resolve();
+      const p = pending.get(m.id);
+      if (!p) return undefined;
+      pending.delete(m.id);
+      return m.error ? p.reject(new Error(m.error)) : p.resolve(m.result);
+    });
+    w.on('error', (e) => { reject(e); failAll(e); });
+    w.on('exit', (code) => {
+      const e = new Error(`subscriber worker exited with ${code}`);
+      reject(e);
+      failAll(e);
+    });
+  });
+  return {
+    ready,
+    call(cmd, args = {}) {
+      if (dead) return Promise.reject(dead);
+      const id = ++seq;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        w.postMessage({ id, cmd, ...args });
+      });
+    },
+    async close() {
+      if (!dead) await Promise.race([this.call('stop').catch(() => {}), sleep(2000)]);
+      await w.terminate();
+    },
+  };
+}
+
+// ------------------------------------------------------------- report
+
+const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : null);
+
+/** The serial and number of a raw event frame of `channel`, or null. */
+function frameInfo([t, raw], t0, balancer) {
+  try {
+    const f = JSON.parse(raw);
+    let d = f.data;
+    try { d = JSON.parse(d); } catch { /* not JSON */ }
+    return {
+      at: t - t0, event: f.event, channel: f.channel, i: d?.i, epoch: f.epoch, serial: f.serial,
+      ...(f.recovered !== undefined ? { recovered: f.recovered, reason: f.recovery_reason } : {}),
+      ...(f.event === 'pusher:connection_established' ? { node: balancer.backendOf(d?.socket_id) } : {}),
+    };
+  } catch {
+    return { at: t - t0, raw: String(raw).slice(0, 200) };
+  }
+}
+
+/** Log entries with relative times and the node of each connection. */
+function annotate(log, t0, balancer) {
+  return (log || []).map((e) => ({
+    ...e, t: e.t - t0, ...(e.socketId ? { node: balancer.backendOf(e.socketId) } : {}),
+  }));
+}
+
+function describeAnomaly(a, t0, balancer, timeline) {
+  const at = a.t - t0;
+  const near = timeline.filter((x) => Math.abs(x.t - at) <= 3000 && !x.what.startsWith('publish ')).map((x) => `${x.t}ms ${x.what}`);
+  const after = a.framesAfter.map((f) => frameInfo(f, t0, balancer)).filter((f) => f.channel === a.channel);
+  const before = a.framesBefore.map((f) => frameInfo(f, t0, balancer)).filter((f) => f.channel === a.channel);
+  return {
+    summary: `${a.kind} on subscriber ${a.subscriber} ${a.channel}: expected ${a.expected}, got ${a.got} at +${at}ms, `
+      + `connection ${a.socketId} on ${balancer.backendOf(a.socketId) ?? '?'} (${a.state})`
+      + `${a.afterRecoveredFalse ? ', after recovered:false on this channel' : ''}`,
+    afterRecoveredFalse: a.afterRecoveredFalse,
+    nearbyChaos: near,
+    log: annotate(a.log, t0, balancer).slice(-12),
+    framesBefore: before.slice(-4),
+    framesAfter: after.slice(0, 4),
+  };
+}
+
+// ------------------------------------------------------------- the test
+
+test(`chaos: no message lost (${SUBSCRIBERS} subscribers, ${CHANNELS} channels, ${RATE} msgs/s, ${SECONDS} s; `
+  + 'connection cuts, kill -9 of a node, nats-server restart)', {
+  skip: clusterSkip('starts its own three-node cluster in every topology; the single-topology run covers it'),
+  timeout: (SECONDS + DRAIN_SECONDS + 300 + SUBSCRIBERS / 10) * 1000,
+}, async (t) => {
+  const nats = await startNats(t);
+  const { nodes } = await startCluster(t, 3, {
+    nats, app: { historyMaxMessages: HISTORY }, env: { HERALD_HISTORY_SIZE: String(HISTORY) },
+  });
+  const balancer = await startBalancer(t, nodes.map((h) => ({ port: h.port, name: h.name })));
+  const channels = Array.from({ length: CHANNELS }, (_, c) => `chaos-${c}`);
+
+  // subscribers, spread over the workers; subscriber k takes channels k, k+1, .. (mod CHANNELS)
+  const plan = Array.from({ length: SUBSCRIBERS }, (_, k) => ({
+    index: k, channels: Array.from({ length: PER_SUBSCRIBER }, (_, j) => (k + j) % CHANNELS),
+  }));
+  const workers = [];
+  t.after(() => Promise.all(workers.map((w) => w.close())));
+  for (let w = 0; w < WORKERS; w++) {
+    const share = plan.filter((_, k) => k % WORKERS === w);
+    const worker = subscriberWorker({ key: CLUSTER_APP.key, port: balancer.port, channels, subscribers: share, pluginUrl: PLUGIN });
+    workers.push(worker);
+  }
+  await Promise.all(workers.map((w) => w.ready));
+  await Promise.all(workers.map((w) => w.call('start')));
+  const connectedAtStart = balancer.perBackend();
+
+  // publishing and chaos
+  const t0 = Date.now();
+  const until = t0 + SECONDS * 1000;
+  const timeline = [{ t: 0, what: `start: ${JSON.stringify(connectedAtStart)} connections per node` }];
+  const mark = (what) => timeline.push({ t: Date.now() - t0, what });
+  const live = [...nodes];
+  const pubStats = { retries: 0, failures: {}, latencies: [] };
+  let over = false; // the test ended (maybe failed): loops still running stop
+  t.after(() => { over = true; });
+  const publishing = startPublishing({
+    live: () => live, channels, rate: RATE, until, stats: pubStats, timeline, t0, halted: () => over,
+  });
+
+  const cuts = (async () => {
+    let cut = 0;
+    for (;;) {
+      await sleep(2000 + Math.random() * 1000);
+      if (Date.now() > until - 1000 || over) return cut;
+      const n = balancer.cut(CUT_FRACTION);
+      cut += n;
+      mark(`cut ${n} of ${n + balancer.connections()} connections`);
+    }
+  })();
+
+  const victim = nodes[Math.floor(Math.random() * nodes.length)];
+  const faults = (async () => {
+    await sleep(t0 + KILL_AT * SECONDS * 1000 - Date.now());
+    live.splice(live.indexOf(victim), 1);
+    mark(`kill -9 ${victim.name} (${JSON.stringify(balancer.perBackend())} connections per node)`);
+    await victim.signal('SIGKILL');
+    balancer.remove(victim.port);
+    mark(`${victim.name} dead, out of the balancer`);
+
+    // pusher-js reconnects 1 s after a drop: these resume while nats-server goes down
+    await sleep(t0 + NATS_RESTART_AT * SECONDS * 1000 - RECONNECT_DELAY - Date.now());
+    const n = balancer.cut(CUT_FRACTION);
+    mark(`cut ${n} of ${n + balancer.connections()} connections (to resume as NATS stops)`);
+    await sleep(t0 + NATS_RESTART_AT * SECONDS * 1000 - Date.now());
+    mark('nats-server stopping');
+    const down = Date.now();
+    await nats.stop();
+    mark('nats-server stopped');
+    // a real outage: the nodes notice (readyz fails) before NATS is back
+    await eventually(async () => {
+      for (const h of live) if (await readyStatus(h) === 200) return false;
+      return true;
+    }, { timeout: 8000, what: 'every live node to report not-ready while NATS is down' })
+      .then(() => mark(`${live.map((h) => h.name).join(', ')} not ready`))
+      .catch((e) => mark(`still ready? ${e.message}`));
+    await sleep(down + NATS_DOWN_MS - Date.now());
+    await nats.start();
+    mark('nats-server started');
+    await allReady(live, 30000);
+    mark(`${live.map((h) => h.name).join(', ')} ready again`);
+  })();
+
+  await Promise.all([cuts, faults, publishing.done]);
+  const last = publishing.last;
+  const published = last.reduce((a, b) => a + b, 0);
+  mark(`publishing over: last ${JSON.stringify(last)}`);
+
+  // bounded wait for every subscriber to have the last number of each of its channels
+  const drainUntil = Date.now() + DRAIN_SECONDS * 1000;
+  let status;
+  for (;;) {
+    const parts = await Promise.all(workers.map((w) => w.call('status', { last })));
+    status = { done: 0, total: 0, behind: [] };
+    for (const p of parts) {
+      status.done += p.done;
+      status.total += p.total;
+      status.behind.push(...p.behind);
+    }
+    if (status.done === status.total || Date.now() > drainUntil) break;
+    await sleep(250);
+  }
+  mark(`drain: ${status.done}/${status.total} complete`);
+  await sleep(1000); // a duplicate still on its way would arrive now
+  const elapsed = (Date.now() - t0) / 1000;
+
+  const reports = await Promise.all(workers.map((w) => w.call('report', { last })));
+  const r = {
+    delivered: 0, duplicates: 0, outOfOrder: 0, gaps: 0, gapPairs: 0, undrained: 0, recoveredFalse: 0, recoveredTrue: 0, reconnects: 0,
+    reasons: {}, anomalyCount: 0, anomalies: [], missing: [], recoveredFalsePairs: [], notConnected: [],
+  };
+  for (const w of reports) {
+    for (const k of ['delivered', 'duplicates', 'outOfOrder', 'gaps', 'gapPairs', 'undrained', 'recoveredFalse', 'recoveredTrue', 'reconnects', 'anomalyCount']) r[k] += w[k];
+    for (const [why, n] of Object.entries(w.reasons)) r.reasons[why] = (r.reasons[why] || 0) + n;
+    r.anomalies.push(...w.anomalies);
+    r.missing.push(...w.missing);
+    r.recoveredFalsePairs.push(...w.recoveredFalsePairs);
+    r.notConnected.push(...w.notConnected);
+  }
+  const expected = plan.reduce((sum, s) => sum + s.channels.reduce((a, c) => a + last[c], 0), 0);
+  const lat = pubStats.latencies.sort((a, b) => a - b);
+  const summary = {
+    published,
+    delivered: r.delivered,
+    duplicates: r.duplicates,
+    gaps: r.gaps,
+    recovered_false: r.recoveredFalse,
+    reconnects: r.reconnects,
+    subscribers: SUBSCRIBERS,
+    seconds: Math.round(elapsed * 10) / 10,
+    expected,
+    out_of_order: r.outOfOrder,
+    recovered_true: r.recoveredTrue,
+    ...(r.recoveredFalse ? { recovery_reasons: r.reasons } : {}),
+    ...(r.undrained ? { undrained_pairs: r.undrained } : {}), // the drain ended with these behind
+    channels: CHANNELS,
+    rate: RATE,
+    cuts: balancer.stats.cut, // connections cut
+    killed: victim.name,
+    publish_retries: pubStats.retries,
+    publish_ms_p50: pct(lat, 0.5),
+    publish_ms_p99: pct(lat, 0.99),
+    publish_ms_max: lat.at(-1) ?? null,
+  };
+  console.log(`CHAOS ${JSON.stringify(summary)}`);
+
+  const clean = r.duplicates === 0 && r.gaps === 0 && r.outOfOrder === 0 && r.recoveredFalse === 0;
+  let where = '';
+  if (!clean || process.env.CHAOS_REPORT) {
+    const file = process.env.CHAOS_REPORT || path.join(os.tmpdir(), `herald-chaos-${process.pid}-${t0}.json`);
+    const details = {
+      summary,
+      timeline,
+      publishFailures: pubStats.failures,
+      balancer: balancer.stats,
+      // silent ones first: a jump after recovered:false is what the plugin announced
+      anomalies: r.anomalies.map((a) => describeAnomaly(a, t0, balancer, timeline))
+        .sort((a, b) => Number(a.afterRecoveredFalse) - Number(b.afterRecoveredFalse)),
+      missing: r.missing.map((m) => ({
+        ...m,
+        socketIds: m.socketIds.map((s) => `${s}@${balancer.backendOf(s) ?? '?'}`),
+        log: annotate(m.log, t0, balancer),
+        frames: m.frames.map((f) => frameInfo(f, t0, balancer)).filter((f) => f.channel === m.channel || !f.channel),
+      })),
+      recoveredFalsePairs: r.recoveredFalsePairs.map((p) => ({
+        ...p,
+        at: p.at.map((x) => ({
+          ...x, t: x.t - t0, node: balancer.backendOf(x.socketId), log: annotate(x.log, t0, balancer),
+        })),
+      })),
+      notConnected: r.notConnected.map((n) => ({ ...n, log: annotate(n.log, t0, balancer) })),
+      drainBehind: status.behind,
+      logs: clusterLogs(nodes, 200),
+      nats: nats.logs().slice(-4000),
+    };
+    await writeFile(file, JSON.stringify(details, null, 1));
+    where = `\nfull report: ${file}\ntimeline: ${timeline.filter((x) => !x.what.startsWith('publish ')).map((x) => `${x.t}ms ${x.what}`).join('; ')}`
+      + `\nfirst anomalies:\n${details.anomalies.slice(0, 5).map((a) => `  ${a.summary}\n    near: ${a.nearbyChaos.join('; ')}\n    before: ${JSON.stringify(a.framesBefore)}\n    after: ${JSON.stringify(a.framesAfter)}\n    log: ${JSON.stringify(a.log.slice(-6))}`).join('\n')}`
+      + `\nfirst pairs with missing numbers: ${JSON.stringify(details.missing.slice(0, 3).map((m) => ({ subscriber: m.subscriber, channel: m.channel, ranges: m.ranges, socketIds: m.socketIds })))}`
+      + `\nfirst recovered:false: ${details.recoveredFalsePairs.slice(0, 3).map((p) => `subscriber ${p.subscriber} ${p.channel}: `
+        + `${p.at.map((x) => `${x.reason} at +${x.t}ms on ${x.node ?? '?'} after ${x.lastBefore}, log ${JSON.stringify(x.log.slice(-5))}`).join(', ')}`).join('\n  ')}`;
+  }
+
+  assert.equal(r.duplicates, 0, `duplicates delivered${where}`);
+  assert.equal(r.outOfOrder, 0, `messages delivered out of order${where}`);
+  assert.equal(r.gaps, 0, `messages lost without recovered:false (${r.gapPairs} subscriber-channel pairs, ${r.undrained} of them still behind when the ${DRAIN_SECONDS} s drain ended)${where}`);
+  assert.equal(r.recoveredFalse, 0, `recovered:false reported (${JSON.stringify(r.reasons)}) although JetStream keeps the history${where}`);
+  assert.equal(r.delivered, expected, `deliveries${where}`);
+});
