@@ -76,6 +76,11 @@ impl AppDirectory {
         self.cache.read().apps.get(id).cloned()
     }
 
+    /// The ids of every app.
+    pub fn app_ids(&self) -> Vec<String> {
+        self.cache.read().apps.keys().cloned().collect()
+    }
+
     pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
         self.cache.read().tenants.get(id).cloned()
     }

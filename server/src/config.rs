@@ -70,9 +70,30 @@ pub struct Config {
     pub nats_prefix: String,
     /// Seconds without a heartbeat after which a node counts as dead and its presence members go.
     pub node_timeout: u64,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<String>,
+    /// Lifecycle events kept per app (embedded mode; cluster mode caps the stream by `event_log_max_bytes`).
+    pub event_log_max_events: usize,
+    /// Seconds lifecycle events are kept.
+    pub event_log_max_age: u64,
+    /// Bytes the cluster's lifecycle event stream may hold.
+    pub event_log_max_bytes: i64,
+    /// Milliseconds before a failed webhook is tried again; each later retry waits twice as long
+    /// (ten attempts in all: with the default of 1000, over 8 minutes of retries).
+    pub webhook_retry_base_ms: u64,
     /// `tracing` filter, e.g. `info` or `herald=debug`.
     pub log: String,
     pub log_format: LogFormat,
+}
+
+impl Config {
+    /// True when `peer` is one of the trusted proxies.
+    pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|p| match p.parse::<ipnet::IpNet>() {
+            Ok(net) => net.contains(&peer),
+            Err(_) => p.parse::<std::net::IpAddr>() == Ok(peer),
+        })
+    }
 }
 
 impl Default for Config {
@@ -97,6 +118,11 @@ impl Default for Config {
             nats_url: None,
             nats_prefix: "herald".into(),
             node_timeout: 10,
+            trusted_proxies: Vec::new(),
+            event_log_max_events: 10_000,
+            event_log_max_age: 24 * 3600,
+            event_log_max_bytes: 256 * 1024 * 1024,
+            webhook_retry_base_ms: 1000,
             log: "info".into(),
             log_format: LogFormat::Pretty,
         }

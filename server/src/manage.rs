@@ -6,7 +6,9 @@ use herald::admin::password;
 use herald::config::Config;
 use herald::startup::{default_tenant, open_store};
 use herald::store::prelude::*;
-use herald::store::{Actor, AppPatch, AppWithKeys, ControlStore, NewApp, Role, SettingsPatch, TenantLimits};
+use herald::store::{
+    Actor, AppPatch, AppWithKeys, ControlStore, NewApp, Role, SettingsPatch, TenantLimits, WebhookEndpoint,
+};
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -111,6 +113,23 @@ pub struct SettingsArgs {
     /// Seconds a publish's idempotency key is remembered.
     #[arg(long)]
     idempotency_window: Option<u32>,
+    /// Lifecycle events of publishes show the start of the payload.
+    #[arg(long, value_name = "BOOL")]
+    log_payload_previews: Option<bool>,
+    /// Webhook endpoints as JSON, replacing the app's: '[{"url":"https://…","events":["channel_occupied"],"channel_prefix":"presence-"}]'.
+    #[arg(long, value_name = "JSON", value_parser = parse_webhooks)]
+    webhooks: Option<WebhooksArg>,
+}
+
+/// The value of `--webhooks` (one value for clap, where a bare `Vec` would mean a repeated flag).
+#[derive(Clone)]
+struct WebhooksArg(Vec<WebhookEndpoint>);
+
+/// `--webhooks`: checked as the admin API checks `settings.webhooks` (as a settings patch).
+fn parse_webhooks(raw: &str) -> Result<WebhooksArg, String> {
+    let json = format!("{{\"webhooks\":{raw}}}");
+    let patch: SettingsPatch = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    Ok(WebhooksArg(patch.webhooks.unwrap_or_default()))
 }
 
 impl From<SettingsArgs> for SettingsPatch {
@@ -128,6 +147,8 @@ impl From<SettingsArgs> for SettingsPatch {
             history_max_messages: a.history_max_messages,
             history_max_age: a.history_max_age,
             idempotency_window: a.idempotency_window,
+            webhooks: a.webhooks.map(|w| w.0),
+            log_payload_previews: a.log_payload_previews,
             allowed_origins: a.allowed_origins.map(|s| {
                 s.split(',')
                     .map(str::trim)

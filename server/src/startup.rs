@@ -11,12 +11,15 @@ use crate::apps::AppDirectory;
 use crate::bus::{Bus, LocalBus};
 use crate::cluster::{Cluster, ClusterError, StreamLimits};
 use crate::config::Config;
-use crate::hub::Hub;
+use crate::hub::{Decides, Hub};
+use crate::lifecycle::{EventStore, LifecycleLog, MemoryEvents};
+use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Actor, AppWithKeys, ControlStore, NewApp, SecretBox, SqlStore, StoreError, Tenant, TenantLimits};
+use crate::webhooks::{RetrySchedule, Webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -86,6 +89,7 @@ impl Application {
                 revoked_hub.close_revoked(&r)
             });
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
+        let node_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         let (bus, cluster): (Arc<dyn Bus>, Option<Arc<Cluster>>) = match &config.nats_url {
             Some(urls) => {
                 let timeout = Duration::from_secs(config.node_timeout.max(2));
@@ -96,13 +100,40 @@ impl Application {
                     replicas: config.nats_replicas.clamp(1, 5),
                 };
                 let prefix = &config.nats_prefix;
-                let cluster = Cluster::start(&urls.0, prefix, timeout, limits, hub.clone(), shutdown.clone()).await?;
+                let cluster = Cluster::start(
+                    node_id.clone(),
+                    &urls.0,
+                    prefix,
+                    timeout,
+                    limits,
+                    hub.clone(),
+                    shutdown.clone(),
+                )
+                .await?;
                 tracing::info!(node = cluster.node_id(), prefix = %config.nats_prefix, "joined the cluster");
                 (cluster.clone(), Some(cluster))
             }
             None => (Arc::new(LocalBus::new(hub.clone())), None),
         };
         let publisher = Arc::new(Publisher::new(bus));
+        let event_store: Arc<dyn EventStore> = match &cluster {
+            Some(cluster) => {
+                let max_age = Duration::from_secs(config.event_log_max_age.max(60));
+                cluster.event_store(max_age, config.event_log_max_bytes)
+            }
+            None => Arc::new(MemoryEvents::new(config.event_log_max_events, config.event_log_max_age)),
+        };
+        let events = Arc::new(LifecycleLog::new(&node_id, event_store, Arc::new(Metrics::default())));
+        let retry = RetrySchedule::from_base_ms(config.webhook_retry_base_ms);
+        let webhooks = Webhooks::start_with(apps.clone(), store.clone(), shutdown.clone(), retry);
+        let decides: Decides = match &cluster {
+            Some(cluster) => {
+                let cluster = cluster.clone();
+                Arc::new(move || cluster.decides())
+            }
+            None => Arc::new(|| true),
+        };
+        hub.observers.set(webhooks, decides);
         if let Some(cluster) = &cluster {
             let (hub, publisher) = (hub.clone(), publisher.clone());
             cluster.set_stats_source(Arc::new(move |app_id: &str| {
@@ -127,6 +158,8 @@ impl Application {
             quota,
             admin,
             cluster,
+            node_id,
+            events,
         };
         Ok(Application {
             listener,

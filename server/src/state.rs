@@ -8,8 +8,11 @@ use crate::apps::AppDirectory;
 use crate::bus::BusError;
 use crate::cluster::{Cluster, NodeStats};
 use crate::config::Config;
+use crate::connections::{local_views, ConnectionFilter, ConnectionView};
 use crate::hub::Hub;
-use crate::protocol::ChannelName;
+use crate::lifecycle::LifecycleLog;
+use crate::message::now_ms;
+use crate::protocol::{ChannelName, CloseCode};
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
@@ -27,6 +30,10 @@ pub struct AppState {
     pub admin: Arc<AdminAuth>,
     /// This node's cluster membership; `None` on a single node.
     pub cluster: Option<Arc<Cluster>>,
+    /// This node's id (the cluster's name for it).
+    pub node_id: Arc<str>,
+    /// The lifecycle log (connections, subscriptions, publishes, webhooks).
+    pub events: Arc<LifecycleLog>,
 }
 
 impl AppState {
@@ -69,6 +76,22 @@ impl AppState {
         match &self.cluster {
             Some(cluster) => cluster.app_stats(app_id).await,
             None => Self::local_stats(&self.hub, &self.publisher, app_id),
+        }
+    }
+
+    /// Views of an app's connections that pass `filter`, over the whole cluster.
+    pub async fn connections(&self, app_id: &Arc<str>, filter: &ConnectionFilter) -> Vec<ConnectionView> {
+        match &self.cluster {
+            Some(cluster) => cluster.connections(app_id, filter).await,
+            None => local_views(&self.hub, app_id, &self.node_id, filter, now_ms()),
+        }
+    }
+
+    /// Closes one connection of an app wherever it is; false when none has it.
+    pub async fn disconnect(&self, app_id: &Arc<str>, socket_id: &str, code: CloseCode, reason: &str) -> bool {
+        match &self.cluster {
+            Some(cluster) => cluster.disconnect(app_id, socket_id, code, reason).await,
+            None => self.hub.disconnect(app_id, socket_id, code, reason),
         }
     }
 

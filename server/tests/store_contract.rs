@@ -1,6 +1,6 @@
 //! The control store's behaviour, the same suite against SQLite and Postgres (no HTTP): tenants,
-//! apps, keys, revisions and snapshots, admins, refresh and API tokens, the audit log, and that a
-//! failed write leaves nothing behind.
+//! apps, keys, revisions and snapshots, admins, refresh and API tokens, the audit log, the webhook
+//! queue, and that a failed write leaves nothing behind.
 
 mod common;
 
@@ -9,8 +9,8 @@ use std::sync::Arc;
 use common::{open_store, test_config, Backend};
 use herald::store::prelude::*;
 use herald::store::{
-    now, Actor, AppPatch, NewApp, NewKey, Role, SettingsPatch, SqlStore, StoreError, TenantLimits, TenantPatch,
-    TenantStatus,
+    now, Actor, AfterAttempt, AppPatch, Attempt, DeliveryStatus, NewApp, NewDelivery, NewKey, Role, SettingsPatch,
+    SqlStore, StoreError, TenantLimits, TenantPatch, TenantStatus, WebhookEndpoint,
 };
 use sqlx::Connection;
 
@@ -703,3 +703,209 @@ async fn failed_writes_leave_nothing_half_written(backend: Backend) {
     );
 }
 both_backends!(nothing_half_written, failed_writes_leave_nothing_half_written);
+
+fn delivery(app_id: &str, body: &str, created_at: i64) -> NewDelivery {
+    NewDelivery {
+        app_id: app_id.into(),
+        url: "https://hooks.test/in".into(),
+        body: body.into(),
+        created_at,
+    }
+}
+
+fn attempt(at: i64, status_code: Option<i64>, error: Option<&str>) -> Attempt {
+    Attempt {
+        at,
+        status_code,
+        latency_ms: 12,
+        error: error.map(str::to_string),
+    }
+}
+
+async fn webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt(backend: Backend) {
+    let f = fixture(backend).await;
+    let s = &f.store;
+    let t = s
+        .create_tenant("T", "t", TenantLimits::default(), &actor())
+        .await
+        .unwrap();
+    let app = s.create_app(&t.id, new_app("hooks"), &actor()).await.unwrap().app.id;
+    let endpoints: Vec<WebhookEndpoint> = serde_json::from_str(
+        r#"[{"url":"https://hooks.test/in","events":["channel_occupied"],"channel_prefix":"p-"}]"#,
+    )
+    .unwrap();
+    let patch = AppPatch {
+        name: None,
+        settings: SettingsPatch {
+            webhooks: Some(endpoints.clone()),
+            ..Default::default()
+        },
+    };
+    s.update_app(&app, patch, &actor()).await.unwrap();
+    assert_eq!(
+        s.get_app(&app).await.unwrap().settings.webhooks,
+        endpoints,
+        "endpoints are settings"
+    );
+
+    let t0 = 1_700_000_000_000;
+    s.enqueue_webhook(delivery(&app, "first", t0)).await.unwrap();
+    s.enqueue_webhook(delivery(&app, "second", t0 + 1)).await.unwrap();
+    let missing = s.enqueue_webhook(delivery("no-such-app", "x", t0)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound("app"))), "{missing:?}");
+
+    // Due first, first claimed; a claimed delivery is nobody else's until its lease runs out.
+    let lease = 30_000;
+    let first = s
+        .claim_webhook(t0 + 5, t0 + 5 + lease)
+        .await
+        .unwrap()
+        .expect("first due");
+    assert_eq!(
+        (first.body.as_str(), first.attempts, first.app_id.as_str()),
+        ("first", 0, app.as_str())
+    );
+    let second = s
+        .claim_webhook(t0 + 5, t0 + 5 + lease)
+        .await
+        .unwrap()
+        .expect("second due");
+    assert_eq!(second.body, "second");
+    assert_eq!(
+        s.claim_webhook(t0 + 6, t0 + 6 + lease).await.unwrap(),
+        None,
+        "both held"
+    );
+    // A failed attempt schedules the next; it is not due before then.
+    let retry_at = t0 + 1_000;
+    s.record_webhook_attempt(
+        first.id,
+        attempt(t0 + 5, Some(500), Some("HTTP 500")),
+        AfterAttempt::RetryAt(retry_at),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.claim_webhook(retry_at - 1, retry_at + lease).await.unwrap(), None);
+    let retried = s
+        .claim_webhook(retry_at, retry_at + lease)
+        .await
+        .unwrap()
+        .expect("due again");
+    assert_eq!((retried.id, retried.attempts), (first.id, 1));
+    s.record_webhook_attempt(first.id, attempt(retry_at, Some(204), None), AfterAttempt::Delivered)
+        .await
+        .unwrap();
+    // The node holding `second` died: once the lease is over, another claims it again.
+    let again = s.claim_webhook(t0 + 5 + lease + 1, t0 + 2 * lease).await.unwrap();
+    assert_eq!(again.map(|d| (d.id, d.attempts)), Some((second.id, 0)));
+    s.record_webhook_attempt(
+        second.id,
+        attempt(t0 + 9, None, Some("connection refused")),
+        AfterAttempt::Dead,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.claim_webhook(t0 + 10_000_000, t0 + 20_000_000).await.unwrap(),
+        None,
+        "nothing pending"
+    );
+
+    let all = s.list_webhook_deliveries(&app, None, 50).await.unwrap();
+    assert_eq!(
+        all.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        ["second", "first"],
+        "newest first"
+    );
+    let delivered = &all[1];
+    assert_eq!(
+        (delivered.status, delivered.last_error.as_deref()),
+        (DeliveryStatus::Delivered, None)
+    );
+    assert_eq!(
+        (delivered.created_at, delivered.url.as_str()),
+        (t0, "https://hooks.test/in")
+    );
+    assert_eq!(
+        delivered.attempts,
+        [
+            attempt(t0 + 5, Some(500), Some("HTTP 500")),
+            attempt(retry_at, Some(204), None)
+        ]
+    );
+    let dead = s
+        .list_webhook_deliveries(&app, Some(DeliveryStatus::Dead), 50)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].id, dead[0].last_error.as_deref(), dead[0].attempts.len()),
+        (second.id, Some("connection refused"), 1)
+    );
+    assert!(s
+        .list_webhook_deliveries(&app, Some(DeliveryStatus::Pending), 50)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.list_webhook_deliveries(&app, None, 1).await.unwrap().len(),
+        1,
+        "limit"
+    );
+
+    // Old finished deliveries are pruned with their attempts; pending ones stay whatever their age.
+    s.enqueue_webhook(delivery(&app, "old but pending", t0 - 10))
+        .await
+        .unwrap();
+    assert_eq!(s.prune_webhooks(t0 + 2).await.unwrap(), 2);
+    let left = s.list_webhook_deliveries(&app, None, 50).await.unwrap();
+    assert_eq!(
+        left.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        ["old but pending"]
+    );
+    assert_eq!(f.raw_count("SELECT COUNT(*) FROM webhook_attempts").await, 0);
+
+    // Deleting the app deletes its queue.
+    s.delete_app(&app, &actor()).await.unwrap();
+    assert_eq!(f.raw_count("SELECT COUNT(*) FROM webhook_deliveries").await, 0);
+}
+both_backends!(
+    webhook_queue,
+    webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt
+);
+
+async fn racing_claims_never_hand_out_a_delivery_twice(backend: Backend) {
+    let f = fixture(backend).await;
+    let s = f.store.clone();
+    let t = s
+        .create_tenant("T", "t", TenantLimits::default(), &actor())
+        .await
+        .unwrap();
+    let app = s.create_app(&t.id, new_app("hooks"), &actor()).await.unwrap().app.id;
+    let t0 = 1_700_000_000_000;
+    for n in 0..40 {
+        s.enqueue_webhook(delivery(&app, &format!("d{n}"), t0 + n))
+            .await
+            .unwrap();
+    }
+    let claimers = (0..4).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while let Some(d) = s.claim_webhook(t0 + 100, t0 + 60_000).await.expect("claim") {
+                ids.push(d.id);
+            }
+            ids
+        })
+    });
+    let mut ids: Vec<i64> = Vec::new();
+    for claimer in claimers.collect::<Vec<_>>() {
+        ids.extend(claimer.await.unwrap());
+    }
+    ids.sort();
+    let claimed = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), claimed, "a delivery was claimed twice");
+    assert_eq!(claimed, 40, "every delivery was claimed");
+}
+both_backends!(racing_claims, racing_claims_never_hand_out_a_delivery_twice);

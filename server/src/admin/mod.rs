@@ -1,4 +1,5 @@
-//! The admin API under `/api/v1`: tenants, apps, keys, admins, API tokens, audit log, app stats.
+//! The admin API under `/api/v1`: tenants, apps, keys, admins, API tokens, audit log, app stats,
+//! webhook deliveries.
 //!
 //! Handlers are thin: `Principal` says who calls and what they may do; the store does the work in
 //! transactions; `AdminError` gives every failure one JSON shape. Described with utoipa: the
@@ -8,12 +9,15 @@ mod admins;
 mod apps;
 mod audit;
 pub mod auth;
+mod connections;
 mod error;
+mod events;
 mod json;
 mod keys;
 pub mod password;
 mod session;
 mod tenants;
+mod webhooks;
 
 pub use auth::AdminAuth;
 pub use error::AdminError;
@@ -35,10 +39,13 @@ use crate::state::AppState;
         keys::list, keys::create, keys::revoke,
         admins::list, admins::create, admins::delete, admins::list_tokens, admins::create_token, admins::revoke_token,
         audit::list,
+        webhooks::deliveries,
+        connections::list, connections::get, connections::disconnect,
+        events::list, events::live,
         crate::http::history::history,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tenants"), (name = "apps"), (name = "keys"), (name = "admins"), (name = "tokens"), (name = "audit"), (name = "history", description = "Channel history, on the Pusher HTTP API (signed as Pusher signs requests)"))
+    tags((name = "auth"), (name = "tenants"), (name = "apps"), (name = "keys"), (name = "admins"), (name = "tokens"), (name = "audit"), (name = "webhooks", description = "Webhook deliveries; the endpoints are app settings (`settings.webhooks`)"), (name = "connections"), (name = "events"), (name = "history", description = "Channel history, on the Pusher HTTP API (signed as Pusher signs requests)"))
 )]
 pub struct ApiDoc;
 
@@ -91,6 +98,14 @@ pub fn router() -> Router<AppState> {
             get(apps::get).patch(apps::update).delete(apps::delete),
         )
         .route("/apps/{app_id}/stats", get(apps::stats))
+        .route("/apps/{app_id}/webhooks/deliveries", get(webhooks::deliveries))
+        .route("/apps/{app_id}/connections", get(connections::list))
+        .route("/apps/{app_id}/events", get(events::list))
+        .route("/apps/{app_id}/events/live", get(events::live))
+        .route(
+            "/apps/{app_id}/connections/{socket_id}",
+            get(connections::get).delete(connections::disconnect),
+        )
         .route("/apps/{app_id}/keys", get(keys::list).post(keys::create))
         .route("/apps/{app_id}/keys/{key}", delete(keys::revoke))
         .route("/admins", get(admins::list).post(admins::create))

@@ -8,8 +8,10 @@
 //! receives goes to the hub. Messages are core NATS (at-most-once) for now; JetStream storage and
 //! gap detection come with the no-loss work.
 
+mod events;
 mod live;
 mod nodes;
+mod recent;
 mod store;
 mod subjects;
 mod tasks;
@@ -25,11 +27,13 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use crate::bus::{Attach, Bus, BusError, Published, StoreOptions};
+use crate::connections::{ConnectionFilter, ConnectionView};
 use crate::history::{self, Page, PageQuery, Retention, StartFrom};
 use crate::hub::{frame_of, ChannelKey, Hub, HubEvent};
 use crate::message::{now_ms, ChannelMessage, Origin};
-use crate::protocol::ChannelName;
+use crate::protocol::{ChannelName, CloseCode};
 use crate::shutdown::Shutdown;
+pub use events::JetStreamEvents;
 use nodes::NodeTable;
 use store::MessageStore;
 pub use store::StreamLimits;
@@ -67,6 +71,7 @@ impl Cluster {
     /// Connects to NATS (`urls`: one or more, comma-separated) and starts the cluster tasks. The node
     /// keeps retrying a NATS it cannot reach, reporting not-ready meanwhile.
     pub async fn start(
+        node: Arc<str>,
         urls: &str,
         prefix: &str,
         node_timeout: Duration,
@@ -74,7 +79,6 @@ impl Cluster {
         hub: Arc<Hub>,
         shutdown: Shutdown,
     ) -> Result<Arc<Self>, ClusterError> {
-        let node: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         let (reconnected_tx, reconnected_rx) = mpsc::unbounded_channel();
         let reconnects = Arc::new(watch::Sender::new(0u64));
         let counter = reconnects.clone();
@@ -120,6 +124,16 @@ impl Cluster {
         &self.node
     }
 
+    /// The lifecycle log's store on this cluster's NATS.
+    pub fn event_store(&self, max_age: Duration, max_bytes: i64) -> Arc<JetStreamEvents> {
+        JetStreamEvents::start(self.client.clone(), self.subjects.clone(), max_age, max_bytes)
+    }
+
+    /// True while this node decides cluster-wide events (webhooks): the live node with the lowest id.
+    pub fn decides(&self) -> bool {
+        self.nodes.lowest(&self.node)
+    }
+
     /// Subscriber counts of an app's channels (or one channel) summed over every node that answers
     /// within the query timeout.
     pub async fn channel_counts(&self, app: &Arc<str>, channel: Option<&ChannelName>) -> HashMap<ChannelName, usize> {
@@ -162,6 +176,30 @@ impl Cluster {
 
     fn local_stats(&self, app: &str) -> NodeStats {
         self.stats_source.get().map(|f| f(app)).unwrap_or_default()
+    }
+
+    /// Views of an app's connections on every node that answers within the query timeout.
+    pub async fn connections(&self, app: &Arc<str>, filter: &ConnectionFilter) -> Vec<ConnectionView> {
+        let query = Query::Connections {
+            app: app.clone(),
+            filter: filter.clone(),
+        };
+        self.gather::<Vec<ConnectionView>>(&query)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Closes one connection wherever it is; false when no node holds it.
+    pub async fn disconnect(&self, app: &Arc<str>, socket_id: &str, code: CloseCode, reason: &str) -> bool {
+        let query = Query::Disconnect {
+            app: app.clone(),
+            socket_id: socket_id.to_string(),
+            code: code.code(),
+            reason: reason.to_string(),
+        };
+        self.gather::<bool>(&query).await.into_iter().any(|closed| closed)
     }
 
     /// Closes `user`'s signed-in connections on every node.

@@ -60,6 +60,11 @@ impl NodeTable {
     }
 
     /// Other nodes believed alive.
+    /// True when no other live node has a lower id than `me`: that node decides cluster-wide events.
+    pub fn lowest(&self, me: &str) -> bool {
+        self.seen.lock().keys().all(|other| **other > *me)
+    }
+
     pub fn others(&self) -> usize {
         self.seen.lock().len()
     }

@@ -49,6 +49,17 @@ impl Subjects {
         format!("{token}_MESSAGES")
     }
 
+    /// Lifecycle events of an app (captured by the events stream; live readers subscribe).
+    pub fn events(&self, app_id: &str) -> String {
+        format!("{}.evt.{app_id}", self.prefix)
+    }
+
+    /// The lifecycle events stream and its subjects.
+    pub fn events_stream(&self) -> (String, String) {
+        let name = self.stream_name().replace("_MESSAGES", "_EVENTS");
+        (name, format!("{}.evt.>", self.prefix))
+    }
+
     /// Presence changes and snapshots; every node subscribes.
     pub fn presence(&self) -> String {
         format!("{}.presence", self.prefix)

@@ -11,8 +11,10 @@ use super::nodes::{Counts, HEARTBEAT};
 use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
 use super::{Cluster, HubEvents};
 use crate::bus::Bus;
+use crate::connections::local_views;
 use crate::hub::{frame_of, HubEvent};
-use crate::message::ChannelMessage;
+use crate::message::{now_ms, ChannelMessage};
+use crate::protocol::CloseCode;
 use crate::shutdown::Shutdown;
 
 /// How often every node republishes its full presence, so any missed change heals.
@@ -275,6 +277,15 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
                         cluster.send(reply.to_string(), &ChannelCounts { node: cluster.node.clone(), channels }).await
                     }
                     Query::Stats { app } => cluster.send(reply.to_string(), &cluster.local_stats(&app)).await,
+                    Query::Connections { app, filter } => {
+                        let views = local_views(&cluster.hub, &app, &cluster.node, &filter, now_ms());
+                        cluster.send(reply.to_string(), &views).await
+                    }
+                    Query::Disconnect { app, socket_id, code, reason } => {
+                        let code = CloseCode::from_code(code).unwrap_or(CloseCode::Unauthorized);
+                        let closed = cluster.hub.disconnect(&app, &socket_id, code, &reason);
+                        cluster.send(reply.to_string(), &closed).await
+                    }
                 };
             }
             Some(msg) = cache.next() => {

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::connections::ConnectionFilter;
+
 use crate::hub::Member;
 use crate::protocol::ChannelName;
 
@@ -75,6 +77,15 @@ pub enum Query {
     Channels {
         app: Arc<str>,
         channel: Option<ChannelName>,
+    },
+    /// Views of an app's connections that pass the filter.
+    Connections { app: Arc<str>, filter: ConnectionFilter },
+    /// Close one connection; the node that holds it answers true.
+    Disconnect {
+        app: Arc<str>,
+        socket_id: String,
+        code: u16,
+        reason: String,
     },
 }
 

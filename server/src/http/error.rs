@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use crate::protocol::http_signature::HttpAuthError;
 use crate::protocol::NameError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request is malformed; the message names the field.
     #[error("{0}")]
@@ -33,7 +33,7 @@ impl ApiError {
         ApiError::BadRequest(message.into())
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -12,6 +12,7 @@ use super::error::ApiError;
 use super::signed::Signed;
 use crate::bus::StoreOptions;
 use crate::history::Retention;
+use crate::lifecycle::{preview, EventKind, LifecycleEvent};
 use crate::message::{ChannelMessage, MessageData, Origin};
 use crate::protocol::{ChannelKind, ChannelName, EventName, SocketId};
 use crate::state::AppState;
@@ -57,27 +58,83 @@ struct ValidEvent {
     idempotency_key: Option<String>,
 }
 
-pub async fn trigger(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
+pub async fn trigger(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    signed: Result<Signed, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let started = std::time::Instant::now();
+    let result = match &signed {
+        Ok(signed) => trigger_signed(&state, signed).await,
+        Err(e) => Err(e.clone()),
+    };
+    state.events.metrics().observe_publish(started.elapsed().as_secs_f64());
+    record(&state, &app_id, signed.ok().as_ref(), result.as_ref().map(|(_, n)| *n));
+    result.map(|(json, _)| json)
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    signed: Result<Signed, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let started = std::time::Instant::now();
+    let result = match &signed {
+        Ok(signed) => batch_signed(&state, signed).await,
+        Err(e) => Err(e.clone()),
+    };
+    state.events.metrics().observe_publish(started.elapsed().as_secs_f64());
+    record(&state, &app_id, signed.ok().as_ref(), result.as_ref().map(|(_, n)| *n));
+    result.map(|(json, _)| json)
+}
+
+/// Adds the publish to the lifecycle log: accepted (how many messages, how many bytes, the start of
+/// the body unless the app switched previews off) or refused (status and why).
+fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Result<usize, &ApiError>) {
+    // Requests naming no app of this installation are not any app's events.
+    if state.apps.by_id(app_id).is_none() {
+        return;
+    }
+    let bytes = signed.map(|s| s.body.len()).unwrap_or(0);
+    let event = match result {
+        Ok(messages) => {
+            let preview = signed
+                .filter(|s| s.app.settings.log_payload_previews)
+                .map(|s| preview(&String::from_utf8_lossy(&s.body), 100));
+            LifecycleEvent::new(EventKind::PublishAccepted, app_id)
+                .code(200)
+                .detail(json!({ "messages": messages, "bytes": bytes, "preview": preview }))
+        }
+        Err(e) => LifecycleEvent::new(EventKind::PublishRefused, app_id)
+            .code(e.status().as_u16())
+            .reason(e.to_string())
+            .detail(json!({ "bytes": bytes })),
+    };
+    state.events.record(event);
+}
+
+async fn trigger_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value>, usize), ApiError> {
     let request: EventRequest = signed.json()?;
-    let header_key = header_key(&signed)?;
+    let header_key = header_key(signed)?;
     let mut event = validate(&signed.app, request)?;
     event.idempotency_key = event.idempotency_key.or(header_key);
-    take_quota(&state, &signed.app, &[&event])?;
-    publish(&state, &signed.app, &event).await?;
+    take_quota(state, &signed.app, &[&event])?;
+    publish(state, &signed.app, &event).await?;
+    let messages = event.channels.len();
     if event.info.is_empty() {
-        return Ok(Json(json!({})));
+        return Ok((Json(json!({})), messages));
     }
     let mut channels = Map::new();
     for channel in &event.channels {
         channels.insert(
             channel.to_string(),
-            info_attributes(&state, &signed.app, channel, &event.info).await?,
+            info_attributes(state, &signed.app, channel, &event.info).await?,
         );
     }
-    Ok(Json(json!({ "channels": channels })))
+    Ok((Json(json!({ "channels": channels })), messages))
 }
 
-pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
+async fn batch_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value>, usize), ApiError> {
     let request: BatchRequest = signed.json()?;
     if request.batch.len() > MAX_BATCH {
         return Err(ApiError::bad(format!(
@@ -86,7 +143,7 @@ pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json
         )));
     }
     let mut events = Vec::with_capacity(request.batch.len());
-    let header_key = header_key(&signed)?;
+    let header_key = header_key(signed)?;
     for (i, item) in request.batch.into_iter().enumerate() {
         let mut event = validate(&signed.app, item).map_err(|e| match e {
             ApiError::BadRequest(m) => ApiError::bad(format!("batch[{i}]: {m}")),
@@ -103,22 +160,23 @@ pub async fn batch(State(state): State<AppState>, signed: Signed) -> Result<Json
         }
         events.push(event);
     }
-    take_quota(&state, &signed.app, &events.iter().collect::<Vec<_>>())?;
+    take_quota(state, &signed.app, &events.iter().collect::<Vec<_>>())?;
     for event in &events {
-        publish(&state, &signed.app, event).await?;
+        publish(state, &signed.app, event).await?;
     }
+    let messages = events.len();
     if events.iter().all(|e| e.info.is_empty()) {
-        return Ok(Json(json!({})));
+        return Ok((Json(json!({})), messages));
     }
     let mut results = Vec::with_capacity(events.len());
     for event in &events {
         let attrs = match event.info.is_empty() {
             true => json!({}),
-            false => info_attributes(&state, &signed.app, &event.channels[0], &event.info).await?,
+            false => info_attributes(state, &signed.app, &event.channels[0], &event.info).await?,
         };
         results.push(attrs);
     }
-    Ok(Json(json!({ "batch": results })))
+    Ok((Json(json!({ "batch": results })), messages))
 }
 
 fn validate(app: &App, request: EventRequest) -> Result<ValidEvent, ApiError> {

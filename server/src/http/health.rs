@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (bus reachable, not draining, control data loaded).
+//! `/healthz` (the process answers), `/readyz` (bus reachable, not draining, control data loaded) and
+//! `/metrics` (Prometheus text format).
 //!
 //! A node whose database goes away keeps serving realtime traffic from its cached apps and keys, so
 //! it stays ready; its admin writes answer 503 meanwhile, and the body of `/readyz` says so.
@@ -6,6 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use crate::metrics::{AppFigures, NodeFigures};
 use crate::state::AppState;
 
 pub async fn healthz() -> &'static str {
@@ -26,4 +28,34 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
         );
     }
     (StatusCode::OK, "ready\n")
+}
+
+/// Prometheus metrics of this node.
+pub async fn metrics(State(state): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let apps = state
+        .apps
+        .app_ids()
+        .into_iter()
+        .map(|app| {
+            let channels = state.hub.channels.channels_of(&app);
+            AppFigures {
+                connections: state.hub.app_connection_count(&app),
+                channels: channels.len(),
+                subscriptions: channels.iter().map(|(_, subs, _)| subs).sum(),
+                deliveries: state.hub.delivered(&app),
+                app,
+            }
+        })
+        .collect();
+    let figures = NodeFigures {
+        apps,
+        bus_up: state.publisher.bus_ready(),
+        store_up: state.apps.store_reachable(),
+        webhook_queue: None,
+    };
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    (
+        [(axum::http::header::CONTENT_TYPE, content_type)],
+        state.events.metrics().render(figures),
+    )
 }

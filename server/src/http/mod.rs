@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", crate::admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .fallback(ws::not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -6,13 +6,15 @@
 
 mod cache;
 mod connection;
+mod observers;
 mod presence;
 mod registry;
 mod subscription_count;
 mod users;
 
 pub use cache::CachedEvent;
-pub use connection::{CloseReason, Connection, Frame};
+pub use connection::{CloseReason, Connection, ConnectionMeta, Frame, Membership};
+pub use observers::{Decides, Observers};
 pub use presence::Member;
 pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};
 pub use users::UserRegistry;
@@ -33,12 +35,15 @@ use crate::message::{ChannelMessage, Origin};
 use crate::per_app::PerAppCounter;
 use crate::protocol::{frame, ChannelKind, ChannelName, CloseCode, SocketId};
 use crate::store::App;
+use crate::webhooks::Observation;
 use cache::ChannelCache;
 use subscription_count::{CountThrottle, Notice};
 
 /// Node-local realtime state.
 pub struct Hub {
     pub channels: ChannelRegistry,
+    /// Where webhook-worthy events go.
+    pub observers: Arc<Observers>,
     pub users: UserRegistry,
     cache: ChannelCache,
     counts: CountThrottle,
@@ -86,8 +91,10 @@ pub struct Limits {
 
 impl Hub {
     pub fn new(apps: Arc<AppDirectory>) -> Self {
+        let observers = Arc::new(Observers::default());
         Hub {
-            channels: ChannelRegistry::default(),
+            channels: ChannelRegistry::new(observers.clone()),
+            observers,
             users: UserRegistry::default(),
             cache: ChannelCache::default(),
             counts: CountThrottle::default(),
@@ -147,6 +154,29 @@ impl Hub {
         }
     }
 
+    /// This node's live connections of an app.
+    pub fn connections_of(&self, app_id: &str) -> Vec<Arc<Connection>> {
+        self.live
+            .iter()
+            .filter(|c| &*c.app_id == app_id)
+            .map(|c| c.value().clone())
+            .collect()
+    }
+
+    /// Closes one connection of an app on this node; false when this node does not hold it.
+    pub fn disconnect(&self, app_id: &str, socket_id: &str, code: CloseCode, reason: &str) -> bool {
+        let Some(socket) = SocketId::parse(socket_id) else {
+            return false;
+        };
+        match self.live.get(&socket).filter(|c| &*c.app_id == app_id) {
+            Some(conn) => {
+                conn.close_because(code, reason, Some("admin"));
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn connection_count(&self) -> usize {
         self.total.load(Ordering::Relaxed)
     }
@@ -177,6 +207,7 @@ impl Hub {
     ) -> Result<Joined, JoinError> {
         let key: ChannelKey = (conn.app_id.clone(), channel.clone());
         let cached = channel.is_cache().then(|| self.cache.get(&key));
+        let missed = matches!(cached, Some(None));
         let greeting = |presence: Option<&Value>| {
             let data = presence.cloned().unwrap_or_else(|| Value::Object(Default::default()));
             let succeeded = frame::subscription_succeeded(channel.as_str(), &data, start.position, start.recovered);
@@ -195,6 +226,12 @@ impl Hub {
         };
         let max_members = app.settings.max_presence_members as usize;
         let joined = self.channels.subscribe(conn, channel, member, max_members, greeting)?;
+        if missed {
+            self.observers.local(Observation::CacheMiss {
+                app_id: key.0.clone(),
+                channel: key.1.clone(),
+            });
+        }
         if joined.first {
             self.emit(HubEvent::Interest {
                 key: key.clone(),
@@ -322,14 +359,19 @@ impl Hub {
 
     /// This node's subscriber count of a channel changed: tell other nodes, and the subscribers.
     fn local_count_changed(self: &Arc<Self>, app: &App, key: &ChannelKey, local: usize) {
-        if !app.settings.subscription_count || key.1.kind() == ChannelKind::ServerToUser {
+        if key.1.kind() == ChannelKind::ServerToUser {
             return;
         }
-        self.emit(HubEvent::Count {
-            key: key.clone(),
-            count: local,
-        });
-        if local > 0 {
+        let counted = app.settings.subscription_count;
+        // Other nodes need the count for subscription counts and to decide occupancy webhooks.
+        if counted || !app.settings.webhooks.is_empty() {
+            self.emit(HubEvent::Count {
+                key: key.clone(),
+                count: local,
+            });
+        }
+        self.observers.subscribers(key, self.total_subscribers(key), counted);
+        if counted && local > 0 {
             self.count_changed(key);
         }
     }
@@ -351,6 +393,7 @@ impl Hub {
             }
         }
         let enabled = self.apps.by_id(&key.0).is_some_and(|a| a.settings.subscription_count);
+        self.observers.subscribers(&key, self.total_subscribers(&key), enabled);
         if enabled && self.channels.subscriber_count(&key.0, &key.1) > 0 {
             self.count_changed(&key);
         }
@@ -358,10 +401,17 @@ impl Hub {
 
     /// Forgets the subscriber counts a dead node reported.
     pub fn forget_node_counts(&self, node: &Arc<str>) {
+        let mut changed = Vec::new();
         self.remote_counts.iter_mut().for_each(|mut nodes| {
-            nodes.remove(node);
+            if nodes.remove(node).is_some() {
+                changed.push(nodes.key().clone());
+            }
         });
         self.remote_counts.retain(|_, nodes| !nodes.is_empty());
+        for key in changed {
+            let counted = self.apps.by_id(&key.0).is_some_and(|a| a.settings.subscription_count);
+            self.observers.subscribers(&key, self.total_subscribers(&key), counted);
+        }
     }
 
     /// Subscribers of a channel on this node and, as last reported, on the others.

@@ -15,6 +15,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 
 use super::connection::{Connection, Frame};
+use super::observers::Observers;
 use super::presence::{Member, PresenceMembers};
 use crate::protocol::{frame, ChannelName, CloseCode, SocketId};
 
@@ -68,9 +69,23 @@ pub enum JoinError {
 #[derive(Default)]
 pub struct ChannelRegistry {
     channels: DashMap<ChannelKey, Arc<RwLock<ChannelState>>>,
+    /// Told of every presence member added or removed (webhooks).
+    observers: Arc<Observers>,
+}
+
+/// The key of `channel` in `conn`'s app.
+fn key_of(conn: &Connection, channel: &ChannelName) -> ChannelKey {
+    (conn.app_id.clone(), channel.clone())
 }
 
 impl ChannelRegistry {
+    pub fn new(observers: Arc<Observers>) -> Self {
+        ChannelRegistry {
+            channels: DashMap::new(),
+            observers,
+        }
+    }
+
     /// Subscribes `conn`, joining `member` on presence channels. Subscribing twice is harmless.
     /// `greeting` gives the frames `conn` gets first (`subscription_succeeded`, a cached event); they
     /// are queued under the channel lock, so no channel event can overtake them.
@@ -95,6 +110,7 @@ impl ChannelRegistry {
             if joined.added {
                 let added = Frame::from(frame::member_added(channel.as_str(), &m.user_id, &m.user_info));
                 state.broadcast(&added, Some(&conn.socket_id));
+                self.observers.member(&key_of(conn, channel), &m.user_id, true);
             }
             first_here = joined.first_here.then(|| m.clone());
         }
@@ -120,6 +136,7 @@ impl ChannelRegistry {
             let leave = state.members.leave(socket);
             if let (true, Some(user)) = (leave.removed, &leave.last_here) {
                 state.broadcast(&Frame::from(frame::member_removed(channel.as_str(), user)), None);
+                self.observers.member(&key, user, false);
             }
             Left {
                 subscribers: state.subscribers.len(),
@@ -139,6 +156,7 @@ impl ChannelRegistry {
                 &Frame::from(frame::member_added(key.1.as_str(), &member.user_id, &member.user_info)),
                 None,
             );
+            self.observers.member(key, &member.user_id, true);
         }
     }
 
@@ -148,6 +166,7 @@ impl ChannelRegistry {
             let mut state = entry.value().write();
             if state.members.remote_leave(node, user) {
                 state.broadcast(&Frame::from(frame::member_removed(key.1.as_str(), user)), None);
+                self.observers.member(key, user, false);
             }
         }
         self.remove_if_empty(key);
@@ -161,6 +180,7 @@ impl ChannelRegistry {
                 let mut state = entry.value().write();
                 for user in state.members.forget_node(node) {
                     state.broadcast(&Frame::from(frame::member_removed(key.1.as_str(), &user)), None);
+                    self.observers.member(&key, &user, false);
                 }
             }
             self.remove_if_empty(&key);

@@ -5,6 +5,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::webhook::{self, WebhookEndpoint};
 use super::StoreError;
 
 /// An app: what clients connect to (with one of its keys) and publishers sign for.
@@ -44,6 +45,10 @@ pub struct AppSettings {
     pub history_max_age: u32,
     /// Seconds a publish's idempotency key is remembered (publishes with the same key are stored once).
     pub idempotency_window: u32,
+    /// Where this app's webhooks go (Pusher's format and signature); empty means none.
+    pub webhooks: Vec<WebhookEndpoint>,
+    /// Lifecycle events of publishes show the start of the payload.
+    pub log_payload_previews: bool,
 }
 
 impl Default for AppSettings {
@@ -62,6 +67,8 @@ impl Default for AppSettings {
             history_max_messages: 100,
             history_max_age: 24 * 3600,
             idempotency_window: 120,
+            webhooks: Vec::new(),
+            log_payload_previews: true,
         }
     }
 }
@@ -83,6 +90,10 @@ pub struct SettingsPatch {
     pub history_max_messages: Option<u32>,
     pub history_max_age: Option<u32>,
     pub idempotency_window: Option<u32>,
+    /// Replaces every webhook endpoint (at most 10); `[]` removes them all.
+    #[serde(default, deserialize_with = "webhook::endpoints")]
+    pub webhooks: Option<Vec<WebhookEndpoint>>,
+    pub log_payload_previews: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -103,7 +114,9 @@ impl SettingsPatch {
             allowed_origins,
             history_max_messages,
             history_max_age,
-            idempotency_window
+            idempotency_window,
+            webhooks,
+            log_payload_previews
         );
     }
 }

@@ -1,6 +1,7 @@
-//! Control store: tenants, apps, keys, admins, API tokens and the audit log.
+//! Control store: tenants, apps, keys, admins, API tokens, the audit log and the webhook queue.
 //!
-//! The seam is a set of small traits (`TenantStore`, `AppStore`, `AdminStore`, `AuditStore`) that
+//! The seam is a set of small traits (`TenantStore`, `AppStore`, `AdminStore`, `AuditStore`,
+//! `WebhookStore`) that
 //! `ControlStore` gathers. `SqlStore` implements them once, in portable SQL, for both backends:
 //! the embedded SQLite file and Postgres (`HERALD_DATABASE_URL=postgres://…`), each with its own
 //! migrations folder. Nothing outside this module writes SQL. The connect and publish paths never
@@ -10,15 +11,20 @@ mod app;
 mod model;
 mod secrets;
 mod sql;
+mod webhook;
 
 pub use app::{App, AppSettings, NewApp, NewKey, SettingsPatch};
 pub use model::{now, Actor, Admin, ApiToken, AppKey, AuditEntry, Role, Tenant, TenantLimits, TenantStatus};
 pub use secrets::SecretBox;
 pub use sql::SqlStore;
+pub use webhook::{
+    AfterAttempt, Attempt, ClaimedDelivery, Delivery, DeliveryStatus, NewDelivery, WebhookEndpoint, WebhookEventKind,
+    WebhookUrl,
+};
 
 /// The store traits, to call their methods on a `dyn ControlStore`.
 pub mod prelude {
-    pub use super::{AdminStore, AppStore, AuditStore, ControlStore, TenantStore};
+    pub use super::{AdminStore, AppStore, AuditStore, ControlStore, TenantStore, WebhookStore};
 }
 
 use async_trait::async_trait;
@@ -167,9 +173,33 @@ pub trait AuditStore: Send + Sync {
     async fn audit_log(&self, tenant_id: &str, limit: i64, before: Option<i64>) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
+/// The durable webhook queue: deliveries (one signed POST each) and their attempts. Several nodes
+/// may share it (Postgres): a delivery is attempted by the node that claimed it, under a lease, so
+/// no two nodes POST it at once, and a node that dies mid-attempt leaves it to be claimed again when
+/// the lease runs out (at-least-once). Times are Unix milliseconds.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Queues a delivery, due at once.
+    async fn enqueue_webhook(&self, delivery: NewDelivery) -> Result<(), StoreError>;
+    /// Claims the pending delivery due first (`next_attempt_at <= now`) that no node holds, and
+    /// holds it until `lease_until`; `None` when nothing is due.
+    async fn claim_webhook(&self, now: i64, lease_until: i64) -> Result<Option<ClaimedDelivery>, StoreError>;
+    /// Records an attempt of a claimed delivery and what follows from it, and releases the claim.
+    async fn record_webhook_attempt(&self, id: i64, attempt: Attempt, after: AfterAttempt) -> Result<(), StoreError>;
+    /// An app's deliveries, newest first, each with its attempts (oldest first).
+    async fn list_webhook_deliveries(
+        &self,
+        app_id: &str,
+        status: Option<DeliveryStatus>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Removes delivered and dead deliveries created before `before`; returns how many went.
+    async fn prune_webhooks(&self, before: i64) -> Result<u64, StoreError>;
+}
+
 /// Where the control plane lives.
 #[async_trait]
-pub trait ControlStore: TenantStore + AppStore + AdminStore + AuditStore + 'static {
+pub trait ControlStore: TenantStore + AppStore + AdminStore + AuditStore + WebhookStore + 'static {
     /// True when the store answers.
     async fn ping(&self) -> bool;
     /// "sqlite" or "postgres".

@@ -10,9 +10,10 @@ mod signin;
 mod subscribe;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -24,22 +25,43 @@ pub struct ConnectRequest {
     pub key: String,
     pub protocol: Option<String>,
     pub origin: Option<String>,
+    pub remote: IpAddr,
+    pub user_agent: Option<String>,
+    pub client: Option<String>,
+    pub version: Option<String>,
 }
 
 /// `GET /app/{key}`: upgrades, then checks the request inside the socket so refusals get close codes.
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(mut params): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let request = ConnectRequest {
         key,
-        protocol: params.get("protocol").cloned(),
-        origin: headers.get("origin").and_then(|v| v.to_str().ok()).map(str::to_string),
+        protocol: params.remove("protocol"),
+        origin: header("origin"),
+        remote: client_address(&state, peer.ip(), header("x-forwarded-for").as_deref()),
+        user_agent: header("user-agent").map(|ua| ua.chars().take(256).collect()),
+        client: params.remove("client").map(|c| c.chars().take(32).collect()),
+        version: params.remove("version").map(|v| v.chars().take(32).collect()),
     };
     configure(ws, &state).on_upgrade(move |socket| session::run(socket, state, request))
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_address(state: &AppState, peer: IpAddr, forwarded: Option<&str>) -> IpAddr {
+    if !state.config.is_trusted_proxy(peer) {
+        return peer;
+    }
+    let hops = forwarded.unwrap_or("").split(',').rev();
+    let mut addresses = hops.filter_map(|h| h.trim().parse::<IpAddr>().ok());
+    addresses.find(|a| !state.config.is_trusted_proxy(*a)).unwrap_or(peer)
 }
 
 const NOT_FOUND: &str =

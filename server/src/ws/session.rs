@@ -15,12 +15,15 @@ use tokio::sync::mpsc;
 use super::client_event::RateWindow;
 use super::ConnectRequest;
 use crate::apps::KeyEntry;
-use crate::hub::{CloseReason, Connection, Frame, Limits};
+use crate::hub::{CloseReason, Connection, ConnectionMeta, Frame, Limits};
+use crate::lifecycle::{EventKind, LifecycleEvent};
+use crate::message::now_ms;
 use crate::protocol::close::check_protocol;
 use crate::protocol::frame::{self, ClientFrame};
 use crate::protocol::{ChannelName, CloseCode, SocketId};
 use crate::state::AppState;
 use crate::store::App;
+use crate::webhooks::Observation;
 
 /// How long to wait for the client's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -79,9 +82,28 @@ impl Session {
         }
         match frame::parse(text) {
             Ok(ClientFrame::ClientEvent { event, channel, data }) => {
+                let event_name = event.clone();
                 if let Some(message) = self.client_event(event, &channel, data) {
-                    if let Err(e) = self.state.publisher.publish(message, &Default::default()).await {
-                        self.error(&format!("Client event not delivered: {e}"), None);
+                    let wanted = self.app().is_some_and(|a| !a.settings.webhooks.is_empty());
+                    let observed = wanted.then(|| Observation::ClientEvent {
+                        app_id: message.app_id.clone(),
+                        channel: message.channel.clone(),
+                        event: message.event.clone(),
+                        data: message.data.as_text().to_string(),
+                        socket_id: self.conn.socket_id.clone(),
+                        user_id: message.user_id.clone(),
+                    });
+                    match self.state.publisher.publish(message, &Default::default()).await {
+                        Ok(_) => {
+                            if let Some(observed) = observed {
+                                self.state.hub.observers.local(observed);
+                            }
+                            let event = LifecycleEvent::new(EventKind::ClientEvent, &self.conn.app_id)
+                                .channel(&channel)
+                                .detail(serde_json::json!({ "event": event_name, "bytes": text.len() }));
+                            self.record(event);
+                        }
+                        Err(e) => self.error(&format!("Client event not delivered: {e}"), None),
                     }
                 }
             }
@@ -104,7 +126,19 @@ impl Session {
         };
         if self.channels.remove(&channel).is_some() {
             self.state.hub.unsubscribe(&self.conn, &channel);
+            self.report_membership();
         }
+    }
+
+    /// Adds an event about this connection to the lifecycle log.
+    pub(super) fn record(&self, event: LifecycleEvent) {
+        self.state.events.record(event.socket(&self.conn.socket_id));
+    }
+
+    /// Tells the connection registry what this session is subscribed to and signed in as.
+    pub(super) fn report_membership(&self) {
+        let user = self.user.as_ref().map(|u| u.id.clone());
+        self.conn.set_membership(user, self.channels.keys().cloned().collect());
     }
 
     /// Leaves every channel, signs out and gives back the connection slot.
@@ -124,7 +158,7 @@ fn accept(
     state: &AppState,
     request: &ConnectRequest,
 ) -> Result<(KeyEntry, Arc<Connection>, mpsc::Receiver<Frame>), CloseCode> {
-    check_protocol(request.protocol.as_deref())?;
+    let protocol = check_protocol(request.protocol.as_deref())? as u8;
     let entry = state.apps.by_key(&request.key).ok_or(CloseCode::UnknownApp)?;
     let app = &entry.app;
     if !app.settings.enabled {
@@ -145,6 +179,14 @@ fn accept(
         Arc::from(app.id.as_str()),
         Arc::from(app.tenant_id.as_str()),
         entry.key.clone(),
+        ConnectionMeta {
+            remote: Some(request.remote),
+            user_agent: request.user_agent.as_deref().map(Box::from),
+            client: request.client.as_deref().map(Box::from),
+            version: request.version.as_deref().map(Box::from),
+            protocol,
+            connected_at_ms: now_ms(),
+        },
         state.config.outbound_queue,
     );
     let tenant_limit = state
@@ -205,7 +247,19 @@ fn truncate(s: &str, max: usize) -> &str {
 pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
     let (entry, conn, outbound) = match accept(&state, &request) {
         Ok(accepted) => accepted,
-        Err(code) => return refuse(socket, code, None).await,
+        Err(code) => {
+            if let Some(entry) = state.apps.by_key(&request.key) {
+                let refused = LifecycleEvent::new(EventKind::ConnectionClosed, &entry.app.id)
+                    .code(code.code())
+                    .reason(code.message())
+                    .detail(
+                        serde_json::json!({ "by": "server", "cause": cause(Some(code)), "phase": "connect",
+                        "remote_address": request.remote.to_string() }),
+                    );
+                state.events.record(refused);
+            }
+            return refuse(socket, code, None).await;
+        }
     };
     let tracker = state.shutdown.tracker().clone();
     let _guard = tracker.token();
@@ -220,11 +274,56 @@ pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
     let established =
         frame::connection_established(session.conn.socket_id.as_str(), session.state.config.activity_timeout);
     session.reply(established);
+    let meta = &session.conn.meta;
+    let opened = LifecycleEvent::new(EventKind::ConnectionOpened, &session.conn.app_id).detail(serde_json::json!({
+        "remote_address": meta.remote.map(|a| a.to_string()),
+        "user_agent": meta.user_agent.as_deref(),
+        "client": meta.client.as_deref(),
+        "version": meta.version.as_deref(),
+        "protocol": meta.protocol,
+    }));
+    session.record(opened);
     let reason = serve(&mut session, socket, outbound).await;
-    if let Some(reason) = &reason {
-        tracing::debug!(socket_id = %session.conn.socket_id, code = reason.code.code(), reason = %reason.message, "connection closed by server");
-    }
+    session.record(closed_event(&session, reason.as_ref()));
     session.cleanup();
+}
+
+/// The lifecycle event of a connection's end: who closed it, with which code, and why.
+fn closed_event(session: &Session, reason: Option<&CloseReason>) -> LifecycleEvent {
+    let conn = &session.conn;
+    let traffic = &conn.traffic;
+    let detail = serde_json::json!({
+        "by": if reason.is_some() { "server" } else { "client" },
+        "cause": reason.and_then(|r| r.cause).unwrap_or_else(|| cause(reason.map(|r| r.code))),
+        "duration_ms": now_ms() - conn.meta.connected_at_ms,
+        "messages_in": traffic.messages_in.load(std::sync::atomic::Ordering::Relaxed),
+        "messages_out": traffic.messages_out.load(std::sync::atomic::Ordering::Relaxed),
+    });
+    let user = session.user.as_ref().map(|u| u.id.clone());
+    let event = LifecycleEvent::new(EventKind::ConnectionClosed, &conn.app_id)
+        .user(user)
+        .detail(detail);
+    match reason {
+        Some(r) => event.code(r.code.code()).reason(&r.message),
+        None => event.reason("The client closed the connection or went away"),
+    }
+}
+
+/// A short, stable name for why a connection ended (what dashboards group by).
+pub fn cause(code: Option<CloseCode>) -> &'static str {
+    match code {
+        None => "client_gone",
+        Some(CloseCode::PongTimeout) => "ping_timeout",
+        Some(CloseCode::OverCapacity) => "slow_consumer",
+        Some(CloseCode::AppOverQuota) => "over_quota",
+        Some(CloseCode::Unauthorized) => "terminated",
+        Some(CloseCode::Reconnect) => "server_shutdown",
+        Some(CloseCode::UnknownApp) => "auth_failure",
+        Some(CloseCode::AppDisabled) => "app_disabled",
+        Some(CloseCode::ClientEventRate) => "client_event_rate",
+        Some(CloseCode::MessageTooBig) => "message_too_big",
+        Some(_) => "protocol_error",
+    }
 }
 
 /// The session loop; returns why the server closed the connection (`None` when the client left).
@@ -245,9 +344,9 @@ async fn serve(
         tokio::select! {
             biased;
             reason = conn.closed() => break reason,
-            _ = shutdown.stopping() => break CloseReason { code: CloseCode::Reconnect, message: CloseCode::Reconnect.message().into() },
+            _ = shutdown.stopping() => break CloseReason { code: CloseCode::Reconnect, message: CloseCode::Reconnect.message().into(), cause: None },
             Some(first) = outbound.recv() => {
-                if write_batch(&mut socket, &mut outbound, first).await.is_err() {
+                if write_batch(&mut socket, &mut outbound, first, &conn).await.is_err() {
                     return None;
                 }
             }
@@ -258,13 +357,17 @@ async fn serve(
                     Some(Err(e)) if e.to_string().contains("too long") => break CloseReason {
                         code: CloseCode::MessageTooBig,
                         message: format!("Message too big: the limit is {} bytes", session.state.config.max_message_bytes),
+                        cause: None,
                     },
                     _ => return None,
                 };
                 last_seen = Instant::now();
                 ping_sent = None;
                 match message {
-                    Message::Text(text) => session.handle(text.as_str()).await,
+                    Message::Text(text) => {
+                        session.conn.traffic.received(text.len(), now_ms());
+                        session.handle(text.as_str()).await
+                    }
                     Message::Binary(_) => session.error("Binary frames are not supported: send JSON in text frames", None),
                     Message::Close(_) => return None,
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -274,7 +377,7 @@ async fn serve(
                 let now = Instant::now();
                 match ping_sent {
                     Some(sent) if now >= sent + pong_wait => {
-                        break CloseReason { code: CloseCode::PongTimeout, message: CloseCode::PongTimeout.message().into() };
+                        break CloseReason { code: CloseCode::PongTimeout, message: CloseCode::PongTimeout.message().into(), cause: None };
                     }
                     Some(sent) => timer.as_mut().reset((sent + pong_wait).into()),
                     None if now >= last_seen + activity => {
@@ -306,11 +409,16 @@ async fn write_batch(
     socket: &mut WebSocket,
     outbound: &mut mpsc::Receiver<Frame>,
     first: Frame,
+    conn: &Connection,
 ) -> Result<(), axum::Error> {
+    conn.traffic.sent(first.len());
     socket.feed(Message::Text(first)).await?;
     for _ in 1..WRITE_BATCH {
         match outbound.try_recv() {
-            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Ok(frame) => {
+                conn.traffic.sent(frame.len());
+                socket.feed(Message::Text(frame)).await?
+            }
             Err(_) => break,
         }
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::session::Session;
 use crate::history::{Retention, StreamStart};
 use crate::hub::Member;
+use crate::lifecycle::{EventKind, LifecycleEvent};
 use crate::protocol::frame::SubscribeRequest;
 use crate::protocol::name::MAX_USER_ID;
 use crate::protocol::position::start_from;
@@ -30,12 +31,12 @@ impl Session {
     pub(super) async fn subscribe(&mut self, req: SubscribeRequest) {
         let channel = match ChannelName::parse(&req.channel) {
             Ok(c) => c,
-            Err(e) => return self.error(&format!("Invalid channel name: {e}"), Some(&req.channel)),
+            Err(e) => return self.refuse_subscription(&format!("Invalid channel name: {e}"), Some(&req.channel)),
         };
         let Some(app) = self.app() else { return };
         let member = match self.authorize(&app, &channel, &req) {
             Ok(member) => member,
-            Err(message) => return self.error(&message, Some(channel.as_str())),
+            Err(message) => return self.refuse_subscription(&message, Some(channel.as_str())),
         };
         let from = start_from(req.resume.as_ref(), req.rewind.as_ref());
         // In a cluster, this node listens to the channel before the client hears it is subscribed,
@@ -64,10 +65,16 @@ impl Session {
                     // joins elsewhere after that finds it in their snapshot.
                     self.state.hub.flush_events().await;
                 }
+                let user = member.as_ref().map(|m| m.user_id.clone());
+                let event = LifecycleEvent::new(EventKind::SubscriptionSucceeded, &self.conn.app_id)
+                    .channel(&channel)
+                    .user(user);
+                self.record(event);
                 self.channels.insert(channel, member.map(|m| m.user_id));
+                self.report_membership();
             }
-            Ok(Err(e)) => self.error(&e.to_string(), Some(channel.as_str())),
-            Err(_) => self.error(
+            Ok(Err(e)) => self.refuse_subscription(&e.to_string(), Some(channel.as_str())),
+            Err(_) => self.refuse_subscription(
                 "Subscription failed: the node is shutting down or lost its bus; retry",
                 Some(channel.as_str()),
             ),
@@ -75,6 +82,16 @@ impl Session {
         if let Some(cluster) = &self.state.cluster {
             cluster.joined(&key).await;
         }
+    }
+
+    /// Refuses a subscription: the client gets a `pusher:error`, the lifecycle log says why.
+    fn refuse_subscription(&self, message: &str, channel: Option<&str>) {
+        self.error(message, channel);
+        let mut event = LifecycleEvent::new(EventKind::SubscriptionRefused, &self.conn.app_id).reason(message);
+        if let Some(channel) = channel {
+            event = event.channel(channel);
+        }
+        self.record(event);
     }
 
     /// Checks the right to join `channel`; returns the presence member for presence channels.

@@ -64,7 +64,7 @@ export function run(bin, args, input) {
   });
 }
 
-/** {maxConnections: 1, clientEvents: true, allowedOrigins: [..]} -> CLI flags */
+/** {maxConnections: 1, clientEvents: true, allowedOrigins: [..], webhooks: [{url, events}]} -> CLI flags */
 export function settingsFlags(settings = {}) {
   const names = {
     enabled: '--enabled',
@@ -80,11 +80,14 @@ export function settingsFlags(settings = {}) {
     historyMaxMessages: '--history-max-messages',
     historyMaxAge: '--history-max-age',
     idempotencyWindow: '--idempotency-window',
+    logPayloadPreviews: '--log-payload-previews',
+    webhooks: '--webhooks',
   };
   const flags = [];
   for (const [k, v] of Object.entries(settings)) {
     if (!(k in names)) throw new Error(`unknown app setting ${k}`);
-    flags.push(names[k], Array.isArray(v) ? v.join(',') : String(v));
+    if (k === 'webhooks') flags.push(names[k], JSON.stringify(v));
+    else flags.push(names[k], Array.isArray(v) ? v.join(',') : String(v));
   }
   return flags;
 }

@@ -9,6 +9,7 @@ mod admins;
 mod apps;
 mod audit;
 mod tenants;
+mod webhooks;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,0 +1,125 @@
+//! The lifecycle log of an app: a query over the kept events, and a live stream (Server-Sent Events)
+//! for the console's debug view.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::apps::readable;
+use super::auth::Principal;
+use super::error::{AdminError, ErrorBody};
+use crate::lifecycle::{EventKind, EventQuery, LifecycleEvent};
+use crate::state::AppState;
+
+/// Most events one answer holds.
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// From this time (Unix milliseconds; default: an hour ago).
+    since: Option<i64>,
+    /// Until this time (Unix milliseconds).
+    until: Option<i64>,
+    /// Comma-separated kinds, e.g. `connection_closed,subscription_refused`.
+    kind: Option<String>,
+    channel: Option<String>,
+    socket_id: Option<String>,
+    user_id: Option<String>,
+    /// Events to return, newest first: 1 to 1000 (default 100).
+    limit: Option<usize>,
+}
+
+impl EventParams {
+    fn query(self) -> Result<EventQuery, AdminError> {
+        let bad = |message: String, field: &str| AdminError::BadRequest {
+            message,
+            field: Some(field.into()),
+        };
+        let limit = self.limit.unwrap_or(100);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(bad(format!("limit must be 1 to {MAX_LIMIT}"), "limit"));
+        }
+        let mut kinds = Vec::new();
+        for name in self
+            .kind
+            .iter()
+            .flat_map(|k| k.split(','))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            kinds.push(EventKind::parse(name).ok_or_else(|| bad(format!("unknown kind {name:?}"), "kind"))?);
+        }
+        Ok(EventQuery {
+            since: self.since,
+            until: self.until,
+            kinds,
+            channel: self.channel,
+            socket_id: self.socket_id,
+            user_id: self.user_id,
+            limit,
+        })
+    }
+}
+
+/// Lifecycle events, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<LifecycleEvent>,
+}
+
+/// Query an app's lifecycle log (connections opened and closed and why, subscriptions, signins,
+/// publishes, client events, webhook deliveries), over every node.
+#[utoipa::path(operation_id = "list_events", get, path = "/api/v1/apps/{app_id}/events", tag = "events",
+    security(("bearer" = [])), params(("app_id" = String, Path), EventParams),
+    responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+    Query(params): Query<EventParams>,
+) -> Result<Json<EventList>, AdminError> {
+    readable(&state, &who, &app_id).await?;
+    let query = params.query()?;
+    let events = state
+        .events
+        .store()
+        .query(&app_id, &query)
+        .await
+        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    Ok(Json(EventList { events }))
+}
+
+/// Stream an app's lifecycle events as they happen (Server-Sent Events, `event: lifecycle`, the
+/// event as JSON in `data`), over every node; the same filters as the query (without times).
+#[utoipa::path(operation_id = "stream_events", get, path = "/api/v1/apps/{app_id}/events/live", tag = "events",
+    security(("bearer" = [])), params(("app_id" = String, Path), EventParams),
+    responses((status = 200, description = "text/event-stream of lifecycle events"), (status = 404, body = ErrorBody)))]
+pub async fn live(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(app_id): Path<String>,
+    Query(params): Query<EventParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AdminError> {
+    readable(&state, &who, &app_id).await?;
+    let query = params.query()?;
+    let events = state
+        .events
+        .store()
+        .live(&app_id)
+        .await
+        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    let shutdown = state.shutdown.clone();
+    let stream = events
+        .filter(move |e| std::future::ready(query.matches(e)))
+        .map(|e| Ok(Event::default().event("lifecycle").json_data(&e).unwrap_or_default()))
+        .take_until(async move { shutdown.stopping().await });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,255 @@
+//! The lifecycle log: one structured event for each thing that happens to a connection, a
+//! subscription, a publish or a webhook, kept per app for a while, queryable and streamable live.
+//!
+//! `LifecycleLog` is the front: `record` writes the event to the process log (tracing, never with
+//! secrets or signatures) and hands it to an `EventStore`: `MemoryEvents` on a single node, the
+//! cluster's JetStream stream otherwise. Recording never waits. This module decides nothing about
+//! connections; the session, the HTTP handlers and the webhooks call it.
+
+mod memory;
+
+pub use memory::MemoryEvents;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::message::now_ms;
+use crate::metrics::Metrics;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    ConnectionOpened,
+    ConnectionClosed,
+    SubscriptionSucceeded,
+    SubscriptionRefused,
+    Signin,
+    SigninRefused,
+    PublishAccepted,
+    PublishRefused,
+    ClientEvent,
+    WebhookDelivered,
+    WebhookFailed,
+}
+
+impl EventKind {
+    pub fn parse(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+}
+
+/// One event of the lifecycle log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LifecycleEvent {
+    /// Unix milliseconds.
+    pub time: i64,
+    pub app_id: String,
+    /// The node where it happened.
+    pub node: String,
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The close code of a closed connection, or the HTTP status of a publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// Why (a close reason, a refusal's message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Kind-specific facts: remote address and user agent, who closed, channel count and bytes, a
+    /// payload preview (unless the app switched previews off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+}
+
+impl LifecycleEvent {
+    pub fn new(kind: EventKind, app_id: &str) -> Self {
+        LifecycleEvent {
+            time: now_ms(),
+            app_id: app_id.to_string(),
+            node: String::new(),
+            kind,
+            socket_id: None,
+            user_id: None,
+            channel: None,
+            code: None,
+            reason: None,
+            detail: None,
+        }
+    }
+
+    pub fn socket(mut self, socket_id: impl ToString) -> Self {
+        self.socket_id = Some(socket_id.to_string());
+        self
+    }
+
+    pub fn channel(mut self, channel: impl ToString) -> Self {
+        self.channel = Some(channel.to_string());
+        self
+    }
+
+    pub fn user(mut self, user_id: Option<impl ToString>) -> Self {
+        self.user_id = user_id.map(|u| u.to_string());
+        self
+    }
+
+    pub fn code(mut self, code: u16) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn reason(mut self, reason: impl ToString) -> Self {
+        self.reason = Some(reason.to_string());
+        self
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+/// Which events to return.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Unix milliseconds; the default is an hour ago.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub kinds: Vec<EventKind>,
+    pub channel: Option<String>,
+    pub socket_id: Option<String>,
+    pub user_id: Option<String>,
+    pub limit: usize,
+}
+
+impl EventQuery {
+    pub fn matches(&self, e: &LifecycleEvent) -> bool {
+        self.since.is_none_or(|s| e.time >= s)
+            && self.until.is_none_or(|u| e.time <= u)
+            && (self.kinds.is_empty() || self.kinds.contains(&e.kind))
+            && self.channel.as_ref().is_none_or(|c| e.channel.as_ref() == Some(c))
+            && self.socket_id.as_ref().is_none_or(|s| e.socket_id.as_ref() == Some(s))
+            && self.user_id.as_ref().is_none_or(|u| e.user_id.as_ref() == Some(u))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventLogError {
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Live events of one app.
+pub type LiveEvents = Pin<Box<dyn Stream<Item = LifecycleEvent> + Send>>;
+
+/// Where lifecycle events are kept.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Keeps `event`; never waits.
+    fn append(&self, event: LifecycleEvent);
+    /// The newest `query.limit` events of an app that match, newest first.
+    async fn query(&self, app_id: &str, query: &EventQuery) -> Result<Vec<LifecycleEvent>, EventLogError>;
+    /// Every event of an app from now on, from every node.
+    async fn live(&self, app_id: &str) -> Result<LiveEvents, EventLogError>;
+}
+
+/// The front of the lifecycle log.
+pub struct LifecycleLog {
+    node: String,
+    store: Arc<dyn EventStore>,
+    metrics: Arc<Metrics>,
+}
+
+impl LifecycleLog {
+    pub fn new(node: &str, store: Arc<dyn EventStore>, metrics: Arc<Metrics>) -> Self {
+        LifecycleLog {
+            node: node.to_string(),
+            store,
+            metrics,
+        }
+    }
+
+    /// Logs `event` (tracing) and keeps it.
+    pub fn record(&self, mut event: LifecycleEvent) {
+        event.node.clone_from(&self.node);
+        tracing::info!(
+            target: "herald::lifecycle",
+            kind = ?event.kind,
+            app_id = %event.app_id,
+            socket_id = event.socket_id.as_deref(),
+            user_id = event.user_id.as_deref(),
+            channel = event.channel.as_deref(),
+            code = event.code,
+            reason = event.reason.as_deref(),
+            "lifecycle"
+        );
+        self.metrics.count(&event);
+        self.store.append(event);
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+}
+
+/// The first `max` characters of `text`, marked when cut.
+pub fn preview(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_select_by_every_field() {
+        let e = LifecycleEvent::new(EventKind::ConnectionClosed, "a")
+            .socket("1.2")
+            .channel("c")
+            .user(Some("u"))
+            .code(4201);
+        let q = |q: EventQuery| q.matches(&e);
+        assert!(q(EventQuery::default()));
+        assert!(q(EventQuery {
+            kinds: vec![EventKind::ConnectionClosed],
+            ..Default::default()
+        }));
+        assert!(!q(EventQuery {
+            kinds: vec![EventKind::Signin],
+            ..Default::default()
+        }));
+        assert!(!q(EventQuery {
+            channel: Some("d".into()),
+            ..Default::default()
+        }));
+        assert!(q(EventQuery {
+            socket_id: Some("1.2".into()),
+            user_id: Some("u".into()),
+            ..Default::default()
+        }));
+        assert!(!q(EventQuery {
+            since: Some(e.time + 1),
+            ..Default::default()
+        }));
+        assert_eq!(EventKind::parse("publish_refused"), Some(EventKind::PublishRefused));
+        assert_eq!(preview("héllo", 2), "hé…");
+        assert_eq!(preview("hi", 2), "hi");
+    }
+}
