@@ -125,7 +125,8 @@ impl Application {
         };
         let events = Arc::new(LifecycleLog::new(&node_id, event_store, Arc::new(Metrics::default())));
         let retry = RetrySchedule::from_base_ms(config.webhook_retry_base_ms);
-        let webhooks = Webhooks::start_with(apps.clone(), store.clone(), shutdown.clone(), retry);
+        let webhook_events = Some(events.clone());
+        let webhooks = Webhooks::start_with(apps.clone(), store.clone(), shutdown.clone(), retry, webhook_events);
         let decides: Decides = match &cluster {
             Some(cluster) => {
                 let cluster = cluster.clone();

@@ -1,12 +1,13 @@
 //! A tenant's audit log: who changed what and when, logins and failed logins.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
+use super::json::Params;
 use crate::state::AppState;
 use crate::store::AuditEntry;
 
@@ -26,7 +27,7 @@ pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(tenant_id): Path<String>,
-    Query(q): Query<AuditQuery>,
+    Params(q): Params<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, AdminError> {
     who.read(&tenant_id)?;
     Ok(Json(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use utoipa::IntoParams;
 use super::apps::{readable, writable};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
+use super::json::Params;
 use crate::connections::{page, ConnectionFilter, ConnectionPage, ConnectionView};
 use crate::protocol::CloseCode;
 use crate::state::AppState;
@@ -46,7 +47,7 @@ pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(app_id): Path<String>,
-    Query(params): Query<ListParams>,
+    Params(params): Params<ListParams>,
 ) -> Result<Json<ConnectionPage>, AdminError> {
     readable(&state, &who, &app_id).await?;
     let limit = params.limit.unwrap_or(100);
@@ -105,7 +106,7 @@ pub async fn disconnect(
     State(state): State<AppState>,
     who: Principal,
     Path((app_id, socket_id)): Path<(String, String)>,
-    Query(params): Query<DisconnectParams>,
+    Params(params): Params<DisconnectParams>,
 ) -> Result<StatusCode, AdminError> {
     writable(&state, &who, &app_id).await?;
     let code = match params.code.unwrap_or(4009) {

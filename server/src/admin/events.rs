@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::apps::readable;
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
+use super::json::Params;
 use crate::lifecycle::{EventKind, EventQuery, LifecycleEvent};
 use crate::state::AppState;
 
@@ -84,7 +85,7 @@ pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(app_id): Path<String>,
-    Query(params): Query<EventParams>,
+    Params(params): Params<EventParams>,
 ) -> Result<Json<EventList>, AdminError> {
     readable(&state, &who, &app_id).await?;
     let query = params.query()?;
@@ -106,7 +107,7 @@ pub async fn live(
     State(state): State<AppState>,
     who: Principal,
     Path(app_id): Path<String>,
-    Query(params): Query<EventParams>,
+    Params(params): Params<EventParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AdminError> {
     readable(&state, &who, &app_id).await?;
     let query = params.query()?;

@@ -2,7 +2,8 @@
 //! field at fault (unknown fields are refused by the request types' `deny_unknown_fields`).
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
@@ -17,6 +18,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Body(value)),
             Err(rejection) => Err(reject(rejection)),
+        }
+    }
+}
+
+/// Query parameters whose errors come back in the admin API's error shape.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => {
+                let message = rejection.body_text();
+                let field = message
+                    .split("query string: ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(':').next())
+                    .filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                    .map(str::to_string);
+                Err(AdminError::BadRequest { message, field })
+            }
         }
     }
 }

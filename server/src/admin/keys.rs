@@ -1,7 +1,7 @@
 //! App keys: create (the secret is shown once), list, revoke. A revoked key is refused at once
 //! (4001 on connect, 401 on HTTP) and its open connections close.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use super::apps::{readable, writable};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
 use super::json::Body;
+use super::json::Params;
 use crate::state::AppState;
 use crate::store::{AppKey, NewKey, Role};
 
@@ -37,7 +38,7 @@ pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(app_id): Path<String>,
-    Query(q): Query<ListKeys>,
+    Params(q): Params<ListKeys>,
 ) -> Result<Json<Vec<AppKey>>, AdminError> {
     readable(&state, &who, &app_id).await?;
     if q.include_secrets && who.role == Role::TenantViewer {

@@ -51,9 +51,10 @@ pub async fn metrics(State(state): State<AppState>) -> ([(axum::http::HeaderName
         apps,
         bus_up: state.publisher.bus_ready(),
         store_up: state.apps.store_reachable(),
-        webhook_queue: None,
+        webhook_queue: state.store.pending_webhooks().await.ok().map(|n| n.max(0) as u64),
     };
-    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    // prometheus-client writes the OpenMetrics text format (Prometheus reads it).
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     (
         [(axum::http::header::CONTENT_TYPE, content_type)],
         state.events.metrics().render(figures),

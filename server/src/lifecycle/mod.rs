@@ -206,6 +206,16 @@ impl LifecycleLog {
     }
 }
 
+/// A refusal's message as the log keeps it: a signature error names what was signed (socket id,
+/// channel data, user data), which stays out of the log.
+pub fn redact(message: &str) -> &str {
+    if message.starts_with("Invalid signature") {
+        "Invalid signature"
+    } else {
+        message
+    }
+}
+
 /// The first `max` characters of `text`, marked when cut.
 pub fn preview(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

@@ -195,6 +195,8 @@ pub trait WebhookStore: Send + Sync {
     ) -> Result<Vec<Delivery>, StoreError>;
     /// Removes delivered and dead deliveries created before `before`; returns how many went.
     async fn prune_webhooks(&self, before: i64) -> Result<u64, StoreError>;
+    /// Deliveries still pending (the queue's depth).
+    async fn pending_webhooks(&self) -> Result<i64, StoreError>;
 }
 
 /// Where the control plane lives.

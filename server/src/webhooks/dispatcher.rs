@@ -8,6 +8,8 @@
 //! the lease runs out: delivery is at-least-once.
 
 use std::sync::Arc;
+
+use crate::lifecycle::{EventKind, LifecycleEvent, LifecycleLog};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
@@ -73,6 +75,8 @@ pub(super) struct Dispatcher {
     pub retry: RetrySchedule,
     /// Woken when there may be something to claim.
     pub wake: Arc<Notify>,
+    /// Every attempt goes to the lifecycle log.
+    pub events: Option<Arc<LifecycleLog>>,
 }
 
 /// The HTTP client of webhook requests: 10 s timeout, no redirects (a 3xx is a failed attempt).
@@ -162,6 +166,24 @@ impl Dispatcher {
         };
         if after == AfterAttempt::Dead {
             tracing::info!(app_id = %delivery.app_id, delivery = delivery.id, error = ?error, "webhook dead after its last attempt");
+        }
+        if let Some(events) = &self.events {
+            let kind = if error.is_none() {
+                EventKind::WebhookDelivered
+            } else {
+                EventKind::WebhookFailed
+            };
+            let mut event = LifecycleEvent::new(kind, &delivery.app_id).detail(serde_json::json!({
+                "url": delivery.url, "delivery": delivery.id, "attempt": delivery.attempts + 1,
+                "latency_ms": latency_ms, "dead": after == AfterAttempt::Dead,
+            }));
+            if let Some(code) = status_code {
+                event = event.code(code as u16);
+            }
+            if let Some(e) = &error {
+                event = event.reason(e);
+            }
+            events.record(event);
         }
         let attempt = Attempt {
             at,

@@ -25,6 +25,8 @@ pub use payload::WebhookEvent;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::lifecycle::LifecycleLog;
+
 use tokio::sync::{mpsc, Notify};
 
 use crate::apps::AppDirectory;
@@ -161,7 +163,7 @@ impl Webhooks {
     /// Starts the batching task and the dispatcher; both stop on shutdown. Retries follow the
     /// default schedule (first after 1 s); `start_with` takes another.
     pub fn start(apps: Arc<AppDirectory>, store: Arc<dyn ControlStore>, shutdown: Shutdown) -> Arc<Self> {
-        Self::start_with(apps, store, shutdown, RetrySchedule::default())
+        Self::start_with(apps, store, shutdown, RetrySchedule::default(), None)
     }
 
     /// `start`, with retries after `retry` (e.g. `RetrySchedule::from_base_ms(config.webhook_retry_base_ms)`).
@@ -170,6 +172,7 @@ impl Webhooks {
         store: Arc<dyn ControlStore>,
         shutdown: Shutdown,
         retry: RetrySchedule,
+        events: Option<Arc<LifecycleLog>>,
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(BACKLOG);
         let queued = Arc::new(Notify::new());
@@ -184,6 +187,7 @@ impl Webhooks {
             client: dispatcher::client(),
             retry,
             wake: queued,
+            events,
         };
         tokio::spawn(dispatcher.run(shutdown));
         Arc::new(Webhooks {

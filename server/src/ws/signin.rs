@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::session::{Session, SignedIn};
-use crate::lifecycle::{EventKind, LifecycleEvent};
+use crate::lifecycle::{redact, EventKind, LifecycleEvent};
 use crate::protocol::frame;
 use crate::protocol::name::check_user_id;
 use crate::protocol::signature::{check_auth, signin_string};
@@ -66,6 +66,6 @@ impl Session {
     /// Refuses a signin: the client gets a `pusher:error`, the lifecycle log says why.
     fn refuse_signin(&mut self, message: &str) {
         self.error(message, None);
-        self.record(LifecycleEvent::new(EventKind::SigninRefused, &self.conn.app_id).reason(message));
+        self.record(LifecycleEvent::new(EventKind::SigninRefused, &self.conn.app_id).reason(redact(message)));
     }
 }

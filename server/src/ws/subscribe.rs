@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::session::Session;
 use crate::history::{Retention, StreamStart};
 use crate::hub::Member;
-use crate::lifecycle::{EventKind, LifecycleEvent};
+use crate::lifecycle::{redact, EventKind, LifecycleEvent};
 use crate::protocol::frame::SubscribeRequest;
 use crate::protocol::name::MAX_USER_ID;
 use crate::protocol::position::start_from;
@@ -87,7 +87,7 @@ impl Session {
     /// Refuses a subscription: the client gets a `pusher:error`, the lifecycle log says why.
     fn refuse_subscription(&self, message: &str, channel: Option<&str>) {
         self.error(message, channel);
-        let mut event = LifecycleEvent::new(EventKind::SubscriptionRefused, &self.conn.app_id).reason(message);
+        let mut event = LifecycleEvent::new(EventKind::SubscriptionRefused, &self.conn.app_id).reason(redact(message));
         if let Some(channel) = channel {
             event = event.channel(channel);
         }

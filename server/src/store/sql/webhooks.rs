@@ -172,6 +172,13 @@ impl WebhookStore for SqlStore {
         Ok(deliveries)
     }
 
+    async fn pending_webhooks(&self) -> Result<i64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count)
+    }
+
     async fn prune_webhooks(&self, before: i64) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
