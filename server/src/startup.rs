@@ -12,7 +12,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::cluster::{Cluster, ClusterError, StreamLimits};
 use crate::config::Config;
 use crate::hub::{Decides, Hub};
-use crate::lifecycle::{EventStore, LifecycleLog, MemoryEvents};
+use crate::lifecycle::{EventStore, LifecycleLog, SqlEvents};
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
@@ -121,7 +121,12 @@ impl Application {
                 let max_age = Duration::from_secs(config.event_log_max_age.max(60));
                 cluster.event_store(max_age, config.event_log_max_bytes)
             }
-            None => Arc::new(MemoryEvents::new(config.event_log_max_events, config.event_log_max_age)),
+            None => SqlEvents::start(
+                store.clone(),
+                config.event_log_max_events,
+                config.event_log_max_age,
+                shutdown.clone(),
+            ),
         };
         let events = Arc::new(LifecycleLog::new(&node_id, event_store, Arc::new(Metrics::default())));
         let retry = RetrySchedule::from_base_ms(config.webhook_retry_base_ms);

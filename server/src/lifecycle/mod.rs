@@ -2,13 +2,13 @@
 //! subscription, a publish or a webhook, kept per app for a while, queryable and streamable live.
 //!
 //! `LifecycleLog` is the front: `record` writes the event to the process log (tracing, never with
-//! secrets or signatures) and hands it to an `EventStore`: `MemoryEvents` on a single node, the
+//! secrets or signatures) and hands it to an `EventStore`: `SqlEvents` (the control store) on a single node, the
 //! cluster's JetStream stream otherwise. Recording never waits. This module decides nothing about
 //! connections; the session, the HTTP handlers and the webhooks call it.
 
-mod memory;
+mod sql;
 
-pub use memory::MemoryEvents;
+pub use sql::SqlEvents;
 
 use std::pin::Pin;
 use std::sync::Arc;

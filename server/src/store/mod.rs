@@ -24,7 +24,7 @@ pub use webhook::{
 
 /// The store traits, to call their methods on a `dyn ControlStore`.
 pub mod prelude {
-    pub use super::{AdminStore, AppStore, AuditStore, ControlStore, TenantStore, WebhookStore};
+    pub use super::{AdminStore, AppStore, AuditStore, ControlStore, EventLogStore, TenantStore, WebhookStore};
 }
 
 use async_trait::async_trait;
@@ -199,9 +199,45 @@ pub trait WebhookStore: Send + Sync {
     async fn pending_webhooks(&self) -> Result<i64, StoreError>;
 }
 
+/// One lifecycle event as the store keeps it: the columns queries filter on, and the whole event as JSON.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub app_id: String,
+    pub time: i64,
+    pub kind: String,
+    pub socket_id: Option<String>,
+    pub user_id: Option<String>,
+    pub channel: Option<String>,
+    pub body: String,
+}
+
+/// Which stored lifecycle events to read (times in Unix milliseconds, inclusive).
+#[derive(Debug, Clone)]
+pub struct EventFilter {
+    pub since: i64,
+    pub until: i64,
+    pub kinds: Vec<String>,
+    pub channel: Option<String>,
+    pub socket_id: Option<String>,
+    pub user_id: Option<String>,
+    pub limit: i64,
+}
+
+/// The lifecycle log of a single node (a cluster keeps it in JetStream).
+#[async_trait]
+pub trait EventLogStore: Send + Sync {
+    async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError>;
+    /// The matching events' JSON, newest first.
+    async fn query_events(&self, app_id: &str, filter: &EventFilter) -> Result<Vec<String>, StoreError>;
+    /// Removes events older than `before`, and beyond the newest `keep_per_app` of each app.
+    async fn prune_events(&self, before: i64, keep_per_app: i64) -> Result<u64, StoreError>;
+}
+
 /// Where the control plane lives.
 #[async_trait]
-pub trait ControlStore: TenantStore + AppStore + AdminStore + AuditStore + WebhookStore + 'static {
+pub trait ControlStore:
+    TenantStore + AppStore + AdminStore + AuditStore + WebhookStore + EventLogStore + 'static
+{
     /// True when the store answers.
     async fn ping(&self) -> bool;
     /// "sqlite" or "postgres".

@@ -8,6 +8,7 @@
 mod admins;
 mod apps;
 mod audit;
+mod events;
 mod tenants;
 mod webhooks;
 

@@ -1,0 +1,145 @@
+//! Lifecycle events of a node without a cluster, in the control store (SQLite or Postgres): written
+//! in batches off the hot paths, pruned by age and by a count per app; live readers get them from an
+//! in-process broadcast.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::sync::{broadcast, mpsc};
+
+use super::{EventLogError, EventQuery, EventStore, LifecycleEvent, LiveEvents};
+use crate::message::now_ms;
+use crate::shutdown::Shutdown;
+use crate::store::{ControlStore, EventFilter, EventRow};
+
+/// Events waiting to be written; beyond this (a store down for long), new ones are dropped.
+const BACKLOG: usize = 10_000;
+/// Events written in one transaction.
+const BATCH: usize = 500;
+/// How often waiting events are written.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// How often old events are removed.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+pub struct SqlEvents {
+    store: Arc<dyn ControlStore>,
+    outbound: mpsc::Sender<LifecycleEvent>,
+    live: broadcast::Sender<Arc<LifecycleEvent>>,
+}
+
+impl SqlEvents {
+    pub fn start(store: Arc<dyn ControlStore>, max_events: usize, max_age_secs: u64, shutdown: Shutdown) -> Arc<Self> {
+        let (outbound, rx) = mpsc::channel(BACKLOG);
+        let events = Arc::new(SqlEvents {
+            store: store.clone(),
+            outbound,
+            live: broadcast::channel(1024).0,
+        });
+        let keep = (max_events.max(1) as i64, max_age_secs as i64 * 1000);
+        tokio::spawn(write(store, rx, keep, shutdown));
+        events
+    }
+}
+
+/// Writes waiting events every `FLUSH_EVERY`, and prunes every `PRUNE_EVERY`, until shutdown.
+async fn write(
+    store: Arc<dyn ControlStore>,
+    mut rx: mpsc::Receiver<LifecycleEvent>,
+    (keep_per_app, max_age_ms): (i64, i64),
+    shutdown: Shutdown,
+) {
+    let mut waiting: Vec<EventRow> = Vec::new();
+    let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(FLUSH_EVERY) => false,
+            _ = shutdown.stopping() => true,
+        };
+        while waiting.len() < BACKLOG {
+            let Ok(e) = rx.try_recv() else { break };
+            waiting.push(row(&e));
+        }
+        for batch in waiting.chunks(BATCH) {
+            if let Err(e) = store.append_events(batch).await {
+                tracing::debug!(error = %e, "lifecycle events not written yet");
+                break;
+            }
+        }
+        waiting.clear();
+        if tokio::time::Instant::now() >= next_prune {
+            next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+            if let Err(e) = store.prune_events(now_ms() - max_age_ms, keep_per_app).await {
+                tracing::warn!(error = %e, "cannot remove old lifecycle events");
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+fn row(e: &LifecycleEvent) -> EventRow {
+    EventRow {
+        app_id: e.app_id.clone(),
+        time: e.time,
+        kind: kind_name(e),
+        socket_id: e.socket_id.clone(),
+        user_id: e.user_id.clone(),
+        channel: e.channel.clone(),
+        body: serde_json::to_string(e).unwrap_or_default(),
+    }
+}
+
+fn kind_name(e: &LifecycleEvent) -> String {
+    serde_json::to_value(e.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl EventStore for SqlEvents {
+    fn append(&self, event: LifecycleEvent) {
+        let _ = self.live.send(Arc::new(event.clone()));
+        let _ = self.outbound.try_send(event);
+    }
+
+    async fn query(&self, app_id: &str, query: &EventQuery) -> Result<Vec<LifecycleEvent>, EventLogError> {
+        let filter = EventFilter {
+            since: query.since.unwrap_or(now_ms() - 3_600_000),
+            until: query.until.unwrap_or(i64::MAX),
+            kinds: query
+                .kinds
+                .iter()
+                .filter_map(|k| serde_json::to_value(k).ok()?.as_str().map(str::to_string))
+                .collect(),
+            channel: query.channel.clone(),
+            socket_id: query.socket_id.clone(),
+            user_id: query.user_id.clone(),
+            limit: query.limit as i64,
+        };
+        let bodies = self
+            .store
+            .query_events(app_id, &filter)
+            .await
+            .map_err(|e| EventLogError::Unavailable(e.to_string()))?;
+        Ok(bodies.iter().filter_map(|b| serde_json::from_str(b).ok()).collect())
+    }
+
+    async fn live(&self, app_id: &str) -> Result<LiveEvents, EventLogError> {
+        let app = app_id.to_string();
+        let stream = futures_util::stream::unfold(self.live.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => return Some(((*event).clone(), rx)),
+                    // A slow reader skips what it missed rather than ending the stream.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        Ok(stream.filter(move |e| std::future::ready(e.app_id == app)).boxed())
+    }
+}
