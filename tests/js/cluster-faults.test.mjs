@@ -43,15 +43,17 @@ async function feedSubscriber(h, channel = 'feed') {
 async function publishRange(via, from, to, channel = 'feed') {
   const sdk = via.serverSdk({ timeout: 3000 });
   for (let i = from; i <= to; i++) {
-    // A publish answered 503 (the stream is electing a new leader after a NATS server went) is
-    // retried with the same idempotency key, so it is stored and delivered once either way.
+    // A publish answered 503 or not answered in time (the stream is being created, or is electing a
+    // new leader after a NATS server went) is retried with the same idempotency key, so it is
+    // stored and delivered once either way.
     const deadline = Date.now() + 15000;
     for (;;) {
       try {
         await sdk.trigger(channel, 'n', { i }, { idempotency_key: `${channel}:${i}` });
         break;
       } catch (e) {
-        if (Date.now() > deadline || !/503|timeout|ECONN/i.test(`${e.status} ${e.message}`)) throw e;
+        // Only a refusal (4xx) is final; 503s, timeouts and refused connections are retried.
+        if (Date.now() > deadline || (e.status >= 400 && e.status < 500)) throw e;
         await sleep(250);
       }
     }

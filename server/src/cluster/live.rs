@@ -170,7 +170,11 @@ impl ChannelTask {
         mut plans: mpsc::UnboundedReceiver<Planned>,
         mut reconnects: watch::Receiver<u64>,
     ) {
-        self.cursor = self.start_cursor().await;
+        // Without the stream open yet (NATS or JetStream still starting), delivery starts with the
+        // first live message instead of waiting for it.
+        if self.store.opened_epoch().is_some() {
+            self.cursor = self.start_cursor().await;
+        }
         loop {
             tokio::select! {
                 msg = sub.next() => match msg {
@@ -268,18 +272,18 @@ impl ChannelTask {
     }
 
     async fn on_attach(&mut self, request: AttachRequest) {
-        let epoch = match (self.store.epoch().await, self.cursor) {
-            (Ok(epoch), Some(_)) => epoch,
-            _ => {
-                self.cursor = self.start_cursor().await;
-                match (self.store.epoch().await, self.cursor) {
-                    (Ok(epoch), Some(_)) => epoch,
-                    _ => {
-                        let reason = request.from.map(|_| NotRecovered::Unavailable);
-                        return (request.attach)(StreamStart::at(Position::default(), reason));
-                    }
-                }
-            }
+        // A subscriber is never kept waiting for a stream that is not open yet: it starts from now,
+        // and a resume or rewind it asked for is answered `unavailable`.
+        let Some(epoch) = self.store.opened_epoch() else {
+            let reason = request.from.map(|_| NotRecovered::Unavailable);
+            return (request.attach)(StreamStart::at(Position::default(), reason));
+        };
+        if self.cursor.is_none() {
+            self.cursor = self.start_cursor().await;
+        }
+        let Some(_) = self.cursor else {
+            let reason = request.from.map(|_| NotRecovered::Unavailable);
+            return (request.attach)(StreamStart::at(Position { epoch, serial: 0 }, reason));
         };
         // A client that saw more than this node delivered (on another node): catch up to it first.
         if let Some(StartFrom::Resume(p)) = request.from {

@@ -103,6 +103,7 @@ impl Cluster {
             })?;
         let subjects = Subjects::new(prefix);
         let store = Arc::new(MessageStore::new(client.clone(), subjects.clone(), limits));
+        store.open_in_background();
         let cluster = Arc::new(Cluster {
             client,
             node,

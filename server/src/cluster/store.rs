@@ -100,6 +100,23 @@ impl MessageStore {
         Ok(self.opened().await?.epoch)
     }
 
+    /// The epoch, if the stream is open already (never waits).
+    pub fn opened_epoch(&self) -> Option<u64> {
+        self.opened.get().map(|o| o.epoch)
+    }
+
+    /// Opens the stream in the background (retrying every second until NATS and JetStream answer),
+    /// so subscribers are not kept waiting for it.
+    pub fn open_in_background(self: &Arc<Self>) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            while let Err(e) = store.epoch().await {
+                tracing::warn!(error = %e, "the message stream is not available yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
     /// Stores an HTTP API message, chained after the channel's last one.
     pub async fn append(
         &self,
