@@ -137,6 +137,10 @@ impl EventStore for JetStreamEvents {
             .subscribe(self.subjects.events(app_id))
             .await
             .map_err(unavailable)?;
+        // A request after the subscription comes back (as "no responders") once the server has
+        // processed the subscription, so events from now on reach this reader.
+        let probe = self.client.request(self.subjects.probe("events"), bytes::Bytes::new());
+        let _ = tokio::time::timeout(Duration::from_secs(2), probe).await;
         let events = subscriber.filter_map(|m| std::future::ready(serde_json::from_slice(&m.payload).ok()));
         Ok(events.boxed())
     }
