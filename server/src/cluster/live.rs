@@ -24,8 +24,8 @@ use super::recent::RecentMessages;
 use super::store::{decode, MessageStore};
 use super::Cluster;
 use crate::bus::{Attach, Deliver};
-use crate::history::ChannelReader;
 use crate::history::{try_plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
+use crate::history::{ChannelReader, HistoryError};
 use crate::hub::{ChannelKey, Hub};
 use crate::message::{now_ms, ChannelMessage};
 use crate::protocol::CloseCode;
@@ -159,6 +159,9 @@ struct Planned {
     upto: u64,
 }
 
+/// Longest wait for one store read inside the delivery loop.
+const STORE_READ: Duration = Duration::from_secs(2);
+
 /// How long a plan that needs the store keeps retrying it (e.g. across a NATS restart).
 const PLAN_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -193,11 +196,14 @@ impl ChannelTask {
     /// Where delivery starts: after the channel's last stored message, or (when it has none) after
     /// the stream's last message, so every later message of the channel is delivered.
     async fn start_cursor(&self) -> Option<u64> {
-        match self.store.last_serial(&self.key).await {
-            Ok(Some(last)) => Some(last),
-            Ok(None) => self.store.stream_last().await.ok(),
-            Err(_) => None,
-        }
+        let read = async {
+            match self.store.last_serial(&self.key).await {
+                Ok(Some(last)) => Some(last),
+                Ok(None) => self.store.stream_last().await.ok(),
+                Err(_) => None,
+            }
+        };
+        tokio::time::timeout(STORE_READ, read).await.ok().flatten()
     }
 
     async fn on_live(&mut self, msg: async_nats::Message) {
@@ -253,7 +259,11 @@ impl ChannelTask {
         };
         let mut complete = true;
         loop {
-            match reader.next_after(cursor).await {
+            // Bounded: a store that is slow to answer (a stream electing its leader) must not hold
+            // the channel's deliveries and subscribers; the next live message finds the gap again.
+            let next = tokio::time::timeout(STORE_READ, reader.next_after(cursor)).await;
+            let next = next.unwrap_or_else(|_| Err(HistoryError::Unavailable("store read timed out".into())));
+            match next {
                 Ok(Some(message)) if message.serial <= upto => {
                     crate::metrics::GAP_FILLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     cursor = message.serial;
