@@ -284,8 +284,11 @@ pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
     }));
     session.record(opened);
     let reason = serve(&mut session, socket, outbound).await;
-    session.record(closed_event(&session, reason.as_ref()));
+    // Recorded once the connection is released, so what the log and metrics show agrees with the
+    // registry's counts.
+    let closed = closed_event(&session, reason.as_ref());
     session.cleanup();
+    session.record(closed);
 }
 
 /// The lifecycle event of a connection's end: who closed it, with which code, and why.
