@@ -58,19 +58,19 @@ struct ValidEvent {
     idempotency_key: Option<String>,
 }
 
+/// Which publish request a handler serves.
+#[derive(Clone, Copy)]
+enum Publish {
+    Events,
+    Batch,
+}
+
 pub async fn trigger(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
     signed: Result<Signed, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let started = std::time::Instant::now();
-    let result = match &signed {
-        Ok(signed) => trigger_signed(&state, signed).await,
-        Err(e) => Err(e.clone()),
-    };
-    state.events.metrics().observe_publish(started.elapsed().as_secs_f64());
-    record(&state, &app_id, signed.ok().as_ref(), result.as_ref().map(|(_, n)| *n));
-    result.map(|(json, _)| json)
+    handle(&state, &app_id, signed, Publish::Events).await
 }
 
 pub async fn batch(
@@ -78,13 +78,25 @@ pub async fn batch(
     Path(app_id): Path<String>,
     signed: Result<Signed, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
+    handle(&state, &app_id, signed, Publish::Batch).await
+}
+
+/// Serves a publish request, timing it and adding it to the lifecycle log (refusals too, including
+/// a bad signature).
+async fn handle(
+    state: &AppState,
+    app_id: &str,
+    signed: Result<Signed, ApiError>,
+    kind: Publish,
+) -> Result<Json<Value>, ApiError> {
     let started = std::time::Instant::now();
-    let result = match &signed {
-        Ok(signed) => batch_signed(&state, signed).await,
-        Err(e) => Err(e.clone()),
+    let result = match (&signed, kind) {
+        (Ok(signed), Publish::Events) => trigger_signed(state, signed).await,
+        (Ok(signed), Publish::Batch) => batch_signed(state, signed).await,
+        (Err(e), _) => Err(e.clone()),
     };
     state.events.metrics().observe_publish(started.elapsed().as_secs_f64());
-    record(&state, &app_id, signed.ok().as_ref(), result.as_ref().map(|(_, n)| *n));
+    record(state, app_id, signed.ok().as_ref(), result.as_ref().map(|(_, n)| *n));
     result.map(|(json, _)| json)
 }
 
