@@ -34,20 +34,23 @@ impl RecentMessages {
         }
     }
 
+    /// True when every delivered message after `after` is still here.
+    fn covers(&self, after: u64) -> bool {
+        self.messages
+            .front()
+            .is_some_and(|first| first.prev <= after || first.serial <= after)
+    }
+
     /// The delivered messages after `after`, when every one of them is still here.
     pub fn after(&self, after: u64) -> Option<Vec<Arc<ChannelMessage>>> {
-        let first = self.messages.front()?;
-        if first.prev > after && first.serial > after {
-            return None;
-        }
-        Some(self.messages.iter().filter(|m| m.serial > after).cloned().collect())
+        self.covers(after)
+            .then(|| self.messages.iter().filter(|m| m.serial > after).cloned().collect())
     }
 }
 
 impl ChannelReader for RecentMessages {
     async fn next_after(&self, after: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError> {
-        let first = self.messages.front().ok_or(HistoryError::NotCached)?;
-        if first.prev > after && first.serial > after {
+        if !self.covers(after) {
             return Err(HistoryError::NotCached);
         }
         Ok(self.messages.iter().find(|m| m.serial > after).cloned())
