@@ -897,10 +897,13 @@ test('/metrics parses as Prometheus text, has the expected families, its counter
   await s1.event('client-hello', 'private-vis-metrics');
   gone.close();
 
+  // A scrape is not one atomic snapshot: the gauges are read a moment before the counters, so a
+  // close can be counted in a scrape whose gauge still holds its connection. Wait for both.
   const m1 = await eventually(async () => {
     const m = await scrape(A);
-    return m.value('herald_connections_closed_total', { ...app, cause: 'client_gone' }) >= 1 && m;
-  }, { what: 'the client_gone close counted' });
+    return m.value('herald_connections_closed_total', { ...app, cause: 'client_gone' }) >= 1
+      && m.value('herald_connections', app) === 2 && m;
+  }, { what: 'the client_gone close counted and two connections left in the gauge' });
   for (const name of ['herald_connections', 'herald_connections_opened_total', 'herald_connections_closed_total',
     'herald_messages_published_total', 'herald_publishes_refused_total', 'herald_deliveries_total',
     'herald_websocket_bytes_received_total', 'herald_publish_duration_seconds', 'herald_bus_up', 'herald_store_up']) {

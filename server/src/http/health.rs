@@ -32,6 +32,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
 
 /// Prometheus metrics of this node.
 pub async fn metrics(State(state): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    // The one figure that needs the store is read first, so the hub's gauges and the counters are read
+    // with no await between them (a scrape is still no atomic snapshot: a connection closing during it
+    // can be counted as closed while the gauge read a moment before still holds it).
+    let webhook_queue = state.store.pending_webhooks().await.ok().map(|n| n.max(0) as u64);
     let apps = state
         .apps
         .app_ids()
@@ -51,7 +55,7 @@ pub async fn metrics(State(state): State<AppState>) -> ([(axum::http::HeaderName
         apps,
         bus_up: state.publisher.bus_ready(),
         store_up: state.apps.store_reachable(),
-        webhook_queue: state.store.pending_webhooks().await.ok().map(|n| n.max(0) as u64),
+        webhook_queue,
     };
     // prometheus-client writes the OpenMetrics text format (Prometheus reads it).
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -5,7 +5,6 @@
 import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, startHeraldNode, eventually, sleep, within } from './herald.mjs';
@@ -24,43 +23,55 @@ async function natsBin() {
   }
 }
 
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /** A unique NATS subject prefix for one test. */
 export const uniquePrefix = () => `ht${randomBytes(6).toString('hex')}`;
 
+// What nats-server logs once it listens, with the port it chose (`-p -1`, `-m -1`,
+// `-cluster nats://127.0.0.1:-1` let it choose: a port picked here and handed over
+// could be taken by another test's process in between).
+const LISTENING = {
+  port: /Listening for client connections on [\d.]+:(\d+)/,
+  monitorPort: /Starting http monitor on [\d.]+:(\d+)/,
+  routePort: /Listening for route connections on [\d.]+:(\d+)/,
+};
+
 /**
- * One nats-server process with JetStream and its own store dir. `extraArgs`
- * (a function of nothing, evaluated at each start) adds cluster flags.
- * Returns {url, port, monitorPort, logs(), stop(), kill(), restart(), start()}.
+ * One nats-server process with JetStream and its own store dir. Its client,
+ * monitor and (with `cluster`) route ports are chosen by the server at the
+ * first start and kept for restarts. `cluster`: {name, routePort, routes: () =>
+ * [route ports of the other servers]}.
+ * Returns {url, port, monitorPort, routePort, logs(), stop(), kill(), restart(), start()}.
  */
-async function natsProcess({ port, monitorPort, extraArgs = () => [], name = 'nats' } = {}) {
+async function natsProcess({ name = 'nats', port = -1, cluster = null } = {}) {
   const bin = await natsBin();
   const storeDir = await mkdtemp(path.join(os.tmpdir(), 'herald-nats-'));
   let proc = null;
   let logs = '';
   const n = {
     port,
-    monitorPort,
+    monitorPort: -1,
+    routePort: cluster?.routePort ?? -1,
     storeDir,
     get url() { return `nats://127.0.0.1:${n.port}`; },
     logs: () => logs,
     get running() { return proc !== null && proc.exitCode === null && proc.signalCode === null; },
 
-    /** Spawns nats-server and waits until its client port accepts connections. */
+    /** Spawns nats-server and waits until it says it is ready (with its ports). */
     async start(ms = 10000) {
       if (n.running) throw new Error(`${name} is already running`);
-      const args = ['-a', '127.0.0.1', '-p', String(n.port), '-js', '-sd', storeDir, '-n', name,
-        ...(n.monitorPort ? ['-m', String(n.monitorPort)] : []), ...extraArgs()];
+      const args = ['-a', '127.0.0.1', '-p', String(n.port), '-m', String(n.monitorPort), '-js', '-sd', storeDir, '-n', name];
+      if (cluster) {
+        const routes = cluster.routes().map((p) => `nats://127.0.0.1:${p}`);
+        args.push('-cluster', `nats://127.0.0.1:${n.routePort}`, '-cluster_name', cluster.name);
+        if (routes.length) args.push('-routes', routes.join(','));
+      }
       const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       proc = p;
-      const keep = (d) => { logs = (logs + d.toString()).slice(-20000); };
+      let startLogs = '';
+      const keep = (d) => {
+        logs = (logs + d.toString()).slice(-20000);
+        startLogs += d.toString();
+      };
       p.stdout.on('data', keep);
       p.stderr.on('data', keep);
       p.exited = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal })));
@@ -68,15 +79,20 @@ async function natsProcess({ port, monitorPort, extraArgs = () => [], name = 'na
       const deadline = Date.now() + ms;
       while (Date.now() < deadline) {
         if (p.exitCode !== null || p.signalCode !== null) {
-          throw new Error(`${name} exited (${p.exitCode ?? p.signalCode}) before listening on ${n.port}:\n${logs}`);
+          throw new Error(`${name} exited (${p.exitCode ?? p.signalCode}) before it was ready:\n${logs}`);
         }
-        if (await portOpen(n.port)) return n;
-        await sleep(50);
+        if (startLogs.includes('Server is ready')) {
+          for (const [field, re] of Object.entries(LISTENING)) {
+            const m = startLogs.match(re);
+            if (m) n[field] = Number(m[1]);
+          }
+          return n;
+        }
+        await sleep(20);
       }
       p.kill('SIGKILL');
-      throw new Error(`${name} not listening on ${n.port} after ${ms} ms:\n${logs}`);
+      throw new Error(`${name} not ready after ${ms} ms:\n${logs}`);
     },
-
     /** Graceful stop (SIGTERM, SIGKILL after 10 s); resolves once the process has exited. */
     async stop() {
       if (!n.running) return;
@@ -119,34 +135,33 @@ async function natsProcess({ port, monitorPort, extraArgs = () => [], name = 'na
 
 /** Starts a nats-server for one test: {url, port, stop(), kill(), restart()}. */
 export async function startNats(t, { port } = {}) {
-  for (let attempt = 0; ; attempt++) {
-    const n = await natsProcess({ port: port || await freePort(), monitorPort: await freePort() });
-    try {
-      await n.start();
-      if (t) t.after(() => n.dispose());
-      return n;
-    } catch (e) {
-      await n.dispose();
-      if (port || attempt >= 2 || !/in use/i.test(e.message)) throw e;
-    }
+  const n = await natsProcess({ port: port ?? -1 });
+  try {
+    await n.start();
+  } catch (e) {
+    await n.dispose();
+    throw e;
   }
+  if (t) t.after(() => n.dispose());
+  return n;
 }
 
-/** Starts a NATS cluster of `size` routed servers: {nodes, urls, url (all, comma-separated)}. */
+/**
+ * Starts a NATS cluster of `size` routed servers: {nodes, urls, url (all, comma-separated)}.
+ * JetStream clustering needs every server's routes before it starts, so route ports are
+ * picked here; a server whose route port was taken meanwhile exits, and the cluster is
+ * started again on other ports. Client and monitor ports are the servers' own choice.
+ */
 export async function startNatsCluster(t, size = 3) {
   for (let attempt = 0; ; attempt++) {
-    const clusterName = `hc${randomBytes(4).toString('hex')}`;
+    const name = `hc${randomBytes(4).toString('hex')}`;
     const routePorts = [];
     for (let i = 0; i < size; i++) routePorts.push(await freePort());
     const nodes = [];
     for (let i = 0; i < size; i++) {
-      const routes = routePorts.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`).join(',');
       nodes.push(await natsProcess({
-        name: `${clusterName}-n${i}`,
-        port: await freePort(),
-        monitorPort: await freePort(),
-        extraArgs: () => ['-cluster', `nats://127.0.0.1:${routePorts[i]}`, '-routes', routes,
-          '-cluster_name', clusterName],
+        name: `${name}-n${i}`,
+        cluster: { name, routePort: routePorts[i], routes: () => routePorts.filter((_, j) => j !== i) },
       }));
     }
     try {
@@ -168,7 +183,7 @@ export async function startNatsCluster(t, size = 3) {
       };
     } catch (e) {
       await Promise.all(nodes.map((n) => n.dispose()));
-      if (attempt >= 2 || !/in use/i.test(e.message + nodes.map((n) => n.logs()).join(''))) throw e;
+      if (attempt >= 2) throw e;
     }
   }
 }

@@ -160,27 +160,24 @@ export async function startHeraldNode(t, options = {}) {
   // options.prepare({bin, dataDir}): more store setup before the process starts (topology.mjs)
   if (options.prepare) await options.prepare({ bin, dataDir });
 
-  let proc;
-  let port;
+  // The server chooses its port (`--listen 127.0.0.1:0`) and logs it: a port picked here and
+  // handed over could be taken by another test's process in between.
   let logs = '';
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
-    logs = '';
-    proc = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-      env: { ...process.env, HERALD_LOG: 'info', ...(options.env || {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (d) => { logs = (logs + d.toString()).slice(-20000); };
-    proc.stdout.on('data', keep);
-    proc.stderr.on('data', keep);
-    proc.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-    try {
-      await waitReady(`http://127.0.0.1:${port}`, proc, () => logs);
-      break;
-    } catch (e) {
-      proc.kill('SIGKILL');
-      if (attempt >= 2 || !/in use|AddrInUse/i.test(logs)) throw e;
-    }
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    env: { ...process.env, HERALD_LOG: 'info', ...(options.env || {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const keep = (d) => { logs = (logs + d.toString()).slice(-20000); };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  proc.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  let port;
+  try {
+    port = await listeningPort(proc, () => logs);
+    await waitReady(`http://127.0.0.1:${port}`, proc, () => logs);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
   }
 
   const url = `http://127.0.0.1:${port}`;
@@ -332,6 +329,21 @@ export async function startHeraldNode(t, options = {}) {
   };
   if (t) t.after(() => h.stop());
   return h;
+}
+
+/** The port herald says it listens on (its "herald listening" log line). */
+async function listeningPort(proc, logs, ms = 15000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    // eslint-disable-next-line no-control-regex
+    const m = logs().replace(/\x1b\[[0-9;]*m/g, '').match(/herald listening addr=[\d.]+:(\d+)/);
+    if (m) return Number(m[1]);
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`herald exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${logs()}`);
+    }
+    await sleep(20);
+  }
+  throw new Error(`herald did not say where it listens after ${ms} ms:\n${logs()}`);
 }
 
 async function waitReady(url, proc, logs, ms = 15000) {
