@@ -42,7 +42,7 @@ pub struct ConnectionView {
 impl ConnectionView {
     pub fn of(conn: &Connection, node: &str) -> Self {
         let membership = conn.membership();
-        let traffic = &conn.traffic;
+        let traffic = conn.traffic_totals();
         ConnectionView {
             socket_id: conn.socket_id.to_string(),
             app_id: conn.app_id.to_string(),
@@ -55,11 +55,11 @@ impl ConnectionView {
             user_id: membership.user_id.as_deref().map(str::to_string),
             channels: membership.channels.iter().map(|c| c.to_string()).collect(),
             connected_at: conn.meta.connected_at_ms,
-            last_activity: traffic.last_activity_ms.load(Ordering::Relaxed),
-            messages_in: traffic.messages_in.load(Ordering::Relaxed),
-            bytes_in: traffic.bytes_in.load(Ordering::Relaxed),
-            messages_out: traffic.messages_out.load(Ordering::Relaxed),
-            bytes_out: traffic.bytes_out.load(Ordering::Relaxed),
+            last_activity: conn.traffic.last_activity_ms.load(Ordering::Relaxed),
+            messages_in: traffic.messages_in,
+            bytes_in: traffic.bytes_in,
+            messages_out: traffic.messages_out,
+            bytes_out: traffic.bytes_out,
             queue_depth: conn.queue_depth(),
         }
     }

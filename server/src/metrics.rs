@@ -15,13 +15,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::hub::TrafficTotals;
 use crate::lifecycle::{EventKind, LifecycleEvent};
 
-/// Bytes and frames read from and written to WebSockets by this node.
-pub static BYTES_IN: AtomicU64 = AtomicU64::new(0);
-pub static BYTES_OUT: AtomicU64 = AtomicU64::new(0);
-pub static FRAMES_IN: AtomicU64 = AtomicU64::new(0);
-pub static FRAMES_OUT: AtomicU64 = AtomicU64::new(0);
 /// Stored messages a node delivered from the store because the live path had lost them.
 pub static GAP_FILLS: AtomicU64 = AtomicU64::new(0);
 
@@ -69,6 +65,8 @@ pub struct NodeFigures {
     pub bus_up: bool,
     pub store_up: bool,
     pub webhook_queue: Option<u64>,
+    /// WebSocket messages and bytes in and out since the node started.
+    pub traffic: TrafficTotals,
 }
 
 pub struct Metrics {
@@ -238,9 +236,18 @@ impl Metrics {
                 .inner()
                 .store(a.deliveries, Ordering::Relaxed);
         }
-        let statics = [&BYTES_IN, &BYTES_OUT, &FRAMES_IN, &FRAMES_OUT, &GAP_FILLS];
-        for (counter, value) in self.totals.iter().zip(statics) {
-            counter.inner().store(value.load(Ordering::Relaxed), Ordering::Relaxed);
+        let t = figures.traffic;
+        let values = [
+            t.bytes_in,
+            t.bytes_out,
+            t.messages_in,
+            t.messages_out,
+            GAP_FILLS.load(Ordering::Relaxed),
+        ];
+        // A connection that ends during a scrape can be missed from both sums for a moment: a counter
+        // never goes back (Prometheus would read a reset).
+        for (counter, value) in self.totals.iter().zip(values) {
+            counter.inner().fetch_max(value, Ordering::Relaxed);
         }
         self.bus_up.set(figures.bus_up as i64);
         self.store_up.set(figures.store_up as i64);
@@ -273,6 +280,7 @@ mod tests {
             bus_up: true,
             store_up: true,
             webhook_queue: None,
+            traffic: TrafficTotals::default(),
         });
         assert!(
             text.contains(r#"herald_connections_closed_total{app="app1",cause="ping_timeout"} 1"#),

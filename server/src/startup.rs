@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::hub::{Decides, Hub};
 use crate::lifecycle::{EventStore, LifecycleLog, SqlEvents};
 use crate::metrics::Metrics;
+use crate::protocol::CloseCode;
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
@@ -89,6 +90,7 @@ impl Application {
                 revoked_hub.close_revoked(&r)
             });
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
+        spawn_session_closer(hub.clone(), shutdown.clone());
         let node_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         let (bus, cluster): (Arc<dyn Bus>, Option<Arc<Cluster>>) = match &config.nats_url {
             Some(urls) => {
@@ -183,13 +185,7 @@ impl Application {
         let shutdown = self.state.shutdown.clone();
         let grace = Duration::from_secs(self.state.config.shutdown_grace);
         let router = crate::http::router(self.state);
-        let stopping = shutdown.clone();
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stopping.stopping().await })
-        .await?;
+        crate::http::serve(self.listener, router, shutdown.clone(), grace).await;
         if !shutdown.drain(grace).await {
             tracing::warn!("some sessions did not close within the shutdown grace period");
         }
@@ -208,6 +204,14 @@ async fn create_default_app(store: &dyn ControlStore) -> Result<Option<AppWithKe
         ..Default::default()
     };
     Ok(Some(store.create_app(&tenant.id, new, &Actor::system()).await?))
+}
+
+/// On shutdown, every connection of this node is closed with 4200 (its client reconnects elsewhere).
+fn spawn_session_closer(hub: Arc<Hub>, shutdown: Shutdown) {
+    tokio::spawn(async move {
+        shutdown.stopping().await;
+        hub.close_all(CloseCode::Reconnect, CloseCode::Reconnect.message());
+    });
 }
 
 fn spawn_cache_sweeper(hub: Arc<Hub>, shutdown: Shutdown) {

@@ -56,6 +56,7 @@ pub async fn metrics(State(state): State<AppState>) -> ([(axum::http::HeaderName
         bus_up: state.publisher.bus_ready(),
         store_up: state.apps.store_reachable(),
         webhook_queue,
+        traffic: state.hub.traffic(),
     };
     // prometheus-client writes the OpenMetrics text format (Prometheus reads it).
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -7,10 +7,12 @@ mod error;
 mod events;
 mod health;
 pub(crate) mod history;
+mod serve;
 mod signed;
 mod users;
 
 pub use error::ApiError;
+pub use serve::serve;
 
 use axum::routing::{get, post};
 use axum::Router;

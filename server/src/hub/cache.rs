@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::connection::Frame;
+use super::wire::Frame;
 use dashmap::DashMap;
 
 use super::registry::ChannelKey;

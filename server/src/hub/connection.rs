@@ -9,13 +9,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
 
-use crate::metrics;
+use super::outbound::{Outbound, Pushed};
+use super::wire::Frame;
 use crate::protocol::{ChannelName, CloseCode, SocketId};
-
-/// An encoded frame: UTF-8 bytes shared by every subscriber it goes to.
-pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// Why a connection is being closed, and the message its client sees.
 #[derive(Debug, Clone)]
@@ -39,30 +36,52 @@ pub struct ConnectionMeta {
     pub connected_at_ms: i64,
 }
 
-/// Traffic of a connection, counted by its session.
+/// What a connection's session counts of its client's traffic (the only writer: the atomics are never
+/// contended; the registry and `/metrics` read them). What is sent to it is counted by its `Outbound`.
 #[derive(Debug, Default)]
 pub struct Traffic {
     pub messages_in: AtomicU64,
     pub bytes_in: AtomicU64,
-    pub messages_out: AtomicU64,
-    pub bytes_out: AtomicU64,
     pub last_activity_ms: AtomicI64,
 }
 
+/// Messages and bytes, in and out, summed over connections.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficTotals {
+    pub messages_in: u64,
+    pub bytes_in: u64,
+    pub messages_out: u64,
+    pub bytes_out: u64,
+}
+
+/// The traffic of this node's connections that have ended (live ones are summed when asked).
+static ENDED: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
 impl Traffic {
     pub fn received(&self, bytes: usize, now_ms: i64) {
-        metrics::FRAMES_IN.fetch_add(1, Ordering::Relaxed);
-        metrics::BYTES_IN.fetch_add(bytes as u64, Ordering::Relaxed);
         self.messages_in.fetch_add(1, Ordering::Relaxed);
         self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
         self.last_activity_ms.store(now_ms, Ordering::Relaxed);
     }
+}
 
-    pub fn sent(&self, bytes: usize) {
-        metrics::FRAMES_OUT.fetch_add(1, Ordering::Relaxed);
-        metrics::BYTES_OUT.fetch_add(bytes as u64, Ordering::Relaxed);
-        self.messages_out.fetch_add(1, Ordering::Relaxed);
-        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+impl TrafficTotals {
+    /// The traffic of the connections that have ended on this node.
+    pub fn ended() -> Self {
+        let [a, b, c, d] = &ENDED;
+        TrafficTotals {
+            messages_in: a.load(Ordering::Relaxed),
+            bytes_in: b.load(Ordering::Relaxed),
+            messages_out: c.load(Ordering::Relaxed),
+            bytes_out: d.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn add(&mut self, other: TrafficTotals) {
+        self.messages_in += other.messages_in;
+        self.bytes_in += other.bytes_in;
+        self.messages_out += other.messages_out;
+        self.bytes_out += other.bytes_out;
     }
 }
 
@@ -83,13 +102,12 @@ pub struct Connection {
     pub meta: ConnectionMeta,
     pub traffic: Traffic,
     membership: Mutex<Membership>,
-    outbound: mpsc::Sender<Frame>,
-    close: Mutex<Option<CloseReason>>,
-    closing: Notify,
+    /// The way to the client's socket, and the request to close.
+    pub outbound: Arc<Outbound<CloseReason>>,
 }
 
 impl Connection {
-    /// A connection with an outbound queue of `capacity` frames; the receiver goes to the session.
+    /// A connection whose outbound queue holds at most `capacity` waiting frames.
     pub fn new(
         socket_id: SocketId,
         app_id: Arc<str>,
@@ -97,9 +115,8 @@ impl Connection {
         key: Arc<str>,
         meta: ConnectionMeta,
         capacity: usize,
-    ) -> (Arc<Self>, mpsc::Receiver<Frame>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let conn = Connection {
+    ) -> Arc<Self> {
+        Arc::new(Connection {
             socket_id,
             app_id,
             tenant_id,
@@ -110,26 +127,24 @@ impl Connection {
             },
             meta,
             membership: Mutex::default(),
-            outbound: tx,
-            close: Mutex::new(None),
-            closing: Notify::new(),
-        };
-        (Arc::new(conn), rx)
+            outbound: Arc::new(Outbound::new(capacity)),
+        })
     }
 
-    /// Queues a frame. Hot path: called once per subscriber per message, never blocks.
-    /// A full queue closes the connection with 4100 so the client reconnects (and can resume).
-    pub fn send(&self, frame: Frame) -> bool {
-        match self.outbound.try_send(frame) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+    /// Sends a frame: written to the socket at once when nothing waits, queued otherwise. Hot path:
+    /// called once per subscriber per message, never blocks. A full queue closes the connection
+    /// with 4100 so the client reconnects (and can resume).
+    pub fn send(&self, frame: &Frame) -> bool {
+        match self.outbound.push(frame.wire(), frame.payload_len()) {
+            Pushed::Accepted => true,
+            Pushed::Full => {
                 self.close(
                     CloseCode::OverCapacity,
                     "Client too slow: outbound queue full, reconnect",
                 );
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Pushed::Finished => false,
         }
     }
 
@@ -140,25 +155,11 @@ impl Connection {
 
     /// `close`, naming the cause the lifecycle log records.
     pub fn close_because(&self, code: CloseCode, message: &str, cause: Option<&'static str>) {
-        let mut slot = self.close.lock();
-        if slot.is_none() {
-            *slot = Some(CloseReason {
-                code,
-                message: message.to_string(),
-                cause,
-            });
-            self.closing.notify_one();
-        }
-    }
-
-    /// Completes when someone asked this connection to close; returns why.
-    pub async fn closed(&self) -> CloseReason {
-        loop {
-            if let Some(reason) = self.close.lock().clone() {
-                return reason;
-            }
-            self.closing.notified().await;
-        }
+        self.outbound.request_close(CloseReason {
+            code,
+            message: message.to_string(),
+            cause,
+        });
     }
 
     /// Its subscriptions and signed-in user, as its session last reported them.
@@ -171,8 +172,28 @@ impl Connection {
         *self.membership.lock() = Membership { user_id, channels };
     }
 
-    /// How many frames wait in the outbound queue.
+    /// How many writes wait for the socket.
     pub fn queue_depth(&self) -> usize {
-        self.outbound.max_capacity() - self.outbound.capacity()
+        self.outbound.waiting()
+    }
+
+    /// Its traffic so far, both ways.
+    pub fn traffic_totals(&self) -> TrafficTotals {
+        let sent = self.outbound.sent();
+        TrafficTotals {
+            messages_in: self.traffic.messages_in.load(Ordering::Relaxed),
+            bytes_in: self.traffic.bytes_in.load(Ordering::Relaxed),
+            messages_out: sent.messages,
+            bytes_out: sent.bytes,
+        }
+    }
+
+    /// The connection ended: its traffic moves into the node's totals of ended connections.
+    pub fn retire_traffic(&self) {
+        let t = self.traffic_totals();
+        let values = [t.messages_in, t.bytes_in, t.messages_out, t.bytes_out];
+        for (total, value) in ENDED.iter().zip(values) {
+            total.fetch_add(value, Ordering::Relaxed);
+        }
     }
 }

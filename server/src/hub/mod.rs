@@ -4,40 +4,46 @@
 //! Owns node-local state only. Messages arrive through `Deliver` (from the bus); the hub never
 //! stores history or talks to other nodes. Frames are encoded once per message and shared.
 
+mod admission;
 mod cache;
 mod connection;
+mod counts;
 mod observers;
+mod outbound;
 mod presence;
 mod registry;
 mod subscription_count;
 mod users;
+mod wire;
 
 pub use cache::CachedEvent;
-pub use connection::{CloseReason, Connection, ConnectionMeta, Frame, Membership};
+pub use connection::{CloseReason, Connection, ConnectionMeta, Membership, TrafficTotals};
 pub use observers::{Decides, Observers};
+pub use outbound::{Flushed, Outbound, Sink, Wake};
 pub use presence::Member;
 pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};
 pub use users::UserRegistry;
+pub use wire::Frame;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::apps::{AppDirectory, Revoked};
+use crate::apps::AppDirectory;
 use crate::bus::Deliver;
 use crate::history::StreamStart;
 use crate::message::{ChannelMessage, Origin};
 use crate::per_app::PerAppCounter;
-use crate::protocol::{frame, ChannelKind, ChannelName, CloseCode, SocketId};
+use crate::protocol::{frame, ChannelName, SocketId};
 use crate::store::App;
 use crate::webhooks::Observation;
 use cache::ChannelCache;
-use subscription_count::{CountThrottle, Notice};
+use subscription_count::CountThrottle;
 
 /// Node-local realtime state.
 pub struct Hub {
@@ -107,91 +113,6 @@ impl Hub {
             remote_counts: DashMap::new(),
             apps,
         }
-    }
-
-    /// Counts a new connection against the node's, the app's and the tenant's limits.
-    pub fn admit(&self, conn: &Arc<Connection>, limits: Limits) -> Result<(), CloseCode> {
-        if limits.node > 0 && self.total.load(Ordering::Relaxed) >= limits.node {
-            return Err(CloseCode::OverCapacity);
-        }
-        // Lock order: tenant, then app. Both counts move together or not at all.
-        let mut tenant = self.per_tenant.entry(conn.tenant_id.clone()).or_insert(0);
-        let mut app = self.per_app.entry(conn.app_id.clone()).or_insert(0);
-        let (app_elsewhere, tenant_elsewhere) = limits.elsewhere;
-        if (limits.app > 0 && *app + app_elsewhere >= limits.app)
-            || (limits.tenant > 0 && *tenant + tenant_elsewhere >= limits.tenant)
-        {
-            return Err(CloseCode::AppOverQuota);
-        }
-        *app += 1;
-        *tenant += 1;
-        self.total.fetch_add(1, Ordering::Relaxed);
-        self.live.insert(conn.socket_id.clone(), conn.clone());
-        Ok(())
-    }
-
-    /// Releases what `admit` counted.
-    pub fn release(&self, conn: &Connection) {
-        if self.live.remove(&conn.socket_id).is_none() {
-            return;
-        }
-        for (map, key) in [(&self.per_tenant, &conn.tenant_id), (&self.per_app, &conn.app_id)] {
-            if let Some(mut count) = map.get_mut(key) {
-                *count = count.saturating_sub(1);
-            }
-        }
-        self.total.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Closes the connections of revoked keys (4001) and disabled apps (4003).
-    pub fn close_revoked(&self, revoked: &Revoked) {
-        for conn in self.live.iter() {
-            if revoked.keys.iter().any(|k| **k == *conn.key) {
-                conn.close(CloseCode::UnknownApp, "The app key was revoked");
-            } else if revoked.apps.iter().any(|a| **a == *conn.app_id) {
-                conn.close(CloseCode::AppDisabled, CloseCode::AppDisabled.message());
-            }
-        }
-    }
-
-    /// This node's live connections of an app.
-    pub fn connections_of(&self, app_id: &str) -> Vec<Arc<Connection>> {
-        self.live
-            .iter()
-            .filter(|c| &*c.app_id == app_id)
-            .map(|c| c.value().clone())
-            .collect()
-    }
-
-    /// Closes one connection of an app on this node; false when this node does not hold it.
-    pub fn disconnect(&self, app_id: &str, socket_id: &str, code: CloseCode, reason: &str) -> bool {
-        let Some(socket) = SocketId::parse(socket_id) else {
-            return false;
-        };
-        match self.live.get(&socket).filter(|c| &*c.app_id == app_id) {
-            Some(conn) => {
-                conn.close_because(code, reason, Some("admin"));
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub fn connection_count(&self) -> usize {
-        self.total.load(Ordering::Relaxed)
-    }
-
-    pub fn app_connection_count(&self, app_id: &str) -> usize {
-        self.per_app.get(app_id).map(|c| *c).unwrap_or(0)
-    }
-
-    /// Frames delivered to this node's subscribers of an app since the node started.
-    pub fn delivered(&self, app_id: &str) -> u64 {
-        self.delivered.get(app_id)
-    }
-
-    pub fn tenant_connection_count(&self, tenant_id: &str) -> usize {
-        self.per_tenant.get(tenant_id).map(|c| *c).unwrap_or(0)
     }
 
     /// Subscribes `conn`: queues `subscription_succeeded` (with the position its stream starts after),
@@ -355,94 +276,6 @@ impl Hub {
     /// Drops expired cache entries.
     pub fn sweep(&self) {
         self.cache.sweep();
-    }
-
-    /// This node's subscriber count of a channel changed: tell other nodes, and the subscribers.
-    fn local_count_changed(self: &Arc<Self>, app: &App, key: &ChannelKey, local: usize) {
-        if key.1.kind() == ChannelKind::ServerToUser {
-            return;
-        }
-        let counted = app.settings.subscription_count;
-        // Other nodes need the count for subscription counts and to decide occupancy webhooks.
-        if counted || !app.settings.webhooks.is_empty() {
-            self.emit(HubEvent::Count {
-                key: key.clone(),
-                count: local,
-            });
-        }
-        self.observers.subscribers(key, self.total_subscribers(key), counted);
-        if counted && local > 0 {
-            self.count_changed(key);
-        }
-    }
-
-    /// Another node reports its subscriber count of a channel (0 when it has none left).
-    pub fn remote_count(self: &Arc<Self>, node: &Arc<str>, key: ChannelKey, count: usize) {
-        match count {
-            0 => {
-                if let Some(mut nodes) = self.remote_counts.get_mut(&key) {
-                    nodes.remove(node);
-                }
-                self.remote_counts.remove_if(&key, |_, nodes| nodes.is_empty());
-            }
-            n => {
-                self.remote_counts
-                    .entry(key.clone())
-                    .or_default()
-                    .insert(node.clone(), n);
-            }
-        }
-        let enabled = self.apps.by_id(&key.0).is_some_and(|a| a.settings.subscription_count);
-        self.observers.subscribers(&key, self.total_subscribers(&key), enabled);
-        if enabled && self.channels.subscriber_count(&key.0, &key.1) > 0 {
-            self.count_changed(&key);
-        }
-    }
-
-    /// Forgets the subscriber counts a dead node reported.
-    pub fn forget_node_counts(&self, node: &Arc<str>) {
-        let mut changed = Vec::new();
-        self.remote_counts.iter_mut().for_each(|mut nodes| {
-            if nodes.remove(node).is_some() {
-                changed.push(nodes.key().clone());
-            }
-        });
-        self.remote_counts.retain(|_, nodes| !nodes.is_empty());
-        for key in changed {
-            let counted = self.apps.by_id(&key.0).is_some_and(|a| a.settings.subscription_count);
-            self.observers.subscribers(&key, self.total_subscribers(&key), counted);
-        }
-    }
-
-    /// Subscribers of a channel on this node and, as last reported, on the others.
-    fn total_subscribers(&self, key: &ChannelKey) -> usize {
-        let remote: usize = self.remote_counts.get(key).map(|n| n.values().sum()).unwrap_or(0);
-        self.channels.subscriber_count(&key.0, &key.1) + remote
-    }
-
-    /// Sends the subscribers the cluster-wide count now or, above 100 subscribers, at most every 30 s.
-    fn count_changed(self: &Arc<Self>, key: &ChannelKey) {
-        match self.counts.on_change(key, self.total_subscribers(key), Instant::now()) {
-            Notice::SendNow => self.send_count(key),
-            Notice::SendLater(wait) => {
-                let hub = Arc::clone(self);
-                let key = key.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(wait).await;
-                    hub.counts.sent_scheduled(&key, Instant::now());
-                    hub.send_count(&key);
-                });
-            }
-            Notice::AlreadyScheduled => {}
-        }
-    }
-
-    fn send_count(&self, key: &ChannelKey) {
-        let count = self.total_subscribers(key);
-        if count > 0 {
-            let notice = Frame::from(frame::subscription_count(key.1.as_str(), count));
-            self.channels.fan_out(&key.0, &key.1, &notice, None);
-        }
     }
 }
 

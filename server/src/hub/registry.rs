@@ -14,9 +14,10 @@ use dashmap::DashMap;
 use parking_lot::RwLock;
 use serde_json::Value;
 
-use super::connection::{Connection, Frame};
+use super::connection::Connection;
 use super::observers::Observers;
 use super::presence::{Member, PresenceMembers};
+use super::wire::Frame;
 use crate::protocol::{frame, ChannelName, CloseCode, SocketId};
 
 /// A channel of an app.
@@ -36,7 +37,7 @@ impl ChannelState {
     fn broadcast(&self, frame: &Frame, except: Option<&SocketId>) {
         for (id, conn) in &self.subscribers {
             if Some(id) != except {
-                conn.send(frame.clone());
+                conn.send(frame);
             }
         }
     }
@@ -116,7 +117,7 @@ impl ChannelRegistry {
         }
         let presence = member.map(|_| state.members.snapshot());
         for frame in greeting(presence.as_ref()) {
-            conn.send(frame);
+            conn.send(&frame);
         }
         state.subscribers.insert(conn.socket_id.clone(), conn.clone());
         Ok(Joined {
@@ -244,7 +245,7 @@ impl ChannelRegistry {
         let state = state.read();
         let mut sent = 0;
         for (id, conn) in &state.subscribers {
-            if Some(id) != exclude && conn.send(frame.clone()) {
+            if Some(id) != exclude && conn.send(frame) {
                 sent += 1;
             }
         }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use super::connection::{Connection, Frame};
+use super::connection::Connection;
+use super::wire::Frame;
 use crate::protocol::{frame, CloseCode, SocketId};
 
 type UserKey = (Arc<str>, Arc<str>);
@@ -54,7 +55,7 @@ impl UserRegistry {
                 offline.push(watched.as_ref());
             }
         }
-        conn.send(Frame::from(frame::watchlist_events(&[
+        conn.send(&Frame::from(frame::watchlist_events(&[
             ("online", &online),
             ("offline", &offline),
         ])));
@@ -163,7 +164,7 @@ impl UserRegistry {
         };
         let event = Frame::from(frame::watchlist_events(&[(status, &[key.1.as_ref()])]));
         for w in watchers.values() {
-            w.send(event.clone());
+            w.send(&event);
         }
     }
 }

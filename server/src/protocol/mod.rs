@@ -11,6 +11,7 @@ pub mod name;
 pub mod position;
 pub mod signature;
 pub mod socket_id;
+pub mod websocket;
 
 pub use close::CloseCode;
 pub use name::{ChannelKind, ChannelName, EventName, NameError};

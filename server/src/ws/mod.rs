@@ -5,20 +5,24 @@
 //! Every refusal that ends a connection sends a `pusher:error` and then a close frame with the code.
 
 mod client_event;
+mod close;
+mod handshake;
+mod liveness;
 mod session;
 mod signin;
+mod socket;
 mod subscribe;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::protocol::CloseCode;
 use crate::state::AppState;
+use handshake::{Handshake, NotWebSocket};
 
 /// What the client asked for when it connected.
 pub struct ConnectRequest {
@@ -38,7 +42,7 @@ pub async fn upgrade(
     Query(mut params): Query<HashMap<String, String>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Handshake,
 ) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let request = ConnectRequest {
@@ -50,7 +54,7 @@ pub async fn upgrade(
         client: params.remove("client").map(|c| c.chars().take(32).collect()),
         version: params.remove("version").map(|v| v.chars().take(32).collect()),
     };
-    configure(ws, &state).on_upgrade(move |socket| session::run(socket, state, request))
+    ws.accept(move |stream, early| session::run(stream, early, state, request))
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
@@ -68,20 +72,11 @@ const NOT_FOUND: &str =
     "Not found: the Pusher HTTP API is under /apps/{app_id}/, the admin API under /api/v1/, WebSockets connect to /app/{key}\n";
 
 /// Any other path: a WebSocket upgrade gets 4005, anything else 404.
-pub async fn not_found(
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    State(state): State<AppState>,
-) -> Response {
+pub async fn not_found(ws: Result<Handshake, NotWebSocket>, State(state): State<AppState>) -> Response {
     match ws {
-        Ok(ws) => configure(ws, &state).on_upgrade(|socket| session::refuse(socket, CloseCode::PathNotFound, None)),
+        Ok(ws) => ws.accept(move |stream, early| async move {
+            close::refuse_new(stream, early, &state.config, CloseCode::PathNotFound).await
+        }),
         Err(_) => (StatusCode::NOT_FOUND, NOT_FOUND).into_response(),
     }
-}
-
-/// Small socket buffers: they grow when a frame needs it, and idle connections stay light.
-fn configure(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
-    ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(8 * 1024)
-        .max_message_size(state.config.max_message_bytes)
-        .max_frame_size(state.config.max_message_bytes)
 }

@@ -1,18 +1,21 @@
 //! One WebSocket connection, from `connection_established` to its close frame.
 //!
-//! A single task owns the socket: it reads client frames, writes queued frames in batches, pings an
-//! idle client and closes with 4201 when no pong comes. Others reach the client only through the
-//! hub's `Connection` (a bounded queue and a close request).
+//! A single task reads the client's frames and acts on them, writes what others queued for the client
+//! (everything queued at once, in vectored writes), pings an idle client (4201 when no pong comes) and
+//! closes the connection when asked. Others reach the client only through the hub's `Connection`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
-use tokio::sync::mpsc;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::client_event::RateWindow;
+use super::close;
+use super::liveness::Liveness;
+use super::socket::{self, Socket, WebSocket};
 use super::ConnectRequest;
 use crate::apps::KeyEntry;
 use crate::hub::{CloseReason, Connection, ConnectionMeta, Frame, Limits};
@@ -24,12 +27,6 @@ use crate::protocol::{ChannelName, CloseCode, SocketId};
 use crate::state::AppState;
 use crate::store::App;
 use crate::webhooks::Observation;
-
-/// How long to wait for the client's close frame after sending ours.
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
-
-/// Frames written to the socket before one flush.
-const WRITE_BATCH: usize = 64;
 
 /// The signed-in user of a connection.
 pub(super) struct SignedIn {
@@ -52,7 +49,7 @@ pub(super) struct Session {
 impl Session {
     /// Queues a frame for this client, behind whatever is already queued.
     pub fn reply(&self, frame: String) {
-        self.conn.send(Frame::from(frame));
+        self.conn.send(&Frame::from(frame));
     }
 
     /// Queues a `pusher:error` that does not end the connection.
@@ -154,10 +151,7 @@ impl Session {
 }
 
 /// Checks a new connection's protocol, app, origin and quota.
-fn accept(
-    state: &AppState,
-    request: &ConnectRequest,
-) -> Result<(KeyEntry, Arc<Connection>, mpsc::Receiver<Frame>), CloseCode> {
+fn accept(state: &AppState, request: &ConnectRequest) -> Result<(KeyEntry, Arc<Connection>), CloseCode> {
     let protocol = check_protocol(request.protocol.as_deref())? as u8;
     let entry = state.apps.by_key(&request.key).ok_or(CloseCode::UnknownApp)?;
     let app = &entry.app;
@@ -174,7 +168,7 @@ fn accept(
     if state.shutdown.is_stopping() {
         return Err(CloseCode::Reconnect);
     }
-    let (conn, outbound) = Connection::new(
+    let conn = Connection::new(
         SocketId::random(),
         Arc::from(app.id.as_str()),
         Arc::from(app.tenant_id.as_str()),
@@ -205,47 +199,18 @@ fn accept(
             .unwrap_or((0, 0)),
     };
     state.hub.admit(&conn, limits)?;
-    Ok((entry, conn, outbound))
-}
-
-/// Sends `pusher:error` with `code` then a close frame with the same code.
-pub async fn refuse(mut socket: WebSocket, code: CloseCode, message: Option<&str>) {
-    let message = message.unwrap_or(code.message());
-    let _ = socket
-        .send(Message::Text(frame::error(Some(code.code()), message, None).into()))
-        .await;
-    let close = CloseFrame {
-        code: code.code(),
-        reason: Utf8Bytes::from(truncate(message, 120)),
-    };
-    let _ = socket.send(Message::Close(Some(close))).await;
-    // Wait (bounded) for the client's close frame before dropping the socket: dropping it with
-    // unread data makes the kernel reset the connection, and the client would lose both frames.
-    let drain = async {
-        loop {
-            match socket.recv().await {
-                Some(Ok(Message::Close(_))) => break,
-                Some(Ok(_)) => {}
-                // The socket cannot be read any more (e.g. after an oversized message): hold it open
-                // until the timeout so the client reads our frames before the kernel resets it.
-                Some(Err(_)) | None => std::future::pending::<()>().await,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
-}
-
-/// Close reasons must fit a control frame (125 bytes).
-fn truncate(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+    // Checked again once admitted: shutdown closes every admitted connection, so a connection admitted
+    // while it starts is either closed by it or refused here.
+    if state.shutdown.is_stopping() {
+        state.hub.release(&conn);
+        return Err(CloseCode::Reconnect);
     }
-    &s[..end]
+    Ok((entry, conn))
 }
 
-pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
-    let (entry, conn, outbound) = match accept(&state, &request) {
+/// Runs one connection, from the upgraded socket to its close.
+pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: ConnectRequest) {
+    let (entry, conn) = match accept(&state, &request) {
         Ok(accepted) => accepted,
         Err(code) => {
             if let Some(entry) = state.apps.by_key(&request.key) {
@@ -253,16 +218,17 @@ pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
                     .code(code.code())
                     .reason(code.message())
                     .detail(
-                        serde_json::json!({ "by": "server", "cause": cause(Some(code)), "phase": "connect",
+                        serde_json::json!({ "by": "server", "cause": close::cause(Some(code)), "phase": "connect",
                         "remote_address": request.remote.to_string() }),
                     );
                 state.events.record(refused);
             }
-            return refuse(socket, code, None).await;
+            return close::refuse_new(stream, early, &state.config, code).await;
         }
     };
     let tracker = state.shutdown.tracker().clone();
     let _guard = tracker.token();
+    let (socket, mut ws) = socket::open(stream, early, conn.outbound.clone(), &state.config).await;
     let mut session = Session {
         state,
         conn,
@@ -283,147 +249,107 @@ pub async fn run(socket: WebSocket, state: AppState, request: ConnectRequest) {
         "protocol": meta.protocol,
     }));
     session.record(opened);
-    let reason = serve(&mut session, socket, outbound).await;
+    let reason = serve(&mut session, &socket, &mut ws).await;
+    if let Some(reason) = &reason {
+        // A client too slow to keep up does not get its backlog; any other gets what was sent before.
+        session.conn.outbound.seal(reason.code == CloseCode::OverCapacity);
+        close::handshake(&mut ws, &session.conn.outbound, &socket, reason.code, &reason.message).await;
+    }
     // Recorded once the connection is released, so what the log and metrics show agrees with the
     // registry's counts.
-    let closed = closed_event(&session, reason.as_ref());
+    let user = session.user.as_ref().map(|u| u.id.clone());
+    let closed = close::closed_event(&session.conn, user, reason.as_ref());
     session.cleanup();
     session.record(closed);
 }
 
-/// The lifecycle event of a connection's end: who closed it, with which code, and why.
-fn closed_event(session: &Session, reason: Option<&CloseReason>) -> LifecycleEvent {
-    let conn = &session.conn;
-    let traffic = &conn.traffic;
-    let detail = serde_json::json!({
-        "by": if reason.is_some() { "server" } else { "client" },
-        "cause": reason.and_then(|r| r.cause).unwrap_or_else(|| cause(reason.map(|r| r.code))),
-        "duration_ms": now_ms() - conn.meta.connected_at_ms,
-        "messages_in": traffic.messages_in.load(std::sync::atomic::Ordering::Relaxed),
-        "messages_out": traffic.messages_out.load(std::sync::atomic::Ordering::Relaxed),
-    });
-    let user = session.user.as_ref().map(|u| u.id.clone());
-    let event = LifecycleEvent::new(EventKind::ConnectionClosed, &conn.app_id)
-        .user(user)
-        .detail(detail);
-    match reason {
-        Some(r) => event.code(r.code.code()).reason(&r.message),
-        None => event.reason("The client closed the connection or went away"),
-    }
+/// Flushes in a row before the socket is read first again: a client whose socket stays backlogged
+/// still gets its frames read.
+const FLUSHES_BEFORE_READ: u8 = 8;
+
+/// What the session loop does next.
+pub(super) enum Step {
+    Continue,
+    /// The server closes the connection.
+    Close(CloseReason),
+    /// The client went away.
+    Gone,
 }
 
-/// A short, stable name for why a connection ended (what dashboards group by).
-pub fn cause(code: Option<CloseCode>) -> &'static str {
-    match code {
-        None => "client_gone",
-        Some(CloseCode::PongTimeout) => "ping_timeout",
-        Some(CloseCode::OverCapacity) => "slow_consumer",
-        Some(CloseCode::AppOverQuota) => "over_quota",
-        Some(CloseCode::Unauthorized) => "terminated",
-        Some(CloseCode::Reconnect) => "server_shutdown",
-        Some(CloseCode::UnknownApp) => "auth_failure",
-        Some(CloseCode::AppDisabled) => "app_disabled",
-        Some(CloseCode::ClientEventRate) => "client_event_rate",
-        Some(CloseCode::MessageTooBig) => "message_too_big",
-        Some(_) => "protocol_error",
-    }
-}
-
-/// The session loop; returns why the server closed the connection (`None` when the client left).
-async fn serve(
-    session: &mut Session,
-    mut socket: WebSocket,
-    mut outbound: mpsc::Receiver<Frame>,
-) -> Option<CloseReason> {
-    let activity = Duration::from_secs(session.state.config.activity_timeout.max(1));
-    let pong_wait = Duration::from_secs(session.state.config.pong_timeout.max(1));
-    let mut last_seen = Instant::now();
-    let mut ping_sent: Option<Instant> = None;
-    let timer = tokio::time::sleep(activity);
+/// The session loop; returns why the server closes the connection (`None` when the client left).
+///
+/// Woken when frames wait for the socket, when a close is requested (shutdown too: the hub closes
+/// every connection with 4200), for the client's frames, and by the ping timer.
+async fn serve(session: &mut Session, socket: &Socket, ws: &mut WebSocket) -> Option<CloseReason> {
+    let mut liveness = Liveness::new(&session.state.config);
+    let timer = tokio::time::sleep(liveness.activity);
     tokio::pin!(timer);
-    let conn = session.conn.clone();
-    let shutdown = session.state.shutdown.clone();
-    let reason = loop {
-        tokio::select! {
-            biased;
-            reason = conn.closed() => break reason,
-            _ = shutdown.stopping() => break CloseReason { code: CloseCode::Reconnect, message: CloseCode::Reconnect.message().into(), cause: None },
-            Some(first) = outbound.recv() => {
-                if write_batch(&mut socket, &mut outbound, first, &conn).await.is_err() {
-                    return None;
-                }
-            }
-            incoming = socket.recv() => {
-                let message = match incoming {
-                    Some(Ok(message)) => message,
-                    // A message over `max_message_bytes`: answer with 1009 rather than dropping the TCP connection.
-                    Some(Err(e)) if e.to_string().contains("too long") => break CloseReason {
-                        code: CloseCode::MessageTooBig,
-                        message: format!("Message too big: the limit is {} bytes", session.state.config.max_message_bytes),
-                        cause: None,
-                    },
-                    _ => return None,
-                };
-                last_seen = Instant::now();
-                ping_sent = None;
-                match message {
-                    Message::Text(text) => {
-                        session.conn.traffic.received(text.len(), now_ms());
-                        session.handle(text.as_str()).await
-                    }
-                    Message::Binary(_) => session.error("Binary frames are not supported: send JSON in text frames", None),
-                    Message::Close(_) => return None,
-                    Message::Ping(_) | Message::Pong(_) => {}
-                }
-            }
-            () = &mut timer => {
-                let now = Instant::now();
-                match ping_sent {
-                    Some(sent) if now >= sent + pong_wait => {
-                        break CloseReason { code: CloseCode::PongTimeout, message: CloseCode::PongTimeout.message().into(), cause: None };
-                    }
-                    Some(sent) => timer.as_mut().reset((sent + pong_wait).into()),
-                    None if now >= last_seen + activity => {
-                        if socket.send(Message::Ping(Default::default())).await.is_err() {
-                            return None;
-                        }
-                        ping_sent = Some(now);
-                        timer.as_mut().reset((now + pong_wait).into());
-                    }
-                    None => timer.as_mut().reset((last_seen + activity).into()),
-                }
-            }
+    let outbound = session.conn.outbound.clone();
+    let mut batch = VecDeque::new();
+    let mut flushes = 0u8;
+    loop {
+        let read_first = flushes >= FLUSHES_BEFORE_READ;
+        if read_first {
+            flushes = 0;
         }
-    };
-    if reason.code != CloseCode::OverCapacity {
-        // Deliver what was queued before the close (e.g. events before a terminate).
-        while let Ok(frame) = outbound.try_recv() {
-            if socket.feed(Message::Text(frame)).await.is_err() {
-                break;
+        // The same three sources either way; only which one is polled first differs.
+        let step = if read_first {
+            tokio::select! {
+                biased;
+                incoming = ws.next() => session.on_incoming(incoming, &mut liveness).await,
+                wake = outbound.next() => socket::on_wake(wake, &outbound, socket, &mut batch).await,
+                () = &mut timer => liveness.on_timer(ws, timer.as_mut()).await,
             }
+        } else {
+            tokio::select! {
+                biased;
+                wake = outbound.next() => {
+                    flushes = flushes.saturating_add(1);
+                    socket::on_wake(wake, &outbound, socket, &mut batch).await
+                }
+                incoming = ws.next() => {
+                    flushes = 0;
+                    session.on_incoming(incoming, &mut liveness).await
+                }
+                () = &mut timer => liveness.on_timer(ws, timer.as_mut()).await,
+            }
+        };
+        match step {
+            Step::Continue => {}
+            Step::Close(reason) => return Some(reason),
+            Step::Gone => return None,
         }
     }
-    refuse(socket, reason.code, Some(&reason.message)).await;
-    Some(reason)
 }
 
-/// Writes `first` and whatever else is queued (up to a batch), then flushes once.
-async fn write_batch(
-    socket: &mut WebSocket,
-    outbound: &mut mpsc::Receiver<Frame>,
-    first: Frame,
-    conn: &Connection,
-) -> Result<(), axum::Error> {
-    conn.traffic.sent(first.len());
-    socket.feed(Message::Text(first)).await?;
-    for _ in 1..WRITE_BATCH {
-        match outbound.try_recv() {
-            Ok(frame) => {
-                conn.traffic.sent(frame.len());
-                socket.feed(Message::Text(frame)).await?
+impl Session {
+    /// One message (or the end) read from the socket.
+    async fn on_incoming(&mut self, incoming: Option<Result<Message, WsError>>, liveness: &mut Liveness) -> Step {
+        let message = match incoming {
+            Some(Ok(message)) => message,
+            // A message over `max_message_bytes`: answer with 1009 rather than dropping the TCP connection.
+            Some(Err(WsError::Capacity(_))) => {
+                return Step::Close(CloseReason {
+                    code: CloseCode::MessageTooBig,
+                    message: format!(
+                        "Message too big: the limit is {} bytes",
+                        self.state.config.max_message_bytes
+                    ),
+                    cause: None,
+                })
             }
-            Err(_) => break,
+            _ => return Step::Gone,
+        };
+        liveness.seen();
+        match message {
+            Message::Text(text) => {
+                self.conn.traffic.received(text.len(), now_ms());
+                self.handle(text.as_str()).await
+            }
+            Message::Binary(_) => self.error("Binary frames are not supported: send JSON in text frames", None),
+            Message::Close(_) => return Step::Gone,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
+        Step::Continue
     }
-    socket.flush().await
 }
