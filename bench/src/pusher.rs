@@ -24,8 +24,8 @@ pub struct Target {
     pub source_ips: Vec<IpAddr>,
 }
 
-/// A signed `POST /apps/{id}/events` URL for `body`.
-pub fn signed_events_url(t: &Target, body: &[u8], unix_secs: u64) -> String {
+/// The signed path and query of `POST /apps/{id}/events` for `body`.
+pub fn signed_events_path(t: &Target, body: &[u8], unix_secs: u64) -> String {
     let path = format!("/apps/{}/events", t.app_id);
     let query = format!(
         "auth_key={}&auth_timestamp={unix_secs}&auth_version=1.0&body_md5={}",
@@ -35,8 +35,7 @@ pub fn signed_events_url(t: &Target, body: &[u8], unix_secs: u64) -> String {
     let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(t.secret.as_bytes()).expect("any key length");
     mac.update(format!("POST\n{path}\n{query}").as_bytes());
     format!(
-        "http://{}{path}?{query}&auth_signature={}",
-        t.server,
+        "{path}?{query}&auth_signature={}",
         hex::encode(mac.finalize().into_bytes())
     )
 }
@@ -75,7 +74,7 @@ mod tests {
             source_ips: vec![],
         };
         let body = br#"{"name":"foo","channels":["project-3"],"data":"{\"some\":\"data\"}"}"#;
-        let url = signed_events_url(&t, body, 1353088179);
+        let url = signed_events_path(&t, body, 1353088179);
         assert!(
             url.ends_with("auth_signature=da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c"),
             "{url}"

@@ -55,6 +55,7 @@ impl Latencies {
 pub struct Deliveries {
     seen: Vec<u64>,
     expected: u64,
+    received: u64,
     duplicates: u64,
     out_of_range: u64,
 }
@@ -64,6 +65,7 @@ impl Deliveries {
         Deliveries {
             seen: vec![0; expected.div_ceil(64) as usize],
             expected,
+            received: 0,
             duplicates: 0,
             out_of_range: 0,
         }
@@ -81,11 +83,17 @@ impl Deliveries {
             return false;
         }
         self.seen[word] |= bit;
+        self.received += 1;
         true
     }
 
     pub fn received(&self) -> u64 {
-        self.seen.iter().map(|w| w.count_ones() as u64).sum()
+        self.received
+    }
+
+    /// Every expected message has arrived.
+    pub fn complete(&self) -> bool {
+        self.received == self.expected
     }
 
     pub fn lost(&self) -> u64 {
@@ -112,6 +120,7 @@ mod tests {
         assert!(!d.record(3));
         assert!(!d.record(500));
         assert_eq!(d.received(), 128);
+        assert!(!d.complete());
         assert_eq!(d.lost(), 2);
         assert_eq!(d.duplicates(), 2);
     }
