@@ -2,7 +2,7 @@
 // unsubscribe on every channel type, throttled above 100 subscribers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHerald, subscribed, waitFor } from './helpers/herald.mjs';
+import { startHerald, subscribed, waitFor, CLUSTER_TOPOLOGY } from './helpers/herald.mjs';
 
 const countIs = (n) => (d) => d.subscription_count === n;
 
@@ -100,7 +100,9 @@ test('above 100 subscribers the count is throttled (not sent on every change)', 
   const counts = observer.all((f) => f.event === 'pusher_internal:subscription_count')
     .map((f) => f.data.subscription_count);
   const upTo100 = counts.filter((n) => n <= 100);
-  assert.ok(upTo100.length >= 90 && counts.includes(2),
+  // In a cluster, joins on two other nodes reported at the same moment move the count by 2 at once.
+  const firstChange = (n) => n >= 2 && n <= (CLUSTER_TOPOLOGY ? 3 : 2);
+  assert.ok(upTo100.length >= 90 && counts.some(firstChange),
     `each change up to 100 subscribers is sent, got ${counts.join(',')}`);
   const above = counts.filter((n) => n > 100);
   assert.ok(above.length <= 1, `at most one update above 100 within 30 s, got ${above.join(',')}`);
