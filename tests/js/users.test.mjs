@@ -12,6 +12,11 @@ async function signedIn(h, user) {
   client.signin();
   await connected(client);
   await within(client.user.signinDonePromise, 5000, `signin of ${user.id} to succeed`);
+  // pusher-js subscribes #server-to-user-{id} once signed in; user events are delivered from then on.
+  const channel = client.user.serverToUserChannel;
+  if (!channel.subscribed) {
+    await waitFor(channel, 'pusher:subscription_succeeded', 5000, { what: `${channel.name} subscribed` });
+  }
   return client;
 }
 
