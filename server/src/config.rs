@@ -149,11 +149,18 @@ impl Config {
         // harness's `HERALD_BIN`, say) do not trip `deny_unknown_fields`.
         let known = known_keys();
         let env = Env::prefixed("HERALD_").filter(move |key| known.iter().any(|k| key == k.as_str()));
-        figment
+        let mut config: Config = figment
             .merge(env)
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(Box::new)
+            .map_err(Box::new)?;
+        // An empty URL (`HERALD_NATS_URL=` in a compose file, say) means the same as none.
+        for url in [&mut config.database_url, &mut config.nats_url] {
+            if url.as_ref().is_some_and(|u| u.0.trim().is_empty()) {
+                *url = None;
+            }
+        }
+        Ok(config)
     }
 }
 
@@ -184,6 +191,8 @@ mod tests {
             assert_eq!(config.activity_timeout, 45);
             assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
             assert_eq!(config.pong_timeout, 30);
+            jail.set_env("HERALD_NATS_URL", "");
+            assert_eq!(Config::load(None, &cli).expect("loads").nats_url, None, "empty is unset");
             jail.set_env("HERALD_DATABASE_URL", "postgres://u:pw@h/db");
             let config = Config::load(None, &cli).expect("loads");
             assert_eq!(config.database_url, Some(Secret("postgres://u:pw@h/db".into())));

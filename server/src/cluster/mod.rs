@@ -43,6 +43,9 @@ use wire::{ChannelCounts, Control, Query};
 
 /// How long a scatter-gather query waits for nodes that have not answered.
 const QUERY_TIMEOUT: Duration = Duration::from_millis(500);
+/// The longest an HTTP publish waits for JetStream to store its message (a leader election takes a
+/// few seconds); past it the publisher gets 503 and retries, with its idempotency key if it has one.
+const STORE_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -260,6 +263,10 @@ impl Bus for Cluster {
     /// client events go to that subject directly. Every node with subscribers on the channel (this
     /// one included) delivers from its subscription, so there is one path and no double delivery.
     async fn publish(&self, mut message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
+        // Without NATS nothing can be stored or carried: say so at once rather than after timeouts.
+        if !self.is_ready() {
+            return Err(BusError::Unavailable("not connected to NATS".into()));
+        }
         if message.origin == Origin::Client {
             self.send(self.subjects.live(&message.app_id, &message.channel), &message)
                 .await?;
@@ -268,7 +275,9 @@ impl Bus for Cluster {
                 duplicate: false,
             });
         }
-        let published = self.store.append(&mut message, options).await?;
+        let published = tokio::time::timeout(STORE_DEADLINE, self.store.append(&mut message, options))
+            .await
+            .map_err(|_| BusError::Unavailable("the message store did not answer in time".into()))??;
         if !published.duplicate && message.channel.is_cache() {
             // This node keeps it before answering the publisher (so `info=cache` right after sees it);
             // the others keep it too, so a first subscriber anywhere gets it.
