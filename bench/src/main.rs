@@ -6,11 +6,13 @@
 //!   `--publish-server` sends the publishes to another node (the cross-node scenario).
 //! - `publish`: HTTP publishes alone: publishes/s, request latency, the server's CPU per publish.
 //! - `idle`: C connections held open (pings answered), RSS growth per connection, memory over the hold.
+//! - `floor`: no server: how long the machine's loopback takes to carry one message to N sockets.
 //!
 //! Subscribers' sockets are read by dedicated threads over epoll, frames parsed in place and stamps
 //! found by a substring scan (no JSON parse): the tool must not be the bottleneck it measures.
 
 mod fanout;
+mod floor;
 mod frames;
 mod idle;
 mod process;
@@ -47,6 +49,18 @@ enum Command {
     Fanout(FanoutArgs),
     Publish(PublishArgs),
     Idle(IdleArgs),
+    Floor(FloorArgs),
+}
+
+/// No server: how long this machine's loopback takes to carry one message to N sockets.
+#[derive(clap::Args)]
+struct FloorArgs {
+    #[arg(long, default_value_t = 100)]
+    sockets: usize,
+    #[arg(long, default_value_t = 200)]
+    bursts: usize,
+    #[arg(long, default_value_t = 150)]
+    message_bytes: usize,
 }
 
 /// How messages are published (shared by `fanout` and `publish`).
@@ -164,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fanout(args) => fanout(args).await?,
         Command::Publish(args) => publish(args).await?,
         Command::Idle(args) => idle(args).await?,
+        Command::Floor(args) => floor(args).await?,
     };
     if cli.json {
         println!("{}", report.json);
@@ -271,6 +286,17 @@ async fn publish(args: PublishArgs) -> anyhow::Result<Printed> {
     text += &format!("  {ok} accepted ({per_sec:.0}/s), {} failed\n", r.failed);
     text += &latency_line("request", &p);
     text += &format!("  server CPU {cpu_us:.1} µs/publish, RSS {:.1} MiB\n", rss as f64 / MIB);
+    Ok(Printed { json, text })
+}
+
+async fn floor(args: FloorArgs) -> anyhow::Result<Printed> {
+    let (sockets, bursts, bytes) = (args.sockets, args.bursts, args.message_bytes);
+    let widths = tokio::task::spawn_blocking(move || floor::run(sockets, bursts, bytes)).await??;
+    let p = widths.percentiles();
+    let json = json!({ "scenario": "floor", "sockets": sockets, "bursts": bursts, "message_bytes": bytes,
+        "burst_ms": p });
+    let mut text = format!("floor: one {bytes}-byte message to each of {sockets} loopback sockets, {bursts} bursts\n");
+    text += &latency_line("first write to last read", &p);
     Ok(Printed { json, text })
 }
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs every load scenario against Herald and sockudo on this machine, the two servers taking turns
+# (RUNS rounds), and writes one JSON line per run to $OUT/results.jsonl; bench/summarize.py turns it
+# into the tables of docs/benchmarks.md.
+#
+# Needs: herald and herald-bench built (cargo build --release -p herald -p herald-bench), sockudo 5.2
+# (apt-get install -y protobuf-compiler && cargo install sockudo --version 5.2.0 --features nats),
+# and nats-server for the cross-node scenarios.
+#
+#   bench/compare.sh                       # every scenario, 3 rounds
+#   SCENARIOS="saturation latency" RUNS=5 bench/compare.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/release"
+SOCKUDO="${SOCKUDO:-$(command -v sockudo || echo /opt/sockudo/bin/sockudo)}"
+NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
+RUNS="${RUNS:-3}"
+SCENARIOS="${SCENARIOS:-saturation latency publish idle cross-saturation cross-latency}"
+OUT="${OUT:-$(mktemp -d /tmp/herald-compare.XXXXXX)}"
+APP=(--app-id 1 --key bench-key --secret bench-secret)
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+mkdir -p "$OUT"
+echo "results in $OUT" >&2
+
+wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+# herald PORT [NATS_URL PREFIX]: one Herald node with the bench app on a fresh data directory; its
+# pid in $STARTED.
+herald() {
+  local dir; dir=$(mktemp -d "$OUT/herald.XXXX")
+  "$BIN/herald" apps create --data-dir "$dir" --name bench --id 1 --key bench-key --secret bench-secret >/dev/null
+  env ${2:+HERALD_NATS_URL=$2 HERALD_NATS_PREFIX=$3} \
+    "$BIN/herald" serve --data-dir "$dir" --listen "127.0.0.1:$1" >"$dir/log" 2>&1 &
+  STARTED=$!; PIDS+=("$STARTED"); wait_port "$1"; sleep 1
+}
+
+# sockudo PORT [NATS_URL PREFIX]: one sockudo node with the same app, its limits raised for the load;
+# its pid in $STARTED.
+sockudo() {
+  local dir; dir=$(mktemp -d "$OUT/sockudo.XXXX")
+  (cd "$dir" && exec env PORT="$1" HOST=127.0.0.1 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false \
+    SOCKUDO_DEFAULT_APP_ID=1 SOCKUDO_DEFAULT_APP_KEY=bench-key SOCKUDO_DEFAULT_APP_SECRET=bench-secret \
+    SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=100000 SOCKUDO_MAX_CONNECTIONS=100000 \
+    SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=1000000 \
+    SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=1000000 \
+    ${2:+ADAPTER_DRIVER=nats NATS_SERVERS=$2 NATS_PREFIX=$3} \
+    "$SOCKUDO" >"$dir/log" 2>&1) &
+  STARTED=$!; PIDS+=("$STARTED"); wait_port "$1"; sleep 1
+}
+
+stop() { kill "$@" 2>/dev/null || true; sleep 1; }
+
+# run SERVER SCENARIO ARGS...: one run of herald-bench, its JSON line tagged with server and scenario.
+run() {
+  local server=$1 scenario=$2; shift 2
+  "$BIN/herald-bench" --json "$@" | python3 -c 'import json,sys
+r = json.loads(sys.stdin.read()); r["server"] = sys.argv[1]; r["name"] = sys.argv[2]; print(json.dumps(r))' "$server" "$scenario" \
+    | tee -a "$OUT/results.jsonl"
+}
+
+single() {
+  local scenario=$1; shift
+  for round in $(seq "$RUNS"); do
+    for server in herald sockudo; do
+      "$server" 6601; local pid=$STARTED
+      run "$server" "$scenario" "$@" --server 127.0.0.1:6601 "${APP[@]}" --pid "$pid"
+      stop "$pid"
+    done
+  done
+}
+
+cross() {
+  local scenario=$1; shift
+  local nats_dir; nats_dir=$(mktemp -d "$OUT/nats.XXXX")
+  "$NATS_SERVER" -a 127.0.0.1 -p 6622 -js -sd "$nats_dir" >"$nats_dir/log" 2>&1 &
+  local nats=$!; PIDS+=($nats); wait_port 6622
+  for round in $(seq "$RUNS"); do
+    for server in herald sockudo; do
+      "$server" 6611 nats://127.0.0.1:6622 "bench$round$server"; local a=$STARTED
+      "$server" 6612 nats://127.0.0.1:6622 "bench$round$server"; local b=$STARTED
+      sleep 2 # the nodes find each other
+      run "$server" "$scenario" "$@" --server 127.0.0.1:6611 --publish-server 127.0.0.1:6612 "${APP[@]}" --pid "$a,$b"
+      stop "$a" "$b"
+    done
+  done
+  stop "$nats"
+}
+
+for scenario in $SCENARIOS; do
+  case $scenario in
+    saturation) single saturation fanout --subscribers 1000 --channels 1 --messages 4000 --inflight 16 ;;
+    latency) single latency fanout --subscribers 1000 --channels 10 --messages 1000 --rate 50 --spread ;;
+    publish) single publish publish --messages 20000 --inflight 16 ;;
+    idle) single idle idle --connections 10000 --hold 20 --source-ips 127.0.0.1,127.0.0.2 ;;
+    cross-saturation) cross cross-saturation fanout --subscribers 1000 --channels 1 --messages 4000 --inflight 16 ;;
+    cross-latency) cross cross-latency fanout --subscribers 1000 --channels 10 --messages 1000 --rate 50 --spread ;;
+    *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+  esac
+done
+python3 bench/summarize.py "$OUT/results.jsonl"

@@ -1,0 +1,60 @@
+//! The machine's floor for a fan-out burst, with no server in it: one thread writes one message to
+//! each of N loopback sockets back to back (what a perfect server would do), another reads them with
+//! epoll (as the fan-out readers do). Reports how long the burst takes from the first write to the
+//! last read: no server can deliver one message to N subscribers here faster than that.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use crate::stats::Latencies;
+
+/// Burst widths (first write to last read) over `bursts` bursts to `sockets` sockets, 20 ms apart.
+pub fn run(sockets: usize, bursts: usize, message_bytes: usize) -> anyhow::Result<Latencies> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let (mut readers, mut writers) = (Vec::with_capacity(sockets), Vec::with_capacity(sockets));
+    for _ in 0..sockets {
+        let client = TcpStream::connect(addr)?;
+        let (server, _) = listener.accept()?;
+        client.set_nodelay(true)?;
+        server.set_nodelay(true)?;
+        client.set_nonblocking(true)?;
+        readers.push(mio::net::TcpStream::from_std(client));
+        writers.push(server);
+    }
+    let (started_tx, started_rx) = mpsc::channel::<Instant>();
+    let reader = std::thread::spawn(move || -> anyhow::Result<Latencies> {
+        let mut poll = Poll::new()?;
+        for (i, s) in readers.iter_mut().enumerate() {
+            poll.registry().register(s, Token(i), Interest::READABLE)?;
+        }
+        let (mut events, mut buf, mut widths) = (Events::with_capacity(1024), vec![0u8; 64 * 1024], Latencies::default());
+        for started in started_rx {
+            let mut bytes = 0;
+            while bytes < sockets * message_bytes {
+                poll.poll(&mut events, Some(Duration::from_secs(5)))?;
+                for event in events.iter() {
+                    while let Ok(n @ 1..) = readers[event.token().0].read(&mut buf) {
+                        bytes += n;
+                    }
+                }
+            }
+            widths.record_us(started.elapsed().as_micros() as u64);
+        }
+        Ok(widths)
+    });
+    let message = vec![b'x'; message_bytes];
+    for _ in 0..bursts {
+        std::thread::sleep(Duration::from_millis(20));
+        started_tx.send(Instant::now())?;
+        for w in writers.iter_mut() {
+            w.write_all(&message)?;
+        }
+    }
+    drop(started_tx);
+    reader.join().map_err(|_| anyhow::anyhow!("the reader panicked"))?
+}
