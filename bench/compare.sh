@@ -49,7 +49,18 @@ sockudo() {
   STARTED=$!; PIDS+=("$STARTED"); wait_port "$1"; sleep 1
 }
 
-stop() { kill "$@" 2>/dev/null || true; sleep 1; }
+# stop PID...: SIGTERM, then waits until they are gone (sockudo drains for a while), SIGKILL after 15 s.
+stop() {
+  kill "$@" 2>/dev/null || true
+  for _ in $(seq 150); do
+    local alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && return
+    sleep 0.1
+  done
+  kill -9 "$@" 2>/dev/null || true
+  sleep 0.5
+}
 
 # run SERVER SCENARIO ARGS...: one run of herald-bench, its JSON line tagged with server and scenario.
 run() {
@@ -63,8 +74,9 @@ single() {
   local scenario=$1; shift
   for round in $(seq "$RUNS"); do
     for server in herald sockudo; do
-      "$server" 6601; local pid=$STARTED
-      run "$server" "$scenario" "$@" --server 127.0.0.1:6601 "${APP[@]}" --pid "$pid"
+      local port=6601; [ "$server" = sockudo ] && port=6602
+      "$server" $port; local pid=$STARTED
+      run "$server" "$scenario" "$@" --server 127.0.0.1:$port "${APP[@]}" --pid "$pid"
       stop "$pid"
     done
   done
@@ -77,10 +89,11 @@ cross() {
   local nats=$!; PIDS+=($nats); wait_port 6622
   for round in $(seq "$RUNS"); do
     for server in herald sockudo; do
-      "$server" 6611 nats://127.0.0.1:6622 "bench$round$server"; local a=$STARTED
-      "$server" 6612 nats://127.0.0.1:6622 "bench$round$server"; local b=$STARTED
+      local port=6611; [ "$server" = sockudo ] && port=6613
+      "$server" $port nats://127.0.0.1:6622 "bench$round$server"; local a=$STARTED
+      "$server" $((port + 1)) nats://127.0.0.1:6622 "bench$round$server"; local b=$STARTED
       sleep 2 # the nodes find each other
-      run "$server" "$scenario" "$@" --server 127.0.0.1:6611 --publish-server 127.0.0.1:6612 "${APP[@]}" --pid "$a,$b"
+      run "$server" "$scenario" "$@" --server 127.0.0.1:$port --publish-server 127.0.0.1:$((port + 1)) "${APP[@]}" --pid "$a,$b"
       stop "$a" "$b"
     done
   done

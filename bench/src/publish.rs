@@ -97,27 +97,37 @@ struct Connections {
 }
 
 impl Connections {
-    /// Sends `request` on an idle connection (or a new one); true on a 2xx.
+    /// Sends `request` on an idle connection (or a new one); true on a 2xx. A connection the server
+    /// closed (some answer `Connection: close`) is not used again.
     async fn send(&self, server: std::net::SocketAddr, request: hyper::Request<Full<Bytes>>) -> bool {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut sender = match idle {
-            Some(sender) => sender,
-            None => match connect(server).await {
-                Ok(sender) => sender,
-                Err(_) => return false,
-            },
-        };
-        let ok = match sender.send_request(request).await {
-            Ok(response) => {
-                let status = response.status();
-                // The body is read to the end so the connection can carry the next request.
-                let read = response.into_body().collect().await.is_ok();
-                read && status.is_success()
+        let mut sender = loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match idle {
+                Some(mut sender) => {
+                    if sender.ready().await.is_ok() {
+                        break sender;
+                    }
+                }
+                None => match connect(server).await {
+                    Ok(sender) => break sender,
+                    Err(_) => return false,
+                },
             }
-            Err(_) => return false,
         };
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(sender);
-        ok
+        let Ok(response) = sender.send_request(request).await else {
+            return false;
+        };
+        let status = response.status();
+        let keep = !response
+            .headers()
+            .get(hyper::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        // The body is read to the end so the connection can carry the next request.
+        let read = response.into_body().collect().await.is_ok();
+        if keep && read {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(sender);
+        }
+        read && status.is_success()
     }
 }
 
