@@ -36,7 +36,7 @@ herald() {
 }
 
 # sockudo PORT [NATS_URL PREFIX]: one sockudo node with the same app, its limits raised for the load;
-# its pid in $STARTED.
+# its pid in $STARTED. In a cluster sockudo's idempotency needs a Redis cache: it is switched off there.
 sockudo() {
   local dir; dir=$(mktemp -d "$OUT/sockudo.XXXX")
   (cd "$dir" && exec env PORT="$1" HOST=127.0.0.1 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false \
@@ -44,7 +44,7 @@ sockudo() {
     SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=100000 SOCKUDO_MAX_CONNECTIONS=100000 \
     SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=1000000 \
     SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=1000000 \
-    ${2:+ADAPTER_DRIVER=nats NATS_SERVERS=$2 NATS_PREFIX=$3} \
+    ${2:+ADAPTER_DRIVER=nats NATS_SERVERS=$2 NATS_PREFIX=$3 IDEMPOTENCY_ENABLED=false} \
     "$SOCKUDO" >"$dir/log" 2>&1) &
   STARTED=$!; PIDS+=("$STARTED"); wait_port "$1"; sleep 1
 }

@@ -226,13 +226,17 @@ pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: Conn
             return close::refuse_new(stream, early, &state.config, code).await;
         }
     };
+    // What the request and the key entry said is in the connection now; they are not kept in every
+    // connection's task for its whole life.
+    let secret = entry.secret.clone();
+    drop((request, entry));
     let tracker = state.shutdown.tracker().clone();
     let _guard = tracker.token();
-    let (socket, mut ws) = socket::open(stream, early, conn.outbound.clone(), &state.config).await;
+    let (socket, mut ws) = Box::pin(socket::open(stream, early, conn.outbound.clone(), &state.config)).await;
     let mut session = Session {
         state,
         conn,
-        secret: entry.secret.clone(),
+        secret,
         channels: HashMap::new(),
         user: None,
         rate: RateWindow::default(),
@@ -253,7 +257,7 @@ pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: Conn
     if let Some(reason) = &reason {
         // A client too slow to keep up does not get its backlog; any other gets what was sent before.
         session.conn.outbound.seal(reason.code == CloseCode::OverCapacity);
-        close::handshake(&mut ws, &session.conn.outbound, &socket, reason.code, &reason.message).await;
+        Box::pin(close::handshake(&mut ws, &session.conn.outbound, &socket, reason.code, &reason.message)).await;
     }
     // Recorded once the connection is released, so what the log and metrics show agrees with the
     // registry's counts.
@@ -344,7 +348,9 @@ impl Session {
         match message {
             Message::Text(text) => {
                 self.conn.traffic.received(text.len(), now_ms());
-                self.handle(text.as_str()).await
+                // Boxed: handling a frame awaits deep call chains (subscribe, publish) whose state would
+                // otherwise be part of every connection's task, idle or not.
+                Box::pin(self.handle(text.as_str())).await
             }
             Message::Binary(_) => self.error("Binary frames are not supported: send JSON in text frames", None),
             Message::Close(_) => return Step::Gone,
