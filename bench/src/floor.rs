@@ -1,4 +1,4 @@
-//! The machine's floor for a fan-out burst, with no server in it: one thread writes one message to
+//! The machine's floor for a fan-out burst, with no server in it: W threads write one message to
 //! each of N loopback sockets back to back (what a perfect server would do), another reads them with
 //! epoll (as the fan-out readers do). Reports how long the burst takes from the first write to the
 //! last read: no server can deliver one message to N subscribers here faster than that.
@@ -12,11 +12,12 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::stats::Latencies;
 
-/// Burst widths (first write to last read) over `bursts` bursts to `sockets` sockets, 20 ms apart.
-pub fn run(sockets: usize, bursts: usize, message_bytes: usize) -> anyhow::Result<Latencies> {
+/// Burst widths (first write to last read) over `bursts` bursts to `sockets` sockets, 20 ms apart,
+/// each written by `writers` threads (the sockets split between them).
+pub fn run(sockets: usize, writers: usize, bursts: usize, message_bytes: usize) -> anyhow::Result<Latencies> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let (mut readers, mut writers) = (Vec::with_capacity(sockets), Vec::with_capacity(sockets));
+    let (mut readers, mut writers_sockets) = (Vec::with_capacity(sockets), Vec::with_capacity(sockets));
     for _ in 0..sockets {
         let client = TcpStream::connect(addr)?;
         let (server, _) = listener.accept()?;
@@ -24,7 +25,7 @@ pub fn run(sockets: usize, bursts: usize, message_bytes: usize) -> anyhow::Resul
         server.set_nodelay(true)?;
         client.set_nonblocking(true)?;
         readers.push(mio::net::TcpStream::from_std(client));
-        writers.push(server);
+        writers_sockets.push(server);
     }
     let (started_tx, started_rx) = mpsc::channel::<Instant>();
     let reader = std::thread::spawn(move || -> anyhow::Result<Latencies> {
@@ -47,13 +48,36 @@ pub fn run(sockets: usize, bursts: usize, message_bytes: usize) -> anyhow::Resul
         }
         Ok(widths)
     });
-    let message = vec![b'x'; message_bytes];
+    // Writer threads wait at a barrier for each burst, so no thread is started inside a burst.
+    let writers = writers.max(1);
+    let go = std::sync::Arc::new(std::sync::Barrier::new(writers + 1));
+    let mut shares: Vec<Vec<TcpStream>> = (0..writers).map(|_| Vec::new()).collect();
+    for (i, w) in writers_sockets.into_iter().enumerate() {
+        shares[i % writers].push(w);
+    }
+    let threads: Vec<_> = shares
+        .into_iter()
+        .map(|mut share| {
+            let go = go.clone();
+            let message = vec![b'x'; message_bytes];
+            std::thread::spawn(move || -> std::io::Result<()> {
+                for _ in 0..bursts {
+                    go.wait();
+                    for w in share.iter_mut() {
+                        w.write_all(&message)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
     for _ in 0..bursts {
         std::thread::sleep(Duration::from_millis(20));
         started_tx.send(Instant::now())?;
-        for w in writers.iter_mut() {
-            w.write_all(&message)?;
-        }
+        go.wait();
+    }
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("a writer panicked"))??;
     }
     drop(started_tx);
     reader.join().map_err(|_| anyhow::anyhow!("the reader panicked"))?

@@ -57,6 +57,9 @@ enum Command {
 struct FloorArgs {
     #[arg(long, default_value_t = 100)]
     sockets: usize,
+    /// Threads writing (as a server's worker threads would).
+    #[arg(long, default_value_t = 1)]
+    writers: usize,
     #[arg(long, default_value_t = 200)]
     bursts: usize,
     #[arg(long, default_value_t = 150)]
@@ -290,12 +293,14 @@ async fn publish(args: PublishArgs) -> anyhow::Result<Printed> {
 }
 
 async fn floor(args: FloorArgs) -> anyhow::Result<Printed> {
-    let (sockets, bursts, bytes) = (args.sockets, args.bursts, args.message_bytes);
-    let widths = tokio::task::spawn_blocking(move || floor::run(sockets, bursts, bytes)).await??;
+    let (sockets, writers, bursts, bytes) = (args.sockets, args.writers, args.bursts, args.message_bytes);
+    let widths = tokio::task::spawn_blocking(move || floor::run(sockets, writers, bursts, bytes)).await??;
     let p = widths.percentiles();
-    let json = json!({ "scenario": "floor", "sockets": sockets, "bursts": bursts, "message_bytes": bytes,
-        "burst_ms": p });
-    let mut text = format!("floor: one {bytes}-byte message to each of {sockets} loopback sockets, {bursts} bursts\n");
+    let json = json!({ "scenario": "floor", "sockets": sockets, "writers": writers, "bursts": bursts,
+        "message_bytes": bytes, "burst_ms": p });
+    let mut text = format!(
+        "floor: one {bytes}-byte message to each of {sockets} loopback sockets by {writers} thread(s), {bursts} bursts\n"
+    );
     text += &latency_line("first write to last read", &p);
     Ok(Printed { json, text })
 }
