@@ -33,7 +33,8 @@ pub fn run(sockets: usize, writers: usize, bursts: usize, message_bytes: usize) 
         for (i, s) in readers.iter_mut().enumerate() {
             poll.registry().register(s, Token(i), Interest::READABLE)?;
         }
-        let (mut events, mut buf, mut widths) = (Events::with_capacity(1024), vec![0u8; 64 * 1024], Latencies::default());
+        let (mut events, mut buf, mut widths) =
+            (Events::with_capacity(1024), vec![0u8; 64 * 1024], Latencies::default());
         for started in started_rx {
             let mut bytes = 0;
             while bytes < sockets * message_bytes {

@@ -192,7 +192,11 @@ mod tests {
             assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
             assert_eq!(config.pong_timeout, 30);
             jail.set_env("HERALD_NATS_URL", "");
-            assert_eq!(Config::load(None, &cli).expect("loads").nats_url, None, "empty is unset");
+            assert_eq!(
+                Config::load(None, &cli).expect("loads").nats_url,
+                None,
+                "empty is unset"
+            );
             jail.set_env("HERALD_DATABASE_URL", "postgres://u:pw@h/db");
             let config = Config::load(None, &cli).expect("loads");
             assert_eq!(config.database_url, Some(Secret("postgres://u:pw@h/db".into())));

@@ -257,7 +257,14 @@ pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: Conn
     if let Some(reason) = &reason {
         // A client too slow to keep up does not get its backlog; any other gets what was sent before.
         session.conn.outbound.seal(reason.code == CloseCode::OverCapacity);
-        Box::pin(close::handshake(&mut ws, &session.conn.outbound, &socket, reason.code, &reason.message)).await;
+        Box::pin(close::handshake(
+            &mut ws,
+            &session.conn.outbound,
+            &socket,
+            reason.code,
+            &reason.message,
+        ))
+        .await;
     }
     // Recorded once the connection is released, so what the log and metrics show agrees with the
     // registry's counts.
