@@ -185,8 +185,9 @@ impl Application {
         let shutdown = self.state.shutdown.clone();
         let grace = Duration::from_secs(self.state.config.shutdown_grace);
         let router = crate::http::router(self.state);
-        crate::http::serve(self.listener, router, shutdown.clone(), grace).await;
-        if !shutdown.drain(grace).await {
+        let stopped = crate::http::serve(self.listener, router, shutdown.clone(), grace).await;
+        // Sessions and HTTP requests drain within the same grace period.
+        if !shutdown.drain(grace.saturating_sub(stopped.elapsed())).await {
             tracing::warn!("some sessions did not close within the shutdown grace period");
         }
         Ok(())

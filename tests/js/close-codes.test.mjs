@@ -179,3 +179,12 @@ test('origin and connection-quota changes reach a live node', async (t) => {
     return f.event === 'pusher:error' && f.data.code === 4004;
   }, { what: 'the lowered connection quota to refuse with 4004' });
 });
+
+test('a client that closes gets the server\'s close frame back: a clean close, not a dropped connection', async (t) => {
+  const h = await startHerald(t);
+  const s = await h.rawConnected();
+  await s.subscribed('bye-channel');
+  s.ws.close(1000, 'done here');
+  const closed = await s.waitClosed();
+  assert.equal(closed.code, 1000, `the close code the server echoed (1006 means no close frame came): ${JSON.stringify(closed)}`);
+});

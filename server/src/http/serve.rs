@@ -8,23 +8,24 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
 use crate::shutdown::Shutdown;
 
-/// Serves `router` on `listener` until shutdown, then lets the connections finish their requests
-/// (idle keep-alive connections close at once), waiting at most `grace`.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown, grace: Duration) {
+/// Serves `router` on `listener` until shutdown, then stops listening and lets the connections finish
+/// their requests (idle keep-alive connections close at once), waiting until `grace` has passed
+/// since the shutdown began. Returns when the shutdown began.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown, grace: Duration) -> Instant {
     let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -43,10 +44,14 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown, gr
             Err(_) => {}
         }
     }
+    let stopped = Instant::now();
+    // New connections are refused from now on rather than accepted and left waiting.
+    drop(listener);
     connections.close();
     if tokio::time::timeout(grace, connections.wait()).await.is_err() {
         tracing::warn!("some HTTP requests did not finish within the shutdown grace period");
     }
+    stopped
 }
 
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, router: Router, shutdown: Shutdown) {
@@ -59,7 +64,10 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, router: Router, s
             Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
         }
     });
+    // With a timer, hyper gives up on a client that does not finish sending its request headers
+    // (30 s).
     let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);

@@ -30,7 +30,7 @@ impl Hub {
         Ok(())
     }
 
-    /// Releases what `admit` counted; the connection's traffic joins the node's totals.
+    /// Releases what `admit` counted; the connection's traffic joins the totals of ended connections.
     pub fn release(&self, conn: &Connection) {
         conn.outbound.finish();
         if self.live.remove(&conn.socket_id).is_none() {
@@ -42,7 +42,11 @@ impl Hub {
             }
         }
         self.total.fetch_sub(1, Ordering::Relaxed);
-        conn.retire_traffic();
+        let t = conn.traffic_totals();
+        let values = [t.messages_in, t.bytes_in, t.messages_out, t.bytes_out];
+        for (total, value) in self.ended_traffic.iter().zip(values) {
+            total.fetch_add(value, Ordering::Relaxed);
+        }
     }
 
     /// Closes every connection of this node (shutdown: 4200, clients reconnect elsewhere).
@@ -54,7 +58,14 @@ impl Hub {
 
     /// WebSocket traffic of this node since it started: ended connections and live ones.
     pub fn traffic(&self) -> TrafficTotals {
-        let mut totals = TrafficTotals::ended();
+        let [messages_in, bytes_in, messages_out, bytes_out] =
+            self.ended_traffic.each_ref().map(|a| a.load(Ordering::Relaxed));
+        let mut totals = TrafficTotals {
+            messages_in,
+            bytes_in,
+            messages_out,
+            bytes_out,
+        };
         for conn in self.live.iter() {
             totals.add(conn.traffic_totals());
         }

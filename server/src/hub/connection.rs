@@ -54,9 +54,6 @@ pub struct TrafficTotals {
     pub bytes_out: u64,
 }
 
-/// The traffic of this node's connections that have ended (live ones are summed when asked).
-static ENDED: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
-
 impl Traffic {
     pub fn received(&self, bytes: usize, now_ms: i64) {
         self.messages_in.fetch_add(1, Ordering::Relaxed);
@@ -66,17 +63,6 @@ impl Traffic {
 }
 
 impl TrafficTotals {
-    /// The traffic of the connections that have ended on this node.
-    pub fn ended() -> Self {
-        let [a, b, c, d] = &ENDED;
-        TrafficTotals {
-            messages_in: a.load(Ordering::Relaxed),
-            bytes_in: b.load(Ordering::Relaxed),
-            messages_out: c.load(Ordering::Relaxed),
-            bytes_out: d.load(Ordering::Relaxed),
-        }
-    }
-
     pub fn add(&mut self, other: TrafficTotals) {
         self.messages_in += other.messages_in;
         self.bytes_in += other.bytes_in;
@@ -131,11 +117,23 @@ impl Connection {
         })
     }
 
-    /// Sends a frame: written to the socket at once when nothing waits, queued otherwise. Hot path:
-    /// called once per subscriber per message, never blocks. A full queue closes the connection
-    /// with 4100 so the client reconnects (and can resume).
+    /// Queues a frame for the session to write. Hot path: called once per subscriber per message,
+    /// never blocks. A full queue closes the connection with 4100 so the client reconnects (and
+    /// resumes from the last message it got: nothing after a refused frame is written).
     pub fn send(&self, frame: &Frame) -> bool {
-        match self.outbound.push(frame.wire(), frame.payload_len()) {
+        self.pushed(self.outbound.push(frame.wire(), frame.payload_len()))
+    }
+
+    /// Queues a frame of a subscription's start (confirmation, cached event, replayed history): past
+    /// the queue's capacity, which is for live messages, within a bound of its own (see
+    /// `Outbound::push_start`); past that bound the connection is closed as by a full queue.
+    pub fn send_start(&self, frame: &Frame) -> bool {
+        self.pushed(self.outbound.push_start(frame.wire(), frame.payload_len()))
+    }
+
+    /// Whether a frame was queued; a refused one closes the connection with 4100.
+    fn pushed(&self, pushed: Pushed) -> bool {
+        match pushed {
             Pushed::Accepted => true,
             Pushed::Full => {
                 self.close(
@@ -185,15 +183,6 @@ impl Connection {
             bytes_in: self.traffic.bytes_in.load(Ordering::Relaxed),
             messages_out: sent.messages,
             bytes_out: sent.bytes,
-        }
-    }
-
-    /// The connection ended: its traffic moves into the node's totals of ended connections.
-    pub fn retire_traffic(&self) {
-        let t = self.traffic_totals();
-        let values = [t.messages_in, t.bytes_in, t.messages_out, t.bytes_out];
-        for (total, value) in ENDED.iter().zip(values) {
-            total.fetch_add(value, Ordering::Relaxed);
         }
     }
 }

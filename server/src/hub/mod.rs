@@ -26,7 +26,7 @@ pub use users::UserRegistry;
 pub use wire::Frame;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -58,6 +58,9 @@ pub struct Hub {
     per_app: DashMap<Arc<str>, usize>,
     per_tenant: DashMap<Arc<str>, usize>,
     total: AtomicUsize,
+    /// Messages and bytes in and out of the connections that have ended (live ones are summed when
+    /// asked).
+    ended_traffic: [AtomicU64; 4],
     /// Other nodes' subscriber counts of channels with subscription counting, by node.
     remote_counts: DashMap<ChannelKey, HashMap<Arc<str>, usize>>,
     /// Where hub events go in cluster mode.
@@ -108,6 +111,7 @@ impl Hub {
             per_app: DashMap::new(),
             per_tenant: DashMap::new(),
             total: AtomicUsize::new(0),
+            ended_traffic: Default::default(),
             delivered: PerAppCounter::default(),
             events: OnceLock::new(),
             remote_counts: DashMap::new(),

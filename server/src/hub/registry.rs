@@ -117,7 +117,7 @@ impl ChannelRegistry {
         }
         let presence = member.map(|_| state.members.snapshot());
         for frame in greeting(presence.as_ref()) {
-            conn.send(&frame);
+            conn.send_start(&frame);
         }
         state.subscribers.insert(conn.socket_id.clone(), conn.clone());
         Ok(Joined {

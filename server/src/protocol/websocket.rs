@@ -16,6 +16,20 @@ pub fn accept_key(client_key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
 }
 
+/// Whether a client's `Sec-WebSocket-Key` is what RFC 6455 §4.1 asks for: 16 bytes in base64.
+pub fn valid_client_key(key: &[u8]) -> bool {
+    use base64::Engine;
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|k| k.len() == 16)
+}
+
+/// Whether `frame` (one whole frame, as tungstenite writes it) is a close frame (opcode 8).
+pub fn is_close_frame(frame: &[u8]) -> bool {
+    frame.first().is_some_and(|b| b & 0x0F == 0x8)
+}
+
 /// An unmasked, final text frame carrying `payload` (server frames are never masked).
 pub fn text_frame(payload: &[u8]) -> Vec<u8> {
     let len = payload.len();
@@ -53,6 +67,22 @@ mod tests {
     fn accept_key_of_the_rfc_example() {
         // RFC 6455 §1.3
         assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn client_keys_are_16_bytes_in_base64() {
+        assert!(valid_client_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!valid_client_key(b"dGhlIHNhbXBsZSBub25jZQ"));
+        assert!(!valid_client_key(b"not base64 at all!!!!!!!"));
+        assert!(!valid_client_key(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    }
+
+    #[test]
+    fn close_frames_are_told_by_their_opcode() {
+        assert!(is_close_frame(&[0x88, 0x02, 0x03, 0xe8]));
+        assert!(!is_close_frame(&text_frame(b"{}")));
+        assert!(!is_close_frame(&[0x8a, 0x00])); // pong
+        assert!(!is_close_frame(&[]));
     }
 
     #[test]

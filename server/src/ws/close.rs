@@ -4,7 +4,6 @@
 //!
 //! Owns the ending only; the session decides when a connection ends.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +21,8 @@ use crate::message::now_ms;
 use crate::protocol::frame;
 use crate::protocol::CloseCode;
 
-/// How long to wait for the client's close frame after sending ours.
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// How long to wait for the client's close frame after sending ours (and to send our answer to one).
+pub const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// Refuses a connection that was never admitted: `pusher:error` with `code`, then the close handshake.
 pub async fn refuse_new(stream: TcpStream, early: Bytes, config: &Config, code: CloseCode) {
@@ -53,7 +52,7 @@ pub async fn handshake(
     let _ = ws.close(Some(close)).await;
     let wait = async {
         // Our frames out first (the client may be slow to read them)...
-        if !socket::flush(outbound, socket, &mut VecDeque::new()).await {
+        if !socket::flush_all(outbound, socket).await {
             return;
         }
         // ...then its close frame.

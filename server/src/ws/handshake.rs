@@ -32,7 +32,14 @@ pub struct NotWebSocket {
 
 impl IntoResponse for NotWebSocket {
     fn into_response(self) -> Response {
-        (self.status, self.message).into_response()
+        let mut response = (self.status, self.message).into_response();
+        if self.status == StatusCode::UPGRADE_REQUIRED {
+            // RFC 6455 §4.4: the versions the server speaks.
+            response
+                .headers_mut()
+                .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        }
+        response
     }
 }
 
@@ -66,13 +73,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
         }
         if headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
             return Err(refuse(
-                StatusCode::BAD_REQUEST,
+                StatusCode::UPGRADE_REQUIRED,
                 "Unsupported WebSocket version: send Sec-WebSocket-Version: 13\n",
             ));
         }
         let Some(key) = headers.get(SEC_WEBSOCKET_KEY).cloned() else {
             return Err(refuse(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key header missing\n"));
         };
+        if !websocket::valid_client_key(key.as_bytes()) {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "Sec-WebSocket-Key must be 16 random bytes in base64\n",
+            ));
+        }
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
             return Err(refuse(
                 StatusCode::UPGRADE_REQUIRED,

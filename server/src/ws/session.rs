@@ -4,11 +4,11 @@
 //! (everything queued at once, in vectored writes), pings an idle client (4201 when no pong comes) and
 //! closes the connection when asked. Others reach the client only through the hub's `Connection`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -18,7 +18,7 @@ use super::liveness::Liveness;
 use super::socket::{self, Socket, WebSocket};
 use super::ConnectRequest;
 use crate::apps::KeyEntry;
-use crate::hub::{CloseReason, Connection, ConnectionMeta, Frame, Limits};
+use crate::hub::{CloseReason, Connection, ConnectionMeta, Flushed, Frame, Limits, Wake};
 use crate::lifecycle::{EventKind, LifecycleEvent};
 use crate::message::now_ms;
 use crate::protocol::close::check_protocol;
@@ -274,62 +274,68 @@ pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: Conn
     session.record(closed);
 }
 
-/// Flushes in a row before the socket is read first again: a client whose socket stays backlogged
-/// still gets its frames read.
-const FLUSHES_BEFORE_READ: u8 = 8;
-
 /// What the session loop does next.
 pub(super) enum Step {
     Continue,
     /// The server closes the connection.
     Close(CloseReason),
+    /// The client closed the connection: answer its close frame, then end.
+    ClientClosed,
     /// The client went away.
     Gone,
 }
 
 /// The session loop; returns why the server closes the connection (`None` when the client left).
 ///
-/// Woken when frames wait for the socket, when a close is requested (shutdown too: the hub closes
-/// every connection with 4200), for the client's frames, and by the ping timer.
+/// Woken when frames wait for the socket (and, while the socket takes no more, when it is writable
+/// again), when a close is requested (shutdown too: the hub closes every connection with 4200), for
+/// the client's frames, and by the ping timer. Each wake-up does one step, so a slow socket never
+/// keeps the session from reading its client or acting on a close.
 async fn serve(session: &mut Session, socket: &Socket, ws: &mut WebSocket) -> Option<CloseReason> {
     let mut liveness = Liveness::new(&session.state.config);
     let timer = tokio::time::sleep(liveness.activity);
     tokio::pin!(timer);
     let outbound = session.conn.outbound.clone();
-    let mut batch = VecDeque::new();
-    let mut flushes = 0u8;
+    let mut blocked = false;
     loop {
-        let read_first = flushes >= FLUSHES_BEFORE_READ;
-        if read_first {
-            flushes = 0;
-        }
-        // The same three sources either way; only which one is polled first differs.
-        let step = if read_first {
-            tokio::select! {
-                biased;
-                incoming = ws.next() => session.on_incoming(incoming, &mut liveness).await,
-                wake = outbound.next() => socket::on_wake(wake, &outbound, socket, &mut batch).await,
-                () = &mut timer => liveness.on_timer(ws, timer.as_mut()).await,
-            }
-        } else {
-            tokio::select! {
-                biased;
-                wake = outbound.next() => {
-                    flushes = flushes.saturating_add(1);
-                    socket::on_wake(wake, &outbound, socket, &mut batch).await
-                }
-                incoming = ws.next() => {
-                    flushes = 0;
-                    session.on_incoming(incoming, &mut liveness).await
-                }
-                () = &mut timer => liveness.on_timer(ws, timer.as_mut()).await,
-            }
+        let step = tokio::select! {
+            wake = outbound.next(!blocked) => match wake {
+                Wake::Close(reason) => Step::Close(reason),
+                Wake::Flush => flush(&outbound, socket, &mut blocked),
+            },
+            writable = socket.0.writable(), if blocked => match writable {
+                Ok(()) => flush(&outbound, socket, &mut blocked),
+                Err(_) => Step::Gone,
+            },
+            incoming = ws.next() => session.on_incoming(incoming, &mut liveness).await,
+            () = &mut timer => liveness.on_timer(ws, timer.as_mut()).await,
         };
         match step {
             Step::Continue => {}
             Step::Close(reason) => return Some(reason),
+            Step::ClientClosed => {
+                // tungstenite queued its answer to the client's close frame: send it, briefly.
+                let _ = ws.flush().await;
+                let _ = tokio::time::timeout(close::CLOSE_WAIT, socket::flush_all(&outbound, socket)).await;
+                return None;
+            }
             Step::Gone => return None,
         }
+    }
+}
+
+/// One pass of writing what waits; `blocked` tells whether the socket took all of it.
+fn flush(outbound: &crate::hub::Outbound<CloseReason>, socket: &Socket, blocked: &mut bool) -> Step {
+    match outbound.flush(socket) {
+        Flushed::Done => {
+            *blocked = false;
+            Step::Continue
+        }
+        Flushed::Blocked => {
+            *blocked = true;
+            Step::Continue
+        }
+        Flushed::Broken => Step::Gone,
     }
 }
 
@@ -360,7 +366,7 @@ impl Session {
                 Box::pin(self.handle(text.as_str())).await
             }
             Message::Binary(_) => self.error("Binary frames are not supported: send JSON in text frames", None),
-            Message::Close(_) => return Step::Gone,
+            Message::Close(_) => return Step::ClientClosed,
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
         Step::Continue

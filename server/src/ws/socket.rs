@@ -5,7 +5,6 @@
 //! reads client frames from it through `SessionIo`, whose writes (pongs, pings, the close handshake)
 //! also go through the `Outbound`, in order with the messages, so they never cut into one.
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,9 +16,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
-use super::session::Step;
 use crate::config::Config;
-use crate::hub::{CloseReason, Flushed, Outbound, Sink, Wake};
+use crate::hub::{CloseReason, Flushed, Outbound, Sink};
+use crate::protocol::websocket;
 
 /// The socket of one WebSocket connection, shared by its session and the `Outbound`.
 pub struct Socket(pub TcpStream);
@@ -61,9 +60,16 @@ impl AsyncRead for SessionIo {
 }
 
 impl AsyncWrite for SessionIo {
-    /// Takes all of `buf` (tungstenite hands over whole frames): written now or queued in order.
+    /// Takes all of `buf` (tungstenite hands over whole frames: it buffers nothing), queued in order.
+    /// A close frame seals the queue as it is queued, so no message can follow it.
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if self.outbound.push_control(Bytes::copy_from_slice(buf)) {
+        let bytes = Bytes::copy_from_slice(buf);
+        let queued = if websocket::is_close_frame(buf) {
+            self.outbound.push_close(bytes)
+        } else {
+            self.outbound.push_control(bytes)
+        };
+        if queued {
             Poll::Ready(Ok(buf.len()))
         } else {
             Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
@@ -106,26 +112,13 @@ pub async fn open(
     (socket, ws)
 }
 
-/// Acts on what woke the session: flushes what waits for the socket, or closes.
-pub async fn on_wake(
-    wake: Wake<CloseReason>,
-    outbound: &Outbound<CloseReason>,
-    socket: &Socket,
-    batch: &mut VecDeque<Bytes>,
-) -> Step {
-    match wake {
-        Wake::Close(reason) => Step::Close(reason),
-        Wake::Flush if flush(outbound, socket, batch).await => Step::Continue,
-        Wake::Flush => Step::Gone,
-    }
-}
-
 /// Writes everything that waits, waiting for the socket as needed; false when the socket failed.
-/// `batch`: the session's write buffer (see `Outbound::flush`).
-pub async fn flush(outbound: &Outbound<CloseReason>, socket: &Socket, batch: &mut VecDeque<Bytes>) -> bool {
+/// (The close handshake's way: the session itself never waits for a slow socket this way.)
+pub async fn flush_all(outbound: &Outbound<CloseReason>, socket: &Socket) -> bool {
     loop {
-        match outbound.flush(socket, batch) {
-            Flushed::Done => return true,
+        match outbound.flush(socket) {
+            Flushed::Done if outbound.waiting() == 0 => return true,
+            Flushed::Done => {}
             Flushed::Broken => return false,
             Flushed::Blocked => {
                 if socket.0.writable().await.is_err() {

@@ -2,13 +2,17 @@ use super::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A socket that takes up to `room` bytes, then would block; or fails.
+type Queue = Outbound<&'static str>;
+
+/// A socket that takes up to `room` bytes, then would block; or fails. `during` runs inside a write
+/// (as another thread sending to the connection while the session writes would).
 #[derive(Default)]
 struct FakeSocket {
     written: Mutex<Vec<u8>>,
     room: Mutex<usize>,
     fail: Mutex<bool>,
     writes: Mutex<usize>,
+    during: Mutex<Option<Box<dyn FnMut() + Send>>>,
 }
 
 impl FakeSocket {
@@ -28,6 +32,9 @@ impl FakeSocket {
 impl Sink for FakeSocket {
     fn try_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         *self.writes.lock() += 1;
+        if let Some(during) = self.during.lock().as_mut() {
+            during();
+        }
         if *self.fail.lock() {
             return Err(io::ErrorKind::ConnectionReset.into());
         }
@@ -49,31 +56,28 @@ impl Sink for FakeSocket {
     }
 }
 
-type Queue = Outbound<&'static str>;
-
 fn bytes(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
-fn flush(q: &Queue, socket: &FakeSocket) -> Flushed {
-    let mut batch = VecDeque::new();
-    let flushed = q.flush(socket, &mut batch);
-    assert!(batch.is_empty(), "the batch buffer comes back empty");
-    flushed
-}
-
 #[test]
-fn queued_messages_are_written_in_order_in_one_write_and_counted() {
+fn queued_messages_are_written_in_order_in_one_write_and_counted_once_written() {
     let q = Queue::new(4);
     let socket = FakeSocket::with_room(100);
     assert_eq!(q.push(&bytes("hello "), 5), Pushed::Accepted);
     assert_eq!(q.push(&bytes("world"), 5), Pushed::Accepted);
-    assert_eq!(q.waiting(), 2);
-    assert_eq!(flush(&q, &socket), Flushed::Done);
-    assert_eq!(socket.written(), b"hello world");
+    assert!(q.push_control(bytes("!")));
+    assert_eq!(q.waiting(), 3);
+    assert_eq!(q.sent(), Sent::default(), "nothing is counted before it is written");
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(socket.written(), b"hello world!");
     assert_eq!(*socket.writes.lock(), 1, "one vectored write");
     assert_eq!(q.waiting(), 0);
-    assert_eq!(q.sent(), Sent { messages: 2, bytes: 10 });
+    assert_eq!(
+        q.sent(),
+        Sent { messages: 2, bytes: 10 },
+        "control bytes are no message"
+    );
 }
 
 #[test]
@@ -82,48 +86,101 @@ fn what_the_socket_does_not_take_stays_in_front_of_later_sends() {
     let socket = FakeSocket::with_room(3);
     q.push(&bytes("abcdef"), 6);
     q.push(&bytes("gh"), 2);
-    assert_eq!(flush(&q, &socket), Flushed::Blocked);
+    assert_eq!(q.flush(&*socket), Flushed::Blocked);
     assert_eq!(socket.written(), b"abc");
     q.push(&bytes("i"), 1);
     socket.make_room(4);
-    assert_eq!(flush(&q, &socket), Flushed::Blocked);
+    assert_eq!(q.flush(&*socket), Flushed::Blocked);
     assert_eq!(socket.written(), b"abcdefg");
+    assert_eq!(q.sent().messages, 1);
     socket.make_room(10);
-    assert_eq!(flush(&q, &socket), Flushed::Done);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
     assert_eq!(socket.written(), b"abcdefghi");
+    assert_eq!(q.sent(), Sent { messages: 3, bytes: 9 });
 }
 
 #[test]
-fn control_bytes_keep_their_place_among_messages() {
-    let q = Queue::new(10);
-    q.push(&bytes("one "), 3);
-    assert!(q.push_control(bytes("two ")));
-    q.push(&bytes("three"), 5);
+fn sends_during_a_write_wait_for_the_next_pass_in_order() {
+    let q = Arc::new(Queue::new(10));
     let socket = FakeSocket::with_room(100);
-    assert_eq!(flush(&q, &socket), Flushed::Done);
-    assert_eq!(socket.written(), b"one two three");
+    let sender = q.clone();
+    let mut once = Some(());
+    *socket.during.lock() = Some(Box::new(move || {
+        if once.take().is_some() {
+            sender.push(&bytes("late"), 4);
+        }
+    }));
+    q.push(&bytes("early "), 5);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(socket.written(), b"early ");
+    assert_eq!(q.waiting(), 1);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(socket.written(), b"early late");
 }
 
 #[test]
-fn a_full_queue_refuses_messages_but_not_control_bytes() {
+fn the_capacity_counts_what_is_being_written() {
+    let q = Arc::new(Queue::new(2));
+    let socket = FakeSocket::with_room(100);
+    let sender = q.clone();
+    let during = Arc::new(Mutex::new(Vec::new()));
+    let seen = during.clone();
+    *socket.during.lock() = Some(Box::new(move || {
+        if seen.lock().is_empty() {
+            seen.lock().push(sender.push(&bytes("x"), 1));
+        }
+    }));
+    q.push(&bytes("a"), 1);
+    q.push(&bytes("b"), 1);
+    q.flush(&*socket);
+    assert_eq!(*during.lock(), [Pushed::Full], "two in flight fill a queue of two");
+}
+
+#[test]
+fn a_refused_message_seals_the_queue_so_the_client_sees_no_gap() {
     let q = Queue::new(2);
+    let socket = FakeSocket::with_room(0);
     assert_eq!(q.push(&bytes("a"), 1), Pushed::Accepted);
     assert_eq!(q.push(&bytes("b"), 1), Pushed::Accepted);
     assert_eq!(q.push(&bytes("c"), 1), Pushed::Full);
+    socket.make_room(100);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(
+        q.push(&bytes("d"), 1),
+        Pushed::Finished,
+        "nothing after the refused message"
+    );
     assert!(q.push_control(bytes("close")));
-    assert_eq!(q.waiting(), 3);
+    q.flush(&*socket);
+    assert_eq!(socket.written(), b"abclose");
 }
 
 #[test]
-fn sealing_stops_messages_and_can_drop_the_backlog() {
+fn control_bytes_are_bounded_too() {
+    let q = Queue::new(2);
+    for _ in 0..4 {
+        assert!(q.push_control(bytes("pong")));
+    }
+    assert!(!q.push_control(bytes("pong")), "twice the capacity");
+}
+
+#[test]
+fn sealing_drops_the_backlog_but_not_a_frame_already_begun() {
     let q = Queue::new(10);
-    q.push(&bytes("backlog"), 7);
+    let socket = FakeSocket::with_room(2);
+    q.push(&bytes("abcd"), 4);
+    q.push(&bytes("efgh"), 4);
+    assert_eq!(q.flush(&*socket), Flushed::Blocked);
     q.seal(true);
     assert_eq!(q.push(&bytes("late"), 4), Pushed::Finished);
     assert!(q.push_control(bytes("bye")));
-    let socket = FakeSocket::with_room(100);
-    assert_eq!(flush(&q, &socket), Flushed::Done);
-    assert_eq!(socket.written(), b"bye");
+    socket.make_room(100);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(
+        socket.written(),
+        b"abcdbye",
+        "the begun frame is finished, the next one dropped"
+    );
     q.finish();
     assert!(!q.push_control(bytes("x")));
     assert_eq!(q.waiting(), 0);
@@ -135,9 +192,9 @@ fn a_failed_write_is_reported_and_stays_reported() {
     let socket = FakeSocket::with_room(100);
     *socket.fail.lock() = true;
     q.push(&bytes("x"), 1);
-    assert_eq!(flush(&q, &socket), Flushed::Broken);
+    assert_eq!(q.flush(&*socket), Flushed::Broken);
     *socket.fail.lock() = false;
-    assert_eq!(flush(&q, &socket), Flushed::Broken);
+    assert_eq!(q.flush(&*socket), Flushed::Broken);
 }
 
 #[test]
@@ -145,11 +202,30 @@ fn the_first_close_request_wins() {
     let q = Queue::new(10);
     assert!(q.request_close("first"));
     assert!(!q.request_close("second"));
-    assert_eq!(q.close_request(), Some("first"));
 }
 
 #[tokio::test]
-async fn a_waiting_session_is_woken_for_queued_bytes_and_for_a_close() {
+async fn a_session_waiting_for_its_socket_is_woken_by_a_close_not_by_messages() {
+    let q = Arc::new(Queue::new(10));
+    q.push(&bytes("waiting"), 7);
+    let waiter = {
+        let q = q.clone();
+        tokio::spawn(async move { q.next(false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    q.push(&bytes("more"), 4);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished(), "not woken for messages");
+    q.request_close("bye");
+    let wake = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("woken")
+        .unwrap();
+    assert_eq!(wake, Wake::Close("bye"));
+}
+
+#[tokio::test]
+async fn a_waiting_session_is_woken_for_queued_bytes_and_none_is_missed() {
     let q = Arc::new(Queue::new(10_000));
     let socket = FakeSocket::with_room(0);
     let producer = {
@@ -165,16 +241,77 @@ async fn a_waiting_session_is_woken_for_queued_bytes_and_for_a_close() {
         })
     };
     // Woken for bytes until the close request.
-    while let Wake::Flush = tokio::time::timeout(Duration::from_secs(5), q.next())
+    while let Wake::Flush = tokio::time::timeout(Duration::from_secs(5), q.next(true))
         .await
         .expect("woken")
     {
         socket.make_room(64);
-        flush(&q, &socket);
+        q.flush(&*socket);
     }
     producer.await.unwrap();
     socket.make_room(usize::MAX / 2);
-    assert_eq!(flush(&q, &socket), Flushed::Done);
+    while q.waiting() > 0 {
+        assert_eq!(q.flush(&*socket), Flushed::Done);
+    }
     let expected: Vec<u8> = (0..2_000u32).flat_map(|i| i.to_be_bytes()).collect();
     assert_eq!(socket.written(), expected);
+}
+
+#[test]
+fn a_subscriptions_start_is_queued_past_the_capacity_and_not_counted_against_it() {
+    let q = Queue::new(2);
+    for _ in 0..5 {
+        assert_eq!(q.push_start(&bytes("r"), 1), Pushed::Accepted);
+    }
+    assert_eq!(
+        q.push(&bytes("a"), 1),
+        Pushed::Accepted,
+        "the replay leaves room for live messages"
+    );
+    assert_eq!(q.push(&bytes("b"), 1), Pushed::Accepted);
+    assert_eq!(q.push(&bytes("c"), 1), Pushed::Full);
+    let socket = FakeSocket::with_room(100);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(socket.written(), b"rrrrrab");
+    assert_eq!(q.sent(), Sent { messages: 7, bytes: 7 });
+}
+
+#[test]
+fn subscription_starts_have_a_byte_bound_of_their_own_freed_as_they_are_written() {
+    let q = Queue::new(2);
+    let big = Bytes::from(vec![b'r'; START_BYTES - 10]);
+    assert_eq!(q.push_start(&big, 1), Pushed::Accepted);
+    let socket = FakeSocket::with_room(100);
+    assert_eq!(q.flush(&*socket), Flushed::Blocked, "100 bytes of it written");
+    let next = Bytes::from(vec![b's'; 110]);
+    assert_eq!(
+        q.push_start(&next, 1),
+        Pushed::Accepted,
+        "the 100 written bytes are free again"
+    );
+    assert_eq!(q.push_start(&bytes("t"), 1), Pushed::Full, "one byte over the bound");
+    assert_eq!(
+        q.push(&bytes("a"), 1),
+        Pushed::Finished,
+        "refused once, the queue stays sealed"
+    );
+    socket.make_room(START_BYTES);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(socket.written().len(), START_BYTES - 10 + 110);
+    assert_eq!(q.sent(), Sent { messages: 2, bytes: 2 });
+}
+
+#[test]
+fn a_close_frame_seals_the_queue_as_it_is_queued() {
+    let q = Queue::new(4);
+    assert_eq!(q.push(&bytes("a"), 1), Pushed::Accepted);
+    assert!(q.push_close(bytes("C")));
+    assert_eq!(
+        q.push(&bytes("b"), 1),
+        Pushed::Finished,
+        "no message after the close frame"
+    );
+    let socket = FakeSocket::with_room(100);
+    assert_eq!(q.flush(&*socket), Flushed::Done);
+    assert_eq!(socket.written(), b"aC");
 }
