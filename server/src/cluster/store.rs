@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{self, DirectGetErrorKind, Republish, StorageType};
 use async_nats::jetstream::{self, Context};
 use dashmap::DashMap;
@@ -24,6 +25,18 @@ use crate::message::ChannelMessage;
 
 /// Publishes of one channel retried after another node got in first, before giving up.
 const MAX_CHAIN_RETRIES: usize = 20;
+/// The longest a publish waits for JetStream to store its message (a leader election takes a few
+/// seconds); past it the publisher gets 503 and retries, with its idempotency key if it has one.
+const STORE_DEADLINE: Duration = Duration::from_secs(10);
+/// The longest a publish waits, once stored, for its channel to be trimmed to the app's retention.
+const TRIM_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Why one attempt to store a message after the channel's last one failed.
+enum Chained {
+    /// Another node stored a message of the channel first.
+    Behind,
+    Failed(HistoryError),
+}
 
 /// Limits of the stream (apps may keep less; see `Retention`).
 #[derive(Debug, Clone, Copy)]
@@ -117,36 +130,38 @@ impl MessageStore {
         });
     }
 
-    /// Stores an HTTP API message, chained after the channel's last one.
+    /// Stores an HTTP API message, chained after the channel's last one. Answers within
+    /// `STORE_DEADLINE` (waiting for the channel's other publishes included), and never reports a
+    /// failure once JetStream has acknowledged the message.
     pub async fn append(
         &self,
         message: &mut ChannelMessage,
         options: &StoreOptions,
     ) -> Result<Published, HistoryError> {
-        let opened = self.opened().await?;
+        let too_late = || HistoryError::Unavailable("the message store did not answer in time; retry".into());
+        let deadline = tokio::time::Instant::now() + STORE_DEADLINE;
+        let opened = tokio::time::timeout_at(deadline, self.opened())
+            .await
+            .map_err(|_| too_late())??;
         let key = (message.app_id.clone(), message.channel.clone());
         let subject = self.subjects.stored(&key.0, &key.1);
         let chain = self.chains.entry(key).or_default().clone();
-        let mut last = chain.lock().await;
+        let mut last = tokio::time::timeout_at(deadline, chain.lock())
+            .await
+            .map_err(|_| too_late())?;
         message.epoch = opened.epoch;
         for _ in 0..MAX_CHAIN_RETRIES {
-            let prev = match *last {
-                Some(seq) => seq,
-                None => self.last_serial_of(&opened.stream, &subject).await?.unwrap_or(0),
+            let attempt = tokio::time::timeout_at(
+                deadline,
+                self.publish_after(&opened.stream, &subject, *last, message, options),
+            );
+            let Ok(attempt) = attempt.await else {
+                // Perhaps stored after all: the chain is read again next time, and a retry with the
+                // same idempotency key is stored once.
+                *last = None;
+                return Err(too_late());
             };
-            message.prev = prev;
-            let payload = serde_json::to_vec(&*message).map_err(unavailable)?;
-            let mut publish = PublishMessage::build()
-                .payload(payload.into())
-                .expected_last_subject_sequence(prev);
-            if let Some(k) = &options.idempotency_key {
-                publish = publish.message_id(format!("{}:{}:{}", message.app_id, k, message.channel.as_str()));
-            }
-            let ack = match self.js.send_publish(subject.clone(), publish).await {
-                Ok(pending) => pending.await,
-                Err(e) => Err(e),
-            };
-            match ack {
+            match attempt {
                 Ok(ack) => {
                     *last = if ack.duplicate { None } else { Some(ack.sequence) };
                     if !ack.duplicate {
@@ -162,10 +177,10 @@ impl MessageStore {
                     });
                 }
                 // Another node stored a message of this channel since: read the new last one, retry.
-                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => *last = None,
-                Err(e) => {
+                Err(Chained::Behind) => *last = None,
+                Err(Chained::Failed(e)) => {
                     *last = None;
-                    return Err(unavailable(e));
+                    return Err(e);
                 }
             }
         }
@@ -174,15 +189,54 @@ impl MessageStore {
         ))
     }
 
+    /// One attempt to store `message` right after `last` (read from the stream when not known).
+    async fn publish_after(
+        &self,
+        stream: &stream::Stream,
+        subject: &str,
+        last: Option<u64>,
+        message: &mut ChannelMessage,
+        options: &StoreOptions,
+    ) -> Result<PublishAck, Chained> {
+        let prev = match last {
+            Some(seq) => seq,
+            None => self
+                .last_serial_of(stream, subject)
+                .await
+                .map_err(Chained::Failed)?
+                .unwrap_or(0),
+        };
+        message.prev = prev;
+        let payload = serde_json::to_vec(&*message).map_err(|e| Chained::Failed(unavailable(e)))?;
+        let mut publish = PublishMessage::build()
+            .payload(payload.into())
+            .expected_last_subject_sequence(prev);
+        if let Some(k) = &options.idempotency_key {
+            publish = publish.message_id(format!("{}:{}:{}", message.app_id, k, message.channel.as_str()));
+        }
+        let ack = match self.js.send_publish(subject.to_string(), publish).await {
+            Ok(pending) => pending.await,
+            Err(e) => Err(e),
+        };
+        ack.map_err(|e| match e.kind() {
+            PublishErrorKind::WrongLastSequence => Chained::Behind,
+            _ => Chained::Failed(unavailable(e)),
+        })
+    }
+
     /// Drops what the app keeps no more than the stream does (the stream's own limit is the largest
-    /// any app may keep), so reads see exactly the app's last `history_max_messages`.
+    /// any app may keep), so reads see exactly the app's last `history_max_messages`. Bounded by
+    /// `TRIM_DEADLINE`: the message is stored already, and reads keep to the retention anyway.
     async fn trim(&self, stream: &stream::Stream, subject: &str, options: &StoreOptions) {
         let Some(keep) = options.retention.map(|r| r.max_messages as i64) else {
             return;
         };
         if keep < self.limits.max_messages_per_channel {
-            if let Err(e) = stream.purge().filter(subject).keep(keep as u64).await {
-                tracing::warn!(error = %e, "cannot trim a channel's history to the app's retention");
+            let purge = tokio::time::timeout(TRIM_DEADLINE, stream.purge().filter(subject).keep(keep as u64));
+            match purge.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot trim a channel's history to the app's retention"),
+                Err(_) => tracing::warn!("trimming a channel's history to the app's retention timed out"),
             }
         }
     }
