@@ -3,8 +3,12 @@
 //!
 //! The task keeps the channel's cursor: the serial of the last stored message it delivered. Stored
 //! messages arrive republished by JetStream with their sequence; one whose `prev` is beyond the cursor
-//! means the live path lost something, so the task first delivers what is missing from the store. A
-//! NATS reconnect makes it check the store for messages it may have missed. New subscribers are
+//! means the live path lost something, so the task first delivers what is missing from the store,
+//! following the chain of `prev`s (a link the store cannot give sends the subscribers away to resume
+//! rather than skip it). A NATS reconnect or a slow-consumer drop makes it check the store for
+//! messages it may have missed; so do tail checks shortly after the channel is joined (with several
+//! NATS servers, the subscription's interest reaches the others a little later) and a while after
+//! its last message (a lost last message has no successor to reveal it). New subscribers are
 //! attached by the same task, between two deliveries, so their replay meets the live stream without a
 //! gap or a duplicate.
 //!
@@ -19,6 +23,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use super::recent::RecentMessages;
 use super::store::{decode, MessageStore};
@@ -165,6 +170,16 @@ const STORE_READ: Duration = Duration::from_secs(2);
 /// How long a plan that needs the store keeps retrying it (e.g. across a NATS restart).
 const PLAN_DEADLINE: Duration = Duration::from_secs(30);
 
+/// When the store is checked for messages the live subscription may not have heard, after the
+/// channel is joined on this node (the interest reaching the other NATS servers).
+const JOIN_CHECKS: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+];
+/// How long after a stored message, with no other since, the store is checked for a later one.
+const QUIET_CHECK: Duration = Duration::from_secs(2);
+
 impl ChannelTask {
     async fn run(
         mut self,
@@ -178,10 +193,16 @@ impl ChannelTask {
         if self.store.opened_epoch().is_some() {
             self.cursor = self.start_cursor().await;
         }
+        let mut checks = TailChecks::new();
         loop {
+            let check = checks.next_at();
             tokio::select! {
                 msg = sub.next() => match msg {
-                    Some(msg) => self.on_live(msg).await,
+                    Some(msg) => {
+                        if self.on_live(msg).await {
+                            checks.after_message();
+                        }
+                    }
                     None => break,
                 },
                 Some(request) = requests.recv() => self.on_attach(request).await,
@@ -189,8 +210,31 @@ impl ChannelTask {
                 Ok(()) = reconnects.changed() => {
                     self.catch_up(u64::MAX).await;
                 }
+                () = tokio::time::sleep_until(check.unwrap_or_else(far_future)), if check.is_some() => {
+                    checks.fired();
+                    self.check_tail().await;
+                }
             }
         }
+    }
+
+    /// Delivers what the store holds beyond the cursor, if anything (see `TailChecks`).
+    async fn check_tail(&mut self) {
+        let Some(cursor) = self.cursor else { return };
+        let last = tokio::time::timeout(STORE_READ, self.store.last_serial(&self.key)).await;
+        if let Ok(Ok(Some(last))) = last {
+            if last > cursor && !self.catch_up(last).await {
+                self.send_subscribers_away();
+            }
+        }
+    }
+
+    fn send_subscribers_away(&self) {
+        // Rather than skip messages, the subscribers reconnect after a back-off and resume (4100).
+        let reason = "Messages of this channel could not be delivered in order; reconnect and resume";
+        self.hub
+            .channels
+            .close_subscribers(&self.key, CloseCode::OverCapacity, reason);
     }
 
     /// Where delivery starts: after the channel's last stored message, or (when it has none) after
@@ -206,7 +250,8 @@ impl ChannelTask {
         tokio::time::timeout(STORE_READ, read).await.ok().flatten()
     }
 
-    async fn on_live(&mut self, msg: async_nats::Message) {
+    /// Delivers a message heard on the live subject; true when it was a stored message.
+    async fn on_live(&mut self, msg: async_nats::Message) -> bool {
         let sequence = msg
             .headers
             .as_ref()
@@ -218,26 +263,28 @@ impl ChannelTask {
                 Ok(message) => self.hub.deliver(&message),
                 Err(e) => tracing::warn!(error = %e, "unreadable message on the bus"),
             }
-            return;
+            return false;
         };
         if self.cursor.is_some_and(|c| sequence <= c) {
-            return;
+            return true;
         }
-        let Ok(epoch) = self.store.epoch().await else { return };
-        let Some(message) = decode(&msg.payload, sequence, epoch) else {
-            return;
+        let Ok(epoch) = self.store.epoch().await else {
+            return true;
         };
-        if self.cursor.is_some_and(|c| message.prev > c) && !self.catch_up(sequence - 1).await {
-            // The live path lost messages and the store cannot give them now: rather than skip them,
-            // send the subscribers away to resume (4100: reconnect after a back-off).
-            let reason = "Messages of this channel could not be delivered in order; reconnect and resume";
-            self.hub
-                .channels
-                .close_subscribers(&self.key, CloseCode::OverCapacity, reason);
-            // Not delivered (nor counted as delivered): the store gives it with the rest later.
-            return;
+        let Some(message) = decode(&msg.payload, sequence, epoch) else {
+            return true;
+        };
+        if self.cursor.is_some_and(|c| message.prev > c) {
+            // The live path lost messages: the store fills the gap, up to this one's predecessor.
+            let filled = self.catch_up(sequence - 1).await && self.cursor.is_some_and(|c| c >= message.prev);
+            if !filled {
+                // Not delivered (nor counted as delivered): the store gives it with the rest later.
+                self.send_subscribers_away();
+                return true;
+            }
         }
         self.deliver(Arc::new(message));
+        true
     }
 
     fn deliver(&mut self, message: Arc<ChannelMessage>) {
@@ -246,8 +293,10 @@ impl ChannelTask {
         self.recent.push(message);
     }
 
-    /// Delivers the stored messages after the cursor up to `upto` (inclusive); false if the store
-    /// could not be read to the end.
+    /// Delivers the stored messages after the cursor up to `upto` (inclusive), each only if it
+    /// follows the last one delivered (its `prev` is not beyond the cursor); false if the store could
+    /// not be read, or the chain breaks there (the missing message expired, or the replica that
+    /// answered does not have it yet).
     async fn catch_up(&mut self, upto: u64) -> bool {
         let Some(mut cursor) = self.cursor else {
             self.cursor = self.start_cursor().await;
@@ -264,6 +313,11 @@ impl ChannelTask {
             let next = tokio::time::timeout(STORE_READ, reader.next_after(cursor)).await;
             let next = next.unwrap_or_else(|_| Err(HistoryError::Unavailable("store read timed out".into())));
             match next {
+                Ok(Some(message)) if message.serial <= upto && message.prev > cursor => {
+                    tracing::warn!(channel = %self.key.1.as_str(), missing = message.prev, "a message of the channel is not in the store");
+                    complete = false;
+                    break;
+                }
                 Ok(Some(message)) if message.serial <= upto => {
                     crate::metrics::GAP_FILLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     cursor = message.serial;
@@ -360,4 +414,54 @@ impl ChannelTask {
         }
         (request.attach)(start);
     }
+}
+
+/// When the channel task next checks the store for messages it may not have heard: a few times
+/// after the channel is joined (`JOIN_CHECKS`), and `QUIET_CHECK` after a message with no other
+/// since. A channel in steady traffic needs no more (each message's `prev` reveals a gap).
+struct TailChecks {
+    joined: Instant,
+    /// Join checks done.
+    join_checks: usize,
+    quiet_check: Option<Instant>,
+}
+
+impl TailChecks {
+    fn new() -> Self {
+        TailChecks {
+            joined: Instant::now(),
+            join_checks: 0,
+            quiet_check: None,
+        }
+    }
+
+    fn next_at(&self) -> Option<Instant> {
+        let join = JOIN_CHECKS.get(self.join_checks).map(|d| self.joined + *d);
+        match (join, self.quiet_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn after_message(&mut self) {
+        self.quiet_check = Some(Instant::now() + QUIET_CHECK);
+    }
+
+    /// The check due now is done.
+    fn fired(&mut self) {
+        let now = Instant::now();
+        if JOIN_CHECKS
+            .get(self.join_checks)
+            .is_some_and(|d| self.joined + *d <= now)
+        {
+            self.join_checks += 1;
+        }
+        if self.quiet_check.is_some_and(|at| at <= now) {
+            self.quiet_check = None;
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
 }

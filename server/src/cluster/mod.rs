@@ -5,8 +5,9 @@
 //! subscribes to a channel's subject only while it has local subscribers), presence changes and
 //! snapshots, heartbeats (a node silent for `node_timeout` is dead and its members are removed),
 //! scatter-gather queries and cluster-wide commands. It keeps no realtime state of its own: what it
-//! receives goes to the hub. Messages are core NATS (at-most-once) for now; JetStream storage and
-//! gap detection come with the no-loss work.
+//! receives goes to the hub. API messages are stored in JetStream (`store`) and reach nodes
+//! republished on their live subjects, where each channel task fills gaps from the store (`live`);
+//! client events and presence are core NATS (at most once).
 
 mod events;
 mod live;
@@ -43,9 +44,6 @@ use wire::{ChannelCounts, Control, Query};
 
 /// How long a scatter-gather query waits for nodes that have not answered.
 const QUERY_TIMEOUT: Duration = Duration::from_millis(500);
-/// The longest an HTTP publish waits for JetStream to store its message (a leader election takes a
-/// few seconds); past it the publisher gets 503 and retries, with its idempotency key if it has one.
-const STORE_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -62,7 +60,8 @@ pub struct Cluster {
     hub: Arc<Hub>,
     live: Arc<live::LiveMap>,
     store: Arc<MessageStore>,
-    /// Counts NATS reconnections; channel tasks then look for messages they missed.
+    /// Counts NATS reconnections and slow-consumer drops; channel tasks then look for messages
+    /// they missed.
     reconnects: Arc<watch::Sender<u64>>,
     stats_source: std::sync::OnceLock<StatsSource>,
 }
@@ -92,9 +91,15 @@ impl Cluster {
                 let tx = reconnected_tx.clone();
                 let counter = counter.clone();
                 async move {
-                    if matches!(event, async_nats::Event::Connected) {
-                        let _ = tx.send(());
-                        counter.send_modify(|n| *n += 1);
+                    match event {
+                        async_nats::Event::Connected => {
+                            let _ = tx.send(());
+                            counter.send_modify(|n| *n += 1);
+                        }
+                        // The client dropped messages it could not take in time: every channel
+                        // checks the store for what it missed (presence heals with its next sync).
+                        async_nats::Event::SlowConsumer(_) => counter.send_modify(|n| *n += 1),
+                        _ => {}
                     }
                 }
             })
@@ -275,9 +280,7 @@ impl Bus for Cluster {
                 duplicate: false,
             });
         }
-        let published = tokio::time::timeout(STORE_DEADLINE, self.store.append(&mut message, options))
-            .await
-            .map_err(|_| BusError::Unavailable("the message store did not answer in time".into()))??;
+        let published = self.store.append(&mut message, options).await?;
         if !published.duplicate && message.channel.is_cache() {
             // This node keeps it before answering the publisher (so `info=cache` right after sees it);
             // the others keep it too, so a first subscriber anywhere gets it.
