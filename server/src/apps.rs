@@ -6,13 +6,19 @@
 //! second, whichever node made it. When the store stops answering, the node keeps serving the last
 //! good copy and reports the store unready; it recovers by itself. Reloads report which keys stopped
 //! being usable and which apps were disabled, so the hub can close their connections.
+//!
+//! A key or app id the copy does not know is looked for once more before it is refused:
+//! `catch_up` asks the refresher for a reload that starts after the request and waits for it (at
+//! most `CATCH_UP_DEADLINE`), so a key created on one node works at once on every other. Every
+//! reload goes through the refresher task, so none of its revocations can be missed.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
+use tokio::sync::{watch, Notify};
 
 use crate::shutdown::Shutdown;
 use crate::store::{now, App, ControlStore, Snapshot, StoreError, Tenant, TenantStatus};
@@ -49,12 +55,36 @@ pub struct Revoked {
     pub apps: Vec<String>,
 }
 
+/// How long a connect or a signed request with a key (or app id) the cache does not know waits for
+/// the reload that looks for it.
+const CATCH_UP_DEADLINE: Duration = Duration::from_secs(1);
+
+/// How often the keys used since the last time are written to the store (`last_used_at`).
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(10);
+
 /// Tenants, apps and keys by id and key.
-#[derive(Default)]
 pub struct AppDirectory {
     cache: RwLock<Arc<Cache>>,
     used_keys: Mutex<HashSet<String>>,
     store_ok: AtomicBool,
+    /// Wakes the refresher before its next tick (`catch_up`).
+    nudge: Notify,
+    /// Reloads the refresher has started, and (watched) finished, successfully or not.
+    reloads_started: AtomicU64,
+    reloads_done: watch::Sender<u64>,
+}
+
+impl Default for AppDirectory {
+    fn default() -> Self {
+        Self {
+            cache: RwLock::default(),
+            used_keys: Mutex::default(),
+            store_ok: AtomicBool::default(),
+            nudge: Notify::new(),
+            reloads_started: AtomicU64::new(0),
+            reloads_done: watch::Sender::new(0),
+        }
+    }
 }
 
 impl AppDirectory {
@@ -74,6 +104,30 @@ impl AppDirectory {
 
     pub fn by_id(&self, id: &str) -> Option<Arc<App>> {
         self.cache.read().apps.get(id).cloned()
+    }
+
+    /// Before a key is refused as unknown: waits for a reload that started after this call, so a
+    /// key made a moment ago on another node (or with the CLI) is found.
+    pub async fn look_for_key(&self, key: &str) {
+        if !self.cache.read().keys.contains_key(key) {
+            self.catch_up().await;
+        }
+    }
+
+    /// As `look_for_key`, for an app id.
+    pub async fn look_for_app(&self, id: &str) {
+        if !self.cache.read().apps.contains_key(id) {
+            self.catch_up().await;
+        }
+    }
+
+    /// Asks the refresher for a reload that starts after now and waits until it has run (or
+    /// `CATCH_UP_DEADLINE` passed, or no refresher runs). Concurrent callers share one reload.
+    async fn catch_up(&self) {
+        let wanted = self.reloads_started.load(Ordering::Acquire) + 1;
+        let mut done = self.reloads_done.subscribe();
+        self.nudge.notify_one();
+        let _ = tokio::time::timeout(CATCH_UP_DEADLINE, done.wait_for(|n| *n >= wanted)).await;
     }
 
     /// The ids of every app.
@@ -173,14 +227,17 @@ impl AppDirectory {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let flush_every = (Duration::from_secs(10).as_millis() / interval.as_millis().max(1)).max(1) as u64;
-            let mut ticks = 0u64;
+            let mut flushed = tokio::time::Instant::now();
             loop {
                 tokio::select! {
                     _ = shutdown.stopping() => return,
                     _ = tick.tick() => {}
+                    _ = self.nudge.notified() => {}
                 }
-                match self.refresh(store.as_ref()).await {
+                let started = self.reloads_started.fetch_add(1, Ordering::AcqRel) + 1;
+                let result = self.refresh(store.as_ref()).await;
+                self.reloads_done.send_replace(started);
+                match result {
                     Ok(Some(revoked)) => {
                         tracing::info!(
                             revoked_keys = revoked.keys.len(),
@@ -192,8 +249,8 @@ impl AppDirectory {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "store unreachable; serving the cached apps and keys"),
                 }
-                ticks += 1;
-                if ticks % flush_every == 0 {
+                if flushed.elapsed() >= USAGE_FLUSH_EVERY {
+                    flushed = tokio::time::Instant::now();
                     self.flush_usage(store.as_ref()).await;
                 }
             }

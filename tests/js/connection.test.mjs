@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startHerald, connected, waitFor, SOCKET_ID_RE, eventually, within, clusterSkip,
+  startHerald, connected, waitFor, SOCKET_ID_RE, eventually, within,
 } from './helpers/herald.mjs';
 
 test('pusher-js connects and gets a socket id of the form \\d+.\\d+', async (t) => {
@@ -161,9 +161,7 @@ test('apps update changes settings and prints or persists them', async (t) => {
   assert.equal(app.cache_ttl, 60);
 });
 
-test('first start on an empty store creates a default app and prints its credentials once', {
-  skip: clusterSkip('every node would create its own default app, with other credentials'),
-}, async (t) => {
+test('first start on an empty store creates a default app and prints its credentials once', async (t) => {
   const h = await startHerald(t, { noApp: true });
   const apps = await h.listApps();
   assert.equal(apps.length, 1, 'exactly one default app');

@@ -4,12 +4,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startHerald, waitFor, connected, subscribed, eventually, pusherErrorCode, clusterSkip,
+  startHerald, waitFor, connected, subscribed, eventually, pusherErrorCode,
 } from './helpers/herald.mjs';
 
-const ADMIN_ON_ONE_NODE = clusterSkip('admin-API changes reach node A\'s store only (each node has its own SQLite store)');
-
-test('a key created through the admin API works at once for clients and publishers', { skip: ADMIN_ON_ONE_NODE }, async (t) => {
+test('a key created through the admin API works at once for clients and publishers', async (t) => {
   const h = await startHerald(t);
   const admin = await h.owner();
   const created = await admin.api('POST', `/apps/${h.app.id}/keys`, { label: 'rotation' });
@@ -29,7 +27,7 @@ test('a key created through the admin API works at once for clients and publishe
   assert.ok(listed.body.every((k) => k.secret === undefined), 'listing hides secrets unless asked');
 });
 
-test('revoking a key closes its connections with 4001 and refuses it afterwards', { skip: ADMIN_ON_ONE_NODE }, async (t) => {
+test('revoking a key closes its connections with 4001 and refuses it afterwards', async (t) => {
   const h = await startHerald(t);
   const admin = await h.owner();
   const fresh = await admin.api('POST', `/apps/${h.app.id}/keys`, { label: 'new' });

@@ -3,31 +3,18 @@
 // can reach the other (events, HTTP API, admin API). Needs HERALD_TEST_PG_URL (scripts/test sets it).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import Pusher from 'pusher';
-import { startHerald, waitFor, subscribed, clusterSkip } from './helpers/herald.mjs';
+import { startHerald, waitFor, subscribed, CLUSTER_TOPOLOGY } from './helpers/herald.mjs';
+import { PG_URL, freshDatabase } from './helpers/postgres.mjs';
 
-const PG = process.env.HERALD_TEST_PG_URL;
-
-function psql(sql) {
-  return new Promise((resolve, reject) => {
-    execFile('psql', [PG, '-v', 'ON_ERROR_STOP=1', '-c', sql], (err, out, stderr) => (err ? reject(new Error(stderr)) : resolve(out)));
-  });
-}
-
-async function freshDatabase(t) {
-  const name = `herald_js_${randomUUID().replaceAll('-', '')}`;
-  await psql(`CREATE DATABASE ${name}`);
-  t.after(() => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {}));
-  return `${PG.slice(0, PG.lastIndexOf('/'))}/${name}`;
-}
+const PG = PG_URL;
 
 test('two tenants on Postgres: each works, neither reaches the other', {
-  skip: clusterSkip('starts on an empty store, and its admin-API changes would reach node A only') || (!PG && 'HERALD_TEST_PG_URL not set'),
+  skip: !PG && 'HERALD_TEST_PG_URL not set',
 }, async (t) => {
-  process.env.HERALD_DATABASE_URL = await freshDatabase(t);
-  const h = await startHerald(t, { noApp: true });
+  // the cluster topology puts its nodes on a fresh database of its own
+  const env = CLUSTER_TOPOLOGY ? {} : { HERALD_DATABASE_URL: (await freshDatabase(t)).url };
+  const h = await startHerald(t, { noApp: true, env });
   const owner = await h.owner();
 
   const tenants = {};

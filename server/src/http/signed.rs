@@ -64,6 +64,11 @@ impl FromRequest<AppState> for Signed {
             body: &body,
         };
         let key = signed.auth_key()?;
+        // an app or key made a moment ago on another node is looked for before it is refused
+        if let Some(id) = params.get("app_id") {
+            state.apps.look_for_app(id).await;
+        }
+        state.apps.look_for_key(key).await;
         // Routes without `/apps/{app_id}` (the PyPI SDK's terminate_connections) find the app by key.
         let app = match params.get("app_id") {
             Some(id) => state

@@ -210,6 +210,8 @@ fn accept(state: &AppState, request: &ConnectRequest) -> Result<(KeyEntry, Arc<C
 
 /// Runs one connection, from the upgraded socket to its close.
 pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: ConnectRequest) {
+    // a key made a moment ago on another node is looked for before it is refused
+    state.apps.look_for_key(&request.key).await;
     let (entry, conn) = match accept(&state, &request) {
         Ok(accepted) => accepted,
         Err(code) => {

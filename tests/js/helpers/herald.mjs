@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import Pusher from 'pusher-js';
 import PusherServer from 'pusher';
 import { RawSocket } from './raw-socket.mjs';
-import { sleep, within } from './wait.mjs';
+import { sleep, within, eventually } from './wait.mjs';
 
 export * from './wait.mjs';
 export * from './sign.mjs';
@@ -29,7 +29,8 @@ const REPO_BIN = path.resolve(here, '../../../target/release/herald');
 export const ENCRYPTION_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 export const SOCKET_ID_RE = /^\d+\.\d+$/;
 
-async function binPath() {
+/** The herald binary the tests run. */
+export async function heraldBin() {
   if (process.env.HERALD_BIN) return process.env.HERALD_BIN;
   try {
     await access(HERALD_BIN);
@@ -52,9 +53,10 @@ export async function freePort() {
   });
 }
 
-export function run(bin, args, input) {
+/** Runs a herald CLI command; `env` adds to the process environment (a shared store's URL, say). */
+export function run(bin, args, input, env = {}) {
   return new Promise((resolve, reject) => {
-    const child = execFile(bin, args, { env: { ...process.env, HERALD_LOG: 'warn' } }, (err, stdout, stderr) => {
+    const child = execFile(bin, args, { env: { ...process.env, HERALD_LOG: 'warn', ...env } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
     });
@@ -118,6 +120,42 @@ export function clusterSkip(reason) {
   return CLUSTER_TOPOLOGY ? `cluster topology: ${reason}` : false;
 }
 
+/**
+ * Checks something the control plane changed a moment ago: at once on one node; in the cluster
+ * topology the other nodes reload the shared store within about a second, so `check` (returning
+ * truthy when the change shows) is retried for a few seconds.
+ */
+export async function propagated(check, what) {
+  if (!CLUSTER_TOPOLOGY) {
+    const out = await check();
+    if (!out) throw new Error(`not so at once: ${what}`);
+    return out;
+  }
+  return eventually(check, { timeout: 4000, what });
+}
+
+/**
+ * A raw socket refused by a count the whole cluster keeps (a connection quota). One node refuses
+ * the first socket over it; in the cluster topology the nodes learn each other's counts by
+ * heartbeat (about a second late), so sockets are opened, and closed again when accepted, until
+ * one is refused. Resolves with the refused socket (its pusher:error frame stays unread).
+ */
+export async function refusedOverCount(open, what = 'a connection over the quota to be refused') {
+  const attempt = async () => {
+    const s = open();
+    const first = await s.next((f) => f.event === 'pusher:connection_established' || f.event === 'pusher:error',
+      5000, what).catch(() => null);
+    if (first?.event === 'pusher:error') {
+      s.taken.delete(first); // left for the caller to read
+      return s;
+    }
+    s.close();
+    await s.waitClosed().catch(() => {});
+    return false;
+  };
+  return propagated(attempt, what);
+}
+
 // ------------------------------------------------------------- the server
 
 /**
@@ -138,33 +176,24 @@ export async function startHerald(t, options = {}) {
 /**
  * Starts one herald process (whatever the topology). `t` (a node:test
  * context) gets an after-hook that closes every client and kills the process.
- * options: { app: settings, appName, credentials: {id,key,secret}, env, noApp }
+ * options: { app: settings, appName, credentials: {id,key,secret}, env, noApp, existingApp }
+ * `env` reaches the server and every CLI command the harness runs (HERALD_DATABASE_URL for a
+ * shared store); `existingApp` is an app already in that store, so none is created.
  */
 export async function startHeraldNode(t, options = {}) {
-  const bin = await binPath();
+  const bin = await heraldBin();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-test-'));
-  const creds = options.credentials || {};
-  const credFlags = [];
-  if (creds.id) credFlags.push('--id', creds.id);
-  if (creds.key) credFlags.push('--key', creds.key);
-  if (creds.secret) credFlags.push('--secret', creds.secret);
+  const env = options.env || {};
+  const cli = (args, input) => run(bin, args, input, env);
   // options.noApp: start on an empty store (herald then creates its default app)
-  let app = null;
-  if (!options.noApp) {
-    app = parseJsonOutput(await run(bin, [
-      'apps', 'create', '--data-dir', dataDir, '--name', options.appName || 'test-app',
-      ...credFlags, ...settingsFlags(options.app),
-    ]));
-    app.id = String(app.id);
-  }
-  // options.prepare({bin, dataDir}): more store setup before the process starts (topology.mjs)
-  if (options.prepare) await options.prepare({ bin, dataDir });
+  let app = options.existingApp ?? null;
+  if (!options.noApp && !app) app = await createAppWith(cli, dataDir, options.appName || 'test-app', options.credentials, options.app);
 
   // The server chooses its port (`--listen 127.0.0.1:0`) and logs it: a port picked here and
   // handed over could be taken by another test's process in between.
   let logs = '';
   const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, HERALD_LOG: 'info', ...(options.env || {}) },
+    env: { ...process.env, HERALD_LOG: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = (d) => { logs = (logs + d.toString()).slice(-20000); };
@@ -199,9 +228,9 @@ export async function startHeraldNode(t, options = {}) {
 
     serverSdk(extra = {}) {
       return new PusherServer({
-        appId: h.app.id,
-        key: h.app.key,
-        secret: h.app.secret,
+        appId: h.app?.id,
+        key: h.app?.key,
+        secret: h.app?.secret,
         host: '127.0.0.1',
         port: String(port),
         useTLS: false,
@@ -275,20 +304,20 @@ export async function startHeraldNode(t, options = {}) {
       return h.serverSdk().authenticateUser(socketId, userData);
     },
 
+    cli,
+
     async update(settings) {
-      const out = await run(bin, ['apps', 'update', h.app.id, '--data-dir', dataDir, ...settingsFlags(settings)]);
+      const out = await cli(['apps', 'update', h.app.id, '--data-dir', dataDir, ...settingsFlags(settings)]);
       return out.trim() ? parseJsonOutput(out) : undefined;
     },
 
-    async createApp(name, settings = {}) {
-      const a = parseJsonOutput(await run(bin, ['apps', 'create', '--data-dir', dataDir, '--name', name, ...settingsFlags(settings)]));
-      a.id = String(a.id);
-      return a;
+    async createApp(name, settings = {}, credentials = {}) {
+      return createAppWith(cli, dataDir, name, credentials, settings);
     },
 
     /** An owner admin (created with the CLI) logged in to the admin API: {token, api(method, path, body)}. */
     async owner(email = 'owner@herald.test', password = 'correct horse battery staple') {
-      await run(bin, ['admins', 'create', '--data-dir', dataDir, '--email', email, '--role', 'owner'], `${password}\n`);
+      await cli(['admins', 'create', '--data-dir', dataDir, '--email', email, '--role', 'owner'], `${password}\n`);
       const call = async (method, p, body, token) => {
         const res = await fetch(`${url}/api/v1${p}`, {
           method,
@@ -305,7 +334,7 @@ export async function startHeraldNode(t, options = {}) {
     },
 
     async listApps() {
-      return parseJsonOutput(await run(bin, ['apps', 'list', '--data-dir', dataDir]));
+      return parseJsonOutput(await cli(['apps', 'list', '--data-dir', dataDir]));
     },
 
     /** Sends a signal; resolves with {code, signal} once herald exits (15 s max). */
@@ -329,6 +358,15 @@ export async function startHeraldNode(t, options = {}) {
   };
   if (t) t.after(() => h.stop());
   return h;
+}
+
+/** `herald apps create` with the given credentials ({id, key, secret}, each optional) and settings. */
+async function createAppWith(cli, dataDir, name, credentials = {}, settings = {}) {
+  const flags = [];
+  for (const field of ['id', 'key', 'secret']) if (credentials?.[field]) flags.push(`--${field}`, credentials[field]);
+  const app = parseJsonOutput(await cli(['apps', 'create', '--data-dir', dataDir, '--name', name, ...flags, ...settingsFlags(settings)]));
+  app.id = String(app.id);
+  return app;
 }
 
 /** The port herald says it listens on (its "herald listening" log line). */

@@ -1,24 +1,27 @@
 // The cluster topology of startHerald (HERALD_TEST_TOPOLOGY=cluster): a
-// private nats-server and three herald nodes with the same app (credentials
-// and settings), behind the `h` interface the single-node suites use, so the
-// whole behaviour suite runs with its clients and publishers spread over
-// three nodes:
+// private nats-server and three herald nodes sharing one control store (a
+// fresh Postgres database on HERALD_TEST_PG_URL, as a real cluster shares
+// one), behind the `h` interface the single-node suites use, so the whole
+// behaviour suite runs with its clients and publishers spread over three nodes:
 // - every pusherClient()/rawSocket()/rawConnected() goes to the next node,
 //   round-robin (the first to node A);
 // - serverSdk() talks to the node after the last client's (the one the next
 //   client would get), so a publish is never served by the last client's node;
-// - url/port/wsBase are node A's, for tests that make HTTP requests by hand;
-// - update() and createApp() change every node's store (each node has its own
-//   SQLite data dir; createApp passes the same generated credentials to all);
-// - owner() creates the admin on every node's store and logs in to node A, so
-//   admin-API changes reach node A's store only.
+// - url/port/wsBase are node A's, for tests that make HTTP requests by hand
+//   (admin-API calls among them: their changes reach every node through the
+//   shared store, as in production);
+// - update(), createApp(), owner() and the CLI change the shared store once.
 // Before the test starts, every node has heard every other node's heartbeat
 // (awaitMesh), probed through a harness app in a tenant of its own so that the
 // probe connections count against no quota of the test's app.
 import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import {
-  startHeraldNode, run, parseJsonOutput, settingsFlags,
+  startHeraldNode, run, parseJsonOutput, settingsFlags, heraldBin,
 } from './herald.mjs';
+import { PG_URL, freshDatabase } from './postgres.mjs';
 import { startNats, clusterSpec, allReady, awaitMesh } from './cluster.mjs';
 
 const NODES = 3;
@@ -32,16 +35,25 @@ export function generatedCredentials() {
   return { id: String(randomInt(1000000, 9999999)), key: alnum(20), secret: alnum(20) };
 }
 
-export async function startClusterHerald(t, options = {}) {
-  if (options.noApp) {
-    throw new Error('noApp is not supported in the cluster topology: every node would create its own default '
-      + 'app with other credentials (skip the test with clusterSkip)');
+/** Every node of the test uses the same database and the same master key (app secrets are
+ * encrypted with it in the store). */
+async function sharedStore() {
+  if (!PG_URL) {
+    throw new Error('the cluster topology needs HERALD_TEST_PG_URL (the nodes share one Postgres control store); '
+      + 'scripts/test starts a throwaway server, or run: eval "$(scripts/postgres-throwaway)"');
   }
+  const db = await freshDatabase(null);
+  return { db, env: { HERALD_DATABASE_URL: db.url, HERALD_MASTER_KEY: randomBytes(32).toString('base64') } };
+}
+
+export async function startClusterHerald(t, options = {}) {
   const credentials = { ...generatedCredentials(), ...(options.credentials || {}) };
   const probe = generatedCredentials();
   const spec = clusterSpec({ app: options.app, env: options.env, nodeTimeout: NODE_TIMEOUT });
 
   let nats = null;
+  let db = null;
+  let setupDir = null;
   const nodes = [];
   let stopped = false;
   const stopAll = async () => {
@@ -49,32 +61,45 @@ export async function startClusterHerald(t, options = {}) {
     stopped = true;
     await Promise.all(nodes.map((n) => n.stop()));
     if (nats) await nats.dispose();
+    if (db) await db.drop();
+    if (setupDir) await rm(setupDir, { recursive: true, force: true });
   };
   if (t) t.after(stopAll);
 
+  let app = null;
   try {
+    const shared = await sharedStore();
+    db = shared.db;
     nats = await startNats(null);
-    const starting = await Promise.allSettled(Array.from({ length: NODES }, (_, i) => startHeraldNode(null, {
-      credentials,
-      app: options.app,
-      appName: options.appName,
-      env: { ...spec.env, HERALD_NATS_URL: nats.url },
-      prepare: async ({ bin, dataDir }) => {
-        await run(bin, ['tenants', 'create', '--data-dir', dataDir, '--name', 'harness mesh probe', '--slug', PROBE_TENANT]);
-        await run(bin, ['apps', 'create', '--data-dir', dataDir, '--tenant', PROBE_TENANT, '--name', 'mesh-probe',
-          '--id', probe.id, '--key', probe.key, '--secret', probe.secret]);
-      },
-    }).then((node) => {
+    const env = { ...spec.env, ...shared.env, HERALD_NATS_URL: nats.url };
+    // CLI commands on the shared store before any node runs (the data directory holds nothing then)
+    setupDir = await mkdtemp(path.join(os.tmpdir(), 'herald-cluster-setup-'));
+    const bin = await heraldBin();
+    const cli = (args) => run(bin, [...args, '--data-dir', setupDir], undefined, env);
+    const start = (i) => startHeraldNode(null, { existingApp: app, noApp: options.noApp, env }).then((node) => {
       node.name = `node${'ABC'[i]}`;
       nodes[i] = node;
       return node;
-    })));
+    });
+    // With noApp, node A starts alone on the empty store and creates its default app; the
+    // others find it there.
+    if (options.noApp) {
+      await start(0);
+    } else {
+      app = parseJsonOutput(await cli(['apps', 'create', '--name', options.appName || 'test-app',
+        ...credentialFlags(credentials), ...settingsFlags(options.app)]));
+      app.id = String(app.id);
+    }
+    await cli(['tenants', 'create', '--name', 'harness mesh probe', '--slug', PROBE_TENANT]);
+    await cli(['apps', 'create', '--tenant', PROBE_TENANT, '--name', 'mesh-probe', ...credentialFlags(probe)]);
+    const starting = await Promise.allSettled(
+      Array.from({ length: NODES }, (_, i) => i).filter((i) => !nodes[i]).map(start),
+    );
     const failed = starting.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const started = starting.map((r) => r.value);
-    await allReady(started);
+    await allReady(nodes);
     // probe views of the nodes: the harness app instead of the test's
-    await awaitMesh(started.map((node) => ({
+    await awaitMesh(nodes.map((node) => ({
       name: node.name,
       url: node.url,
       rawConnected: () => node.rawConnected(`/app/${probe.key}?protocol=7`),
@@ -91,7 +116,6 @@ export async function startClusterHerald(t, options = {}) {
   const on = (node) => { node.app = h.app; return node; };
   const nextClientNode = () => on(nodes[clients++ % nodes.length]);
   const publisherNode = () => on(nodes[clients % nodes.length]);
-  const everyNode = (fn) => Promise.all(nodes.map((node) => fn(on(node))));
 
   const h = {
     topology: 'cluster',
@@ -105,6 +129,7 @@ export async function startClusterHerald(t, options = {}) {
     dataDir: first.dataDir,
     bin: first.bin,
     proc: first.proc,
+    cli: first.cli,
     logs: () => nodes.map((node) => `----- ${node.name} (${node.url}) -----\n${node.logs()}`).join('\n'),
     exited: Promise.all(nodes.map((node) => node.exited)).then(([a]) => a),
 
@@ -134,42 +159,37 @@ export async function startClusterHerald(t, options = {}) {
       return on(first).signinData(socketId, userData);
     },
 
-    async update(settings) {
-      const [out] = await everyNode((node) => node.update(settings));
-      return out;
+    /** The shared store changes once; every node reloads it within about a second. */
+    update(settings) {
+      return on(first).update(settings);
     },
 
-    /** The same app (generated credentials) on every node. */
-    async createApp(name, settings = {}) {
-      const c = generatedCredentials();
-      const [a] = await everyNode(async (node) => parseJsonOutput(await run(node.bin, [
-        'apps', 'create', '--data-dir', node.dataDir, '--name', name,
-        '--id', c.id, '--key', c.key, '--secret', c.secret, ...settingsFlags(settings),
-      ])));
-      a.id = String(a.id);
-      return a;
+    createApp(name, settings = {}) {
+      return first.createApp(name, settings, generatedCredentials());
     },
 
-    /** Node A's apps, without the harness's probe app. */
+    /** The shared store's apps, without the harness's probe app. */
     async listApps() {
-      return (await on(first).listApps()).filter((a) => String(a.id) !== probe.id);
+      return (await first.listApps()).filter((a) => String(a.id) !== probe.id);
     },
 
-    /** The owner exists in every node's store; the session is node A's. */
-    async owner(email = 'owner@herald.test', password = 'correct horse battery staple') {
-      await Promise.all(nodes.slice(1).map((node) => run(node.bin,
-        ['admins', 'create', '--data-dir', node.dataDir, '--email', email, '--role', 'owner'], `${password}\n`)));
-      return on(first).owner(email, password);
+    /** The owner is created in the shared store; the session is node A's. */
+    owner(email, password) {
+      return first.owner(email, password);
     },
 
     /** Sends the signal to every node; resolves once all have exited, with the first
      * abnormal exit ({code, signal}) if there is one, else node A's. */
     async signal(sig, ms = 15000) {
-      const exits = await everyNode((node) => node.signal(sig, ms));
+      const exits = await Promise.all(nodes.map((node) => node.signal(sig, ms)));
       return exits.find((x) => x.code !== 0 || x.signal !== null) ?? exits[0];
     },
 
     stop: stopAll,
   };
   return h;
+}
+
+function credentialFlags({ id, key, secret }) {
+  return ['--id', id, '--key', key, '--secret', secret];
 }
