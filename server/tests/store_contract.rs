@@ -9,8 +9,9 @@ use std::sync::Arc;
 use common::{open_store, test_config, Backend};
 use herald::store::prelude::*;
 use herald::store::{
-    now, Actor, AfterAttempt, AppPatch, Attempt, DeliveryStatus, NewApp, NewDelivery, NewKey, Role, SettingsPatch,
-    SqlStore, StoreError, TenantLimits, TenantPatch, TenantStatus, WebhookEndpoint,
+    now, Actor, AfterAttempt, AppPatch, Attempt, DeliveryEvent, DeliveryFilter, DeliveryStatus, NewApp, NewDelivery,
+    NewKey, Role, SettingsPatch, SqlStore, StoreError, TenantLimits, TenantPatch, TenantStatus, WebhookEndpoint,
+    WebhookEventKind,
 };
 use sqlx::Connection;
 
@@ -710,6 +711,22 @@ fn delivery(app_id: &str, body: &str, created_at: i64) -> NewDelivery {
         url: "https://hooks.test/in".into(),
         body: body.into(),
         created_at,
+        events: Vec::new(),
+    }
+}
+
+/// Only `limit` set: every delivery, newest first.
+fn newest(limit: i64) -> DeliveryFilter {
+    DeliveryFilter {
+        limit,
+        ..Default::default()
+    }
+}
+
+fn with_status(status: DeliveryStatus) -> DeliveryFilter {
+    DeliveryFilter {
+        status: Some(status),
+        ..newest(50)
     }
 }
 
@@ -811,7 +828,7 @@ async fn webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt(back
         "nothing pending"
     );
 
-    let all = s.list_webhook_deliveries(&app, None, 50).await.unwrap();
+    let all = s.list_webhook_deliveries(&app, &newest(50)).await.unwrap();
     assert_eq!(
         all.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
         ["second", "first"],
@@ -834,7 +851,7 @@ async fn webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt(back
         ]
     );
     let dead = s
-        .list_webhook_deliveries(&app, Some(DeliveryStatus::Dead), 50)
+        .list_webhook_deliveries(&app, &with_status(DeliveryStatus::Dead))
         .await
         .unwrap();
     assert_eq!(dead.len(), 1);
@@ -843,12 +860,12 @@ async fn webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt(back
         (second.id, Some("connection refused"), 1)
     );
     assert!(s
-        .list_webhook_deliveries(&app, Some(DeliveryStatus::Pending), 50)
+        .list_webhook_deliveries(&app, &with_status(DeliveryStatus::Pending))
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
-        s.list_webhook_deliveries(&app, None, 1).await.unwrap().len(),
+        s.list_webhook_deliveries(&app, &newest(1)).await.unwrap().len(),
         1,
         "limit"
     );
@@ -858,7 +875,7 @@ async fn webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt(back
         .await
         .unwrap();
     assert_eq!(s.prune_webhooks(t0 + 2).await.unwrap(), 2);
-    let left = s.list_webhook_deliveries(&app, None, 50).await.unwrap();
+    let left = s.list_webhook_deliveries(&app, &newest(50)).await.unwrap();
     assert_eq!(
         left.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
         ["old but pending"]
@@ -873,6 +890,121 @@ both_backends!(
     webhook_queue,
     webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt
 );
+
+fn carried(name: WebhookEventKind, channel: &str, user_id: Option<&str>) -> DeliveryEvent {
+    DeliveryEvent {
+        name,
+        channel: channel.into(),
+        user_id: user_id.map(str::to_string),
+    }
+}
+
+async fn deliveries_are_found_by_the_events_they_carry_and_paged(backend: Backend) {
+    let f = fixture(backend).await;
+    let s = &f.store;
+    let t = s
+        .create_tenant("T", "t", TenantLimits::default(), &actor())
+        .await
+        .unwrap();
+    let app = s.create_app(&t.id, new_app("a"), &actor()).await.unwrap().app.id;
+    let other = s.create_app(&t.id, new_app("b"), &actor()).await.unwrap().app.id;
+    use WebhookEventKind::*;
+    let batches = [
+        ("occupied", vec![carried(ChannelOccupied, "presence-room", None)]),
+        (
+            "added",
+            vec![
+                carried(MemberAdded, "presence-room", Some("ann")),
+                carried(MemberAdded, "presence-room", Some("bob")),
+            ],
+        ),
+        (
+            "removed ann",
+            vec![carried(MemberRemoved, "presence-room", Some("ann"))],
+        ),
+        (
+            "removed bob elsewhere",
+            vec![carried(MemberRemoved, "presence-hall", Some("bob"))],
+        ),
+    ];
+    for (i, (body, events)) in batches.into_iter().enumerate() {
+        let d = NewDelivery {
+            events,
+            ..delivery(&app, body, 1_000 + i as i64)
+        };
+        s.enqueue_webhook(d).await.unwrap();
+    }
+    let d = NewDelivery {
+        events: vec![carried(MemberRemoved, "presence-room", Some("ann"))],
+        ..delivery(&other, "the other app's", 2_000)
+    };
+    s.enqueue_webhook(d).await.unwrap();
+
+    let bodies = |filter: DeliveryFilter| {
+        let app = app.clone();
+        async move {
+            s.list_webhook_deliveries(&app, &filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.body)
+                .collect::<Vec<_>>()
+        }
+    };
+    let removed_for = |user: &str| DeliveryFilter {
+        event: Some(MemberRemoved),
+        user_id: Some(user.into()),
+        ..newest(50)
+    };
+    assert_eq!(bodies(removed_for("ann")).await, ["removed ann"]);
+    assert_eq!(bodies(removed_for("bob")).await, ["removed bob elsewhere"]);
+    assert!(bodies(removed_for("carol")).await.is_empty());
+    // one event must match every field: bob was removed, but not from presence-room
+    let bob_from_room = DeliveryFilter {
+        channel: Some("presence-room".into()),
+        ..removed_for("bob")
+    };
+    assert!(bodies(bob_from_room).await.is_empty());
+    let room = DeliveryFilter {
+        channel: Some("presence-room".into()),
+        ..newest(50)
+    };
+    assert_eq!(bodies(room).await, ["removed ann", "added", "occupied"]);
+    let bob = DeliveryFilter {
+        user_id: Some("bob".into()),
+        ..newest(50)
+    };
+    assert_eq!(bodies(bob).await, ["removed bob elsewhere", "added"]);
+
+    // pages: two at a time, each after the last id of the one before
+    let first = s.list_webhook_deliveries(&app, &newest(2)).await.unwrap();
+    let second = s
+        .list_webhook_deliveries(
+            &app,
+            &DeliveryFilter {
+                before: first.last().map(|d| d.id),
+                ..newest(2)
+            },
+        )
+        .await
+        .unwrap();
+    let pages: Vec<&str> = first.iter().chain(&second).map(|d| d.body.as_str()).collect();
+    assert_eq!(pages, ["removed bob elsewhere", "removed ann", "added", "occupied"]);
+
+    // pruning takes the events with their deliveries
+    for d in s.list_webhook_deliveries(&app, &newest(50)).await.unwrap() {
+        s.record_webhook_attempt(d.id, attempt(3_000, Some(200), None), AfterAttempt::Delivered)
+            .await
+            .unwrap();
+    }
+    s.prune_webhooks(5_000).await.unwrap();
+    assert_eq!(
+        f.raw_count("SELECT COUNT(*) FROM webhook_delivery_events").await,
+        1,
+        "only the other app's pending delivery keeps its event"
+    );
+}
+both_backends!(delivery_search, deliveries_are_found_by_the_events_they_carry_and_paged);
 
 async fn racing_claims_never_hand_out_a_delivery_twice(backend: Backend) {
     let f = fixture(backend).await;

@@ -190,6 +190,35 @@ test('member_added and member_removed on a presence channel, only for the channe
   ]);
   for (const e of rx.events()) assert.deepEqual(Object.keys(e).sort(), ['channel', 'name', 'receivedAt', 'user_id']);
   assertAllValid(rx, h);
+
+  // "Did my endpoint get member_removed for bob?", from the admin API alone.
+  const owner = await h.owner();
+  const deliveries = async (query) => {
+    const r = await owner.api('GET', `/apps/${h.app.id}/webhooks/deliveries?${new URLSearchParams(query)}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body;
+  };
+  const [bobRemoved, ...more] = await deliveries({ event: 'member_removed', user_id: 'bob', status: 'delivered' });
+  assert.equal(more.length, 0, 'one delivery carried it');
+  assert.deepEqual(JSON.parse(bobRemoved.body).events, [{ name: 'member_removed', channel: 'presence-room', user_id: 'bob' }]);
+  assert.equal(bobRemoved.url, rx.url);
+  assert.equal(bobRemoved.attempts.at(-1).status_code, 200);
+  assert.deepEqual(await deliveries({ event: 'member_removed', user_id: 'alice' }), [], 'alice came back in time');
+  assert.deepEqual(await deliveries({ user_id: 'bob', channel: 'presence-other' }), []);
+  const bobs = await deliveries({ user_id: 'bob' });
+  assert.ok(bobs.length >= 2 && bobs.every((d) => d.body.includes('"bob"')), 'added and removed');
+  // paging: one at a time, older each time, until none is left
+  const paged = [];
+  for (let before; ;) {
+    const page = await deliveries(before ? { limit: 1, before } : { limit: 1 });
+    if (!page.length) break;
+    paged.push(page[0].id);
+    before = page[0].id;
+  }
+  assert.deepEqual(paged, (await deliveries({})).map((d) => d.id));
+  const bad = await owner.api('GET', `/apps/${h.app.id}/webhooks/deliveries?event=member_gone`);
+  assert.equal(bad.status, 400);
+  assert.match(JSON.stringify(bad.body), /member_removed/);
 });
 
 test('client_event carries the event, its data as a string and the socket id; user_id on presence channels only', async (t) => {

@@ -18,8 +18,8 @@ pub use model::{now, Actor, Admin, ApiToken, AppKey, AuditEntry, Role, Tenant, T
 pub use secrets::SecretBox;
 pub use sql::SqlStore;
 pub use webhook::{
-    AfterAttempt, Attempt, ClaimedDelivery, Delivery, DeliveryStatus, NewDelivery, WebhookEndpoint, WebhookEventKind,
-    WebhookUrl,
+    AfterAttempt, Attempt, ClaimedDelivery, Delivery, DeliveryEvent, DeliveryFilter, DeliveryStatus, NewDelivery,
+    WebhookEndpoint, WebhookEventKind, WebhookUrl,
 };
 
 /// The store traits, to call their methods on a `dyn ControlStore`.
@@ -186,13 +186,9 @@ pub trait WebhookStore: Send + Sync {
     async fn claim_webhook(&self, now: i64, lease_until: i64) -> Result<Option<ClaimedDelivery>, StoreError>;
     /// Records an attempt of a claimed delivery and what follows from it, and releases the claim.
     async fn record_webhook_attempt(&self, id: i64, attempt: Attempt, after: AfterAttempt) -> Result<(), StoreError>;
-    /// An app's deliveries, newest first, each with its attempts (oldest first).
-    async fn list_webhook_deliveries(
-        &self,
-        app_id: &str,
-        status: Option<DeliveryStatus>,
-        limit: i64,
-    ) -> Result<Vec<Delivery>, StoreError>;
+    /// An app's deliveries that match `filter`, newest first, each with its attempts (oldest first).
+    async fn list_webhook_deliveries(&self, app_id: &str, filter: &DeliveryFilter)
+        -> Result<Vec<Delivery>, StoreError>;
     /// Removes delivered and dead deliveries created before `before`; returns how many went.
     async fn prune_webhooks(&self, before: i64) -> Result<u64, StoreError>;
     /// Deliveries still pending (the queue's depth).

@@ -30,6 +30,10 @@ pub enum WebhookEventKind {
 }
 
 impl WebhookEventKind {
+    pub fn parse(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             WebhookEventKind::ChannelOccupied => "channel_occupied",
@@ -174,6 +178,38 @@ pub struct NewDelivery {
     pub body: String,
     /// Unix ms; the delivery is due at once.
     pub created_at: i64,
+    /// The events in `body`, for finding the delivery later (`DeliveryFilter`).
+    pub events: Vec<DeliveryEvent>,
+}
+
+/// One event a delivery carries, as deliveries are searched by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryEvent {
+    pub name: WebhookEventKind,
+    pub channel: String,
+    /// The member of member_added/member_removed, the sender of a client event on a presence channel.
+    pub user_id: Option<String>,
+}
+
+/// Which of an app's deliveries to list: each given field must match; newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+    /// Deliveries carrying at least one event that matches `event`, `channel` and `user_id` together.
+    pub event: Option<WebhookEventKind>,
+    pub channel: Option<String>,
+    pub user_id: Option<String>,
+    /// Only deliveries older than this id (the last id of the previous page).
+    pub before: Option<i64>,
+    /// 1 to 200.
+    pub limit: i64,
+}
+
+impl DeliveryFilter {
+    /// True when some event must match.
+    pub fn by_event(&self) -> bool {
+        self.event.is_some() || self.channel.is_some() || self.user_id.is_some()
+    }
 }
 
 /// A delivery a node has claimed (leased) to attempt.

@@ -19,7 +19,7 @@ use super::pending::{AppEvent, Batch, BatchKey, Batches, HeldEvents, BATCH_MAX, 
 use super::unix_ms;
 use crate::apps::AppDirectory;
 use crate::shutdown::Shutdown;
-use crate::store::{AppSettings, ControlStore, NewDelivery};
+use crate::store::{AppSettings, ControlStore, DeliveryEvent, NewDelivery};
 
 /// Closed batches kept while the store is down; older ones are dropped beyond this.
 const MAX_UNSAVED: usize = 10_000;
@@ -154,6 +154,15 @@ fn delivery(batch: Batch) -> NewDelivery {
         url: batch.key.url.to_string(),
         body: payload::body(time_ms, &batch.events),
         created_at: time_ms,
+        events: batch
+            .events
+            .iter()
+            .map(|e| DeliveryEvent {
+                name: e.kind(),
+                channel: e.channel().as_str().to_string(),
+                user_id: e.user_id().map(str::to_string),
+            })
+            .collect(),
     }
 }
 

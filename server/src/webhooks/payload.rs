@@ -63,6 +63,15 @@ impl WebhookEvent {
         }
     }
 
+    /// The member a member event is about; the sender of a client event on a presence channel.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            WebhookEvent::MemberAdded { user_id, .. } | WebhookEvent::MemberRemoved { user_id, .. } => Some(user_id),
+            WebhookEvent::ClientEvent { user_id, .. } => user_id.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn channel(&self) -> &ChannelName {
         match self {
             WebhookEvent::ChannelOccupied { channel }

@@ -14,7 +14,8 @@ use sqlx::Row;
 
 use super::{missing, SqlStore};
 use crate::store::{
-    AfterAttempt, Attempt, ClaimedDelivery, Delivery, DeliveryStatus, NewDelivery, StoreError, WebhookStore,
+    AfterAttempt, Attempt, ClaimedDelivery, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, StoreError,
+    WebhookStore,
 };
 
 const DELIVERY_COLUMNS: &str = "id, app_id, url, body, status, next_attempt_at, created_at, last_error";
@@ -37,17 +38,37 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
 #[async_trait]
 impl WebhookStore for SqlStore {
     async fn enqueue_webhook(&self, d: NewDelivery) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO webhook_deliveries (app_id, url, body, status, attempts, next_attempt_at, locked_until, created_at) \
-             VALUES ($1, $2, $3, 'pending', 0, $4, 0, $4)",
+             VALUES ($1, $2, $3, 'pending', 0, $4, 0, $4) RETURNING id",
         )
         .bind(&d.app_id)
         .bind(&d.url)
         .bind(&d.body)
         .bind(d.created_at)
-        .execute(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(missing("app"))?;
+        if !d.events.is_empty() {
+            // one statement for the batch: `($1, $2, $3, $4), ($5, …)`
+            let rows = (0..d.events.len())
+                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql =
+                format!("INSERT INTO webhook_delivery_events (delivery_id, name, channel, user_id) VALUES {rows}");
+            let mut insert = sqlx::query(&sql);
+            for e in &d.events {
+                insert = insert
+                    .bind(id)
+                    .bind(e.name.as_str())
+                    .bind(&e.channel)
+                    .bind(e.user_id.as_deref());
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -114,32 +135,17 @@ impl WebhookStore for SqlStore {
     async fn list_webhook_deliveries(
         &self,
         app_id: &str,
-        status: Option<DeliveryStatus>,
-        limit: i64,
+        filter: &DeliveryFilter,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let limit = limit.clamp(1, 200);
-        let rows = match status {
-            Some(status) => {
-                sqlx::query(&format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE app_id = $1 AND status = $2 \
-                     ORDER BY id DESC LIMIT $3"
-                ))
-                .bind(app_id)
-                .bind(status.as_str())
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE app_id = $1 ORDER BY id DESC LIMIT $2"
-                ))
-                .bind(app_id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+        let (sql, binds) = deliveries_query(app_id, filter);
+        let mut query = sqlx::query(&sql);
+        for bind in &binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text.as_str()),
+                Bind::Int(n) => query.bind(*n),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut deliveries = rows.iter().map(delivery_from_row).collect::<Result<Vec<_>, _>>()?;
         if deliveries.is_empty() {
             return Ok(deliveries);
@@ -181,13 +187,15 @@ impl WebhookStore for SqlStore {
 
     async fn prune_webhooks(&self, before: i64) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "DELETE FROM webhook_attempts WHERE delivery_id IN \
-             (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1)",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+        for child in ["webhook_attempts", "webhook_delivery_events"] {
+            sqlx::query(&format!(
+                "DELETE FROM {child} WHERE delivery_id IN \
+                 (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1)"
+            ))
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
         let done = sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
             .bind(before)
             .execute(&mut *tx)
@@ -195,4 +203,48 @@ impl WebhookStore for SqlStore {
         tx.commit().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// A value bound to a numbered placeholder of a query built at run time.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The listing's `SELECT`, with a condition for each field the filter gives.
+fn deliveries_query(app_id: &str, filter: &DeliveryFilter) -> (String, Vec<Bind>) {
+    let mut binds = vec![Bind::Text(app_id.to_string())];
+    let mut placeholder = |bind: Bind| {
+        binds.push(bind);
+        format!("${}", binds.len())
+    };
+    let mut conditions = vec!["app_id = $1".to_string()];
+    if let Some(status) = filter.status {
+        conditions.push(format!("status = {}", placeholder(Bind::Text(status.as_str().into()))));
+    }
+    if let Some(before) = filter.before {
+        conditions.push(format!("id < {}", placeholder(Bind::Int(before))));
+    }
+    if filter.by_event() {
+        let mut event = vec!["e.delivery_id = webhook_deliveries.id".to_string()];
+        if let Some(name) = filter.event {
+            event.push(format!("e.name = {}", placeholder(Bind::Text(name.as_str().into()))));
+        }
+        if let Some(channel) = &filter.channel {
+            event.push(format!("e.channel = {}", placeholder(Bind::Text(channel.clone()))));
+        }
+        if let Some(user_id) = &filter.user_id {
+            event.push(format!("e.user_id = {}", placeholder(Bind::Text(user_id.clone()))));
+        }
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM webhook_delivery_events e WHERE {})",
+            event.join(" AND ")
+        ));
+    }
+    let limit = placeholder(Bind::Int(filter.limit.clamp(1, 200)));
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE {} ORDER BY id DESC LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    (sql, binds)
 }
