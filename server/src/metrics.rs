@@ -6,7 +6,7 @@
 //! app id, a close cause, an HTTP status, an event kind; never channel names or socket ids.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -20,6 +20,18 @@ use crate::lifecycle::{EventKind, LifecycleEvent};
 
 /// Stored messages a node delivered from the store because the live path had lost them.
 pub static GAP_FILLS: AtomicU64 = AtomicU64::new(0);
+
+/// Bus lag: from a message's acceptance (on whichever node) to its arrival on this node's live path.
+static BUS_LAG: LazyLock<Histogram> = LazyLock::new(|| Histogram::new(exponential_buckets(0.000_25, 2.0, 16)));
+
+/// Records the bus lag of a message accepted at `published_ms` (Unix ms) that arrived now. Nodes'
+/// clocks differ a little: a negative lag counts as zero.
+pub fn observe_bus_lag(published_ms: i64) {
+    if published_ms > 0 {
+        let lag_ms = (crate::message::now_ms() - published_ms).max(0);
+        BUS_LAG.observe(lag_ms as f64 / 1000.0);
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AppLabels {
@@ -168,6 +180,11 @@ impl Default for Metrics {
             gaps.clone(),
         );
         r.register("bus_up", "1 while the bus (NATS) is reachable", m.bus_up.clone());
+        r.register(
+            "bus_lag_seconds",
+            "From a message's acceptance on any node to its arrival from the bus on this one (cluster mode)",
+            BUS_LAG.clone(),
+        );
         r.register("store_up", "1 while the control store answers", m.store_up.clone());
         r.register(
             "webhook_queue_depth",

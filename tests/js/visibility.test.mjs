@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import {
-  startHerald, eventually, sleep, signedFetch, clusterSkip,
+  startHerald, eventually, sleep, signedFetch, clusterSkip, CLUSTER_TOPOLOGY,
 } from './helpers/herald.mjs';
 import { startNats, startCluster } from './helpers/cluster.mjs';
 
@@ -714,6 +714,52 @@ test('refused channel auth and signins leave no signature in the log', async (t)
   }
 });
 
+test('the process log (log_format json) has every lifecycle event with its detail, shutdown closes as server_shutdown, and no secret or signature', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_LOG_FORMAT: 'json' } });
+  const s = await h.rawConnected();
+  const auth = h.auth(s.socketId, 'private-vis-log').auth;
+  await s.subscribed('private-vis-log', { auth });
+  const stale = await h.rawConnected();
+  stale.subscribe('private-vis-stale', { auth }); // s's signature, refused for this socket
+  await stale.error();
+  await h.serverSdk().trigger('private-vis-log', 'tick', { n: 1 });
+  await s.event('tick', 'private-vis-log');
+  const gone = await h.rawConnected();
+  gone.close();
+  await gone.waitClosed();
+  await sleep(200); // the close of `gone` is logged by its node
+  const exit = await h.signal('SIGTERM');
+  assert.equal(exit.code, 0, 'a clean exit');
+
+  const lines = h.logs().split('\n').filter((l) => l.startsWith('{'));
+  const records = lines.map((l) => JSON.parse(l)); // every line is one JSON object
+  const lifecycle = records.filter((r) => r.target === 'herald::lifecycle').map((r) => ({
+    ...r.fields, detail: r.fields.detail === undefined ? undefined : JSON.parse(r.fields.detail),
+  }));
+  const find = (pred, what) => {
+    const e = lifecycle.find(pred);
+    assert.ok(e, `${what} in the process log:\n${JSON.stringify(lifecycle, null, 1)}`);
+    return e;
+  };
+  find((e) => e.kind === 'connection_opened' && e.socket_id === s.socketId && e.detail?.remote_address, 'connection_opened');
+  find((e) => e.kind === 'subscription_succeeded' && e.channel === 'private-vis-log', 'subscription_succeeded');
+  find((e) => e.kind === 'subscription_refused' && e.socket_id === stale.socketId && e.reason === 'Invalid signature', 'the refusal');
+  const published = find((e) => e.kind === 'publish_accepted', 'publish_accepted');
+  assert.equal(published.app_id, h.app.id);
+  assert.equal(published.detail.messages, 1, 'one message: one channel');
+  assert.ok(published.detail.bytes > 0);
+  const closedBy = (socket) => find((e) => e.kind === 'connection_closed' && e.socket_id === socket.socketId, `the close of ${socket.socketId}`);
+  assert.equal(closedBy(gone).detail.cause, 'client_gone');
+  const shut = closedBy(s);
+  assert.equal(shut.code, 4200);
+  assert.equal(shut.detail.cause, 'server_shutdown');
+  assert.equal(shut.detail.by, 'server');
+
+  const text = h.logs();
+  assert.ok(!text.includes(h.app.secret), 'no app secret in the process log');
+  assert.ok(!text.includes(auth.split(':')[1]), 'no channel-auth signature in the process log');
+});
+
 test('publish previews are on by default, off after --log-payload-previews false, on again through the admin API', async (t) => {
   const h = await startHerald(t);
   const A = nodeA(h); // the admin PATCH below reaches node A's store only in the cluster topology
@@ -930,6 +976,14 @@ test('/metrics parses as Prometheus text, has the expected families, its counter
   for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i][1] >= buckets[i - 1][1], 'buckets are cumulative');
   assert.equal(buckets.at(-1)[0], Infinity);
   assert.equal(buckets.at(-1)[1], Number(h1.count));
+
+  // Bus lag: in a cluster every message reaches its subscribers' nodes over NATS, node A's own too.
+  const lag = (m) => m.byName.get('herald_bus_lag_seconds')?.metrics[0];
+  assert.equal(m1.byName.get('herald_bus_lag_seconds')?.type, 'HISTOGRAM', 'herald_bus_lag_seconds is a histogram');
+  const lagged = Number(lag(m1).count) - Number(lag(m0).count);
+  if (CLUSTER_TOPOLOGY) assert.ok(lagged >= 2, `the api message and the client event came over the bus (${lagged})`);
+  else assert.equal(lagged, 0, 'a single node has no bus lag to measure');
+  assert.ok(m1.byName.has('herald_webhook_queue_depth'));
 
   // No label value is a channel name or a socket id.
   const values = new Set();

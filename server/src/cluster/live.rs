@@ -260,7 +260,10 @@ impl ChannelTask {
         let Some(sequence) = sequence else {
             // A client event: not stored, delivered as it comes.
             match serde_json::from_slice::<ChannelMessage>(&msg.payload) {
-                Ok(message) => self.hub.deliver(&message),
+                Ok(message) => {
+                    crate::metrics::observe_bus_lag(message.published_ms);
+                    self.hub.deliver(&message)
+                }
                 Err(e) => tracing::warn!(error = %e, "unreadable message on the bus"),
             }
             return false;
@@ -274,6 +277,7 @@ impl ChannelTask {
         let Some(message) = decode(&msg.payload, sequence, epoch) else {
             return true;
         };
+        crate::metrics::observe_bus_lag(message.published_ms);
         if self.cursor.is_some_and(|c| message.prev > c) {
             // The live path lost messages: the store fills the gap, up to this one's predecessor.
             let filled = self.catch_up(sequence - 1).await && self.cursor.is_some_and(|c| c >= message.prev);

@@ -42,6 +42,23 @@ impl EventKind {
     pub fn parse(name: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
     }
+
+    /// The wire name, as the admin API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ConnectionOpened => "connection_opened",
+            EventKind::ConnectionClosed => "connection_closed",
+            EventKind::SubscriptionSucceeded => "subscription_succeeded",
+            EventKind::SubscriptionRefused => "subscription_refused",
+            EventKind::Signin => "signin",
+            EventKind::SigninRefused => "signin_refused",
+            EventKind::PublishAccepted => "publish_accepted",
+            EventKind::PublishRefused => "publish_refused",
+            EventKind::ClientEvent => "client_event",
+            EventKind::WebhookDelivered => "webhook_delivered",
+            EventKind::WebhookFailed => "webhook_failed",
+        }
+    }
 }
 
 /// One event of the lifecycle log.
@@ -184,13 +201,14 @@ impl LifecycleLog {
         event.node.clone_from(&self.node);
         tracing::info!(
             target: "herald::lifecycle",
-            kind = ?event.kind,
+            kind = event.kind.as_str(),
             app_id = %event.app_id,
             socket_id = event.socket_id.as_deref(),
             user_id = event.user_id.as_deref(),
             channel = event.channel.as_deref(),
             code = event.code,
             reason = event.reason.as_deref(),
+            detail = event.detail.as_ref().map(tracing::field::display),
             "lifecycle"
         );
         self.metrics.count(&event);
@@ -259,6 +277,26 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(EventKind::parse("publish_refused"), Some(EventKind::PublishRefused));
+        use EventKind::*;
+        for kind in [
+            ConnectionOpened,
+            ConnectionClosed,
+            SubscriptionSucceeded,
+            SubscriptionRefused,
+            Signin,
+            SigninRefused,
+            PublishAccepted,
+            PublishRefused,
+            ClientEvent,
+            WebhookDelivered,
+            WebhookFailed,
+        ] {
+            assert_eq!(
+                EventKind::parse(kind.as_str()),
+                Some(kind),
+                "{kind:?} is logged by its wire name"
+            );
+        }
         assert_eq!(preview("héllo", 2), "hé…");
         assert_eq!(preview("hi", 2), "hi");
     }

@@ -374,7 +374,8 @@ async function listeningPort(proc, logs, ms = 15000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     // eslint-disable-next-line no-control-regex
-    const m = logs().replace(/\x1b\[[0-9;]*m/g, '').match(/herald listening addr=[\d.]+:(\d+)/);
+    // pretty (`herald listening addr=…`) or JSON (`"message":"herald listening","addr":"…"`) logs
+    const m = logs().replace(/\x1b\[[0-9;]*m/g, '').match(/herald listening(?: addr=|","addr":")[\d.]+:(\d+)/);
     if (m) return Number(m[1]);
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`herald exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${logs()}`);
