@@ -649,7 +649,7 @@ test('the lifecycle log records connections, subscriptions, signins, publishes a
   assert.equal((await owner.api('GET', '/apps/no-such-app/events')).status, 404);
 });
 
-test('connection_closed names the cause: ping_timeout, over_quota at connect, app_disabled; metrics count by cause', async (t) => {
+test('connection_closed names the cause: ping_timeout, auth_failure and over_quota at connect, app_disabled; metrics count by cause', async (t) => {
   const h = await startHerald(t, { env: { HERALD_ACTIVITY_TIMEOUT: '1', HERALD_PONG_TIMEOUT: '1' } });
   const A = nodeA(h); // the tenant PATCH below reaches node A's store only in the cluster topology
   const owner = await h.owner();
@@ -663,6 +663,25 @@ test('connection_closed names the cause: ping_timeout, over_quota at connect, ap
   assert.equal(timedOut.code, 4201);
   assert.equal(timedOut.detail.by, 'server');
   assert.equal(timedOut.detail.cause, 'ping_timeout');
+
+  // An origin the app does not allow: an auth failure at connect.
+  await h.update({ allowedOrigins: ['https://good.example'] });
+  const foreign = await eventually(async () => {
+    const sock = A.rawSocket(undefined, { origin: 'https://evil.example' });
+    const f = await sock.next((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
+    sock.close();
+    return f.event === 'pusher:error' && f.data.code === 4009 && sock;
+  }, { what: 'the foreign origin refused' });
+  const originRefused = await closeOf((e) => e.code === 4009 && e.detail?.phase === 'connect', 'the origin refusal');
+  assert.equal(originRefused.detail.cause, 'auth_failure');
+  assert.ok(foreign);
+  await h.update({ allowedOrigins: '' });
+  await eventually(async () => {
+    const sock = A.rawSocket();
+    const f = await sock.next((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
+    sock.close();
+    return f.event === 'pusher:connection_established';
+  }, { what: 'any origin accepted again' });
 
   // Over the tenant's connection quota: refused at connect.
   const limited = await owner.api('PATCH', `/tenants/${h.app.tenant_id}`, { max_connections: 1 });
@@ -687,6 +706,7 @@ test('connection_closed names the cause: ping_timeout, over_quota at connect, ap
   for (const cause of ['ping_timeout', 'over_quota', 'app_disabled']) {
     assert.equal(m.value('herald_connections_closed_total', { app: appId, cause }), 1, `closes counted with cause ${cause}`);
   }
+  assert.ok(m.value('herald_connections_closed_total', { app: appId, cause: 'auth_failure' }) >= 1, 'the origin refusal counted');
 });
 
 test('refused channel auth and signins leave no signature in the log', async (t) => {

@@ -97,6 +97,17 @@ pub fn closed_event(conn: &Connection, user: Option<Arc<str>>, reason: Option<&C
     }
 }
 
+/// Why a connection was refused at connect, before it was established: the same names as `cause`,
+/// where a code means something else there (4009 is an origin refusal, not a termination; 4100 is
+/// a node over capacity, not a slow consumer).
+pub fn connect_cause(code: CloseCode) -> &'static str {
+    match code {
+        CloseCode::Unauthorized | CloseCode::UnknownApp => "auth_failure",
+        CloseCode::OverCapacity | CloseCode::AppOverQuota => "over_quota",
+        other => cause(Some(other)),
+    }
+}
+
 /// A short, stable name for why a connection ended (what dashboards group by).
 pub fn cause(code: Option<CloseCode>) -> &'static str {
     match code {

@@ -220,7 +220,7 @@ pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: Conn
                     .code(code.code())
                     .reason(code.message())
                     .detail(
-                        serde_json::json!({ "by": "server", "cause": close::cause(Some(code)), "phase": "connect",
+                        serde_json::json!({ "by": "server", "cause": close::connect_cause(code), "phase": "connect",
                         "remote_address": request.remote.to_string() }),
                     );
                 state.events.record(refused);
