@@ -221,6 +221,26 @@ test('member_added and member_removed on a presence channel, only for the channe
   assert.match(JSON.stringify(bad.body), /member_removed/);
 });
 
+test('cache_miss and subscription_count, only for the channels of the endpoint\'s prefix', async (t) => {
+  const rx = await startReceiver(t);
+  const h = await heraldWithWebhooks(t, rx, { events: ['cache_miss', 'subscription_count'], channel_prefix: 'cache-news' },
+    { app: { subscriptionCount: true } });
+  const s = await h.rawConnected();
+  for (const channel of ['cache-news', 'cache-sports', 'plain']) await s.subscribed(channel);
+  const miss = await rx.event((e) => e.name === 'cache_miss');
+  assert.deepEqual({ ...miss, receivedAt: undefined }, { name: 'cache_miss', channel: 'cache-news', receivedAt: undefined });
+  await rx.event((e) => e.name === 'subscription_count' && e.subscription_count === 1);
+  const s2 = await h.rawConnected();
+  await s2.subscribed('cache-news');
+  await s2.subscribed('cache-sports');
+  const two = await rx.event((e) => e.name === 'subscription_count' && e.subscription_count === 2);
+  assert.equal(two.channel, 'cache-news');
+  await sleep(1000); // anything about the other channels would have come by now
+  const elsewhere = rx.events().filter((e) => e.channel !== 'cache-news');
+  assert.deepEqual(elsewhere, [], 'nothing for channels outside the prefix');
+  assertAllValid(rx, h);
+});
+
 test('client_event carries the event, its data as a string and the socket id; user_id on presence channels only', async (t) => {
   const rx = await startReceiver(t);
   const h = await heraldWithWebhooks(t, rx, { events: ['client_event'] }, { app: { clientEvents: true } });
