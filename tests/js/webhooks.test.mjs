@@ -11,7 +11,7 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import PusherServer from 'pusher';
 import {
-  startHerald, eventually, sleep, freePort, clusterSkip, CLUSTER_TOPOLOGY,
+  startHerald, eventually, sleep, freePort, clusterSkip,
 } from './helpers/herald.mjs';
 
 // Retries 200 ms, 400 ms, … apart instead of 1 s, 2 s, …
@@ -303,7 +303,6 @@ test('a failing endpoint gets the same signed body again with growing delays, an
   await sleep(500);
   assert.equal(rx.requests.length, 3, 'nothing more once delivered');
 
-  if (CLUSTER_TOPOLOGY) return; // each node has its own store; the admin API reads node A's
   const owner = await h.owner();
   const delivery = await eventually(async () => {
     const r = await owner.api('GET', `/apps/${h.app.id}/webhooks/deliveries?status=delivered`);
@@ -323,6 +322,19 @@ test('a failing endpoint gets the same signed body again with growing delays, an
   assert.ok(ats[0] < ats[1] && ats[1] < ats[2], `attempt times ${ats}`);
   const pending = await owner.api('GET', `/apps/${h.app.id}/webhooks/deliveries?status=pending`);
   assert.deepEqual(pending.body, []);
+
+  // and the lifecycle log has each attempt: two webhook_failed, then webhook_delivered
+  const attempts = await eventually(async () => {
+    const r = await owner.api('GET', `/apps/${h.app.id}/events?kind=webhook_failed,webhook_delivered&limit=100`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const mine = r.body.events.filter((e) => e.detail?.delivery === delivery.id);
+    return mine.length === 3 && mine;
+  }, { what: 'three webhook attempts in the lifecycle log' });
+  const oldestFirst = attempts.sort((a, b) => a.detail.attempt - b.detail.attempt);
+  assert.deepEqual(oldestFirst.map((e) => [e.kind, e.code, e.detail.attempt, e.detail.url]), [
+    ['webhook_failed', 500, 1, rx.url], ['webhook_failed', 500, 2, rx.url], ['webhook_delivered', 200, 3, rx.url],
+  ]);
+  assert.equal(oldestFirst[0].reason, 'HTTP 500');
 });
 
 test('an endpoint that never answers ends on the dead-letter list after its last attempt', async (t) => {
