@@ -271,3 +271,31 @@ test('3-node NATS cluster: stopping the NATS server of one herald node, it fails
   await membersAgree(nodes, CH, ['alice', 'bob', 'carol', 'dave']);
   assert.deepEqual(removedOnA, [], 'no member_removed on A during the failover');
 });
+
+test('a node that joins a running cluster learns the subscriber counts the others hold', async (t) => {
+  const nats = await startNats(t);
+  const { nodes, spec } = await startCluster(t, 2, { nats, app: { subscriptionCount: true } });
+  const [A, B] = nodes;
+  const countIs = (n) => (d) => d.subscription_count === n;
+  /** A pusher-js subscriber of `counted` on h, and the counts it heard. */
+  const subscriber = async (h) => {
+    const ch = h.pusherClient().subscribe('counted');
+    const counts = collect(ch, 'pusher:subscription_count');
+    await subscribed(ch);
+    return counts;
+  };
+  await subscriber(A);
+  await subscriber(A);
+  const onB = await subscriber(B);
+  await eventually(() => onB.some(countIs(3)), { what: `count 3 on B (heard ${JSON.stringify(onB)})` });
+
+  // C starts after all of that: it has heard none of the counts as they changed.
+  const C = await startNode(t, spec, nats.url, 2);
+  await allReady([C]);
+  await awaitMesh([A, B, C]);
+  const seen = await subscriber(C);
+  await eventually(() => seen.some(countIs(4)), {
+    what: `C's subscriber to hear the cluster-wide count 4 (heard ${JSON.stringify(seen)})`,
+  }).catch((e) => { throw new Error(`${e.message}\n${clusterLogs([A, B, C])}`); });
+  assert.ok(!seen.some(countIs(1)), `C never says its own count is the whole cluster's: ${JSON.stringify(seen)}`);
+});

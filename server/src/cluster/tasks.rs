@@ -136,12 +136,19 @@ async fn publish_sync(cluster: &Cluster) {
         .map(|((app, channel), members)| (app, channel, members))
         .collect();
     let users = cluster.hub.users.local_users();
+    let counts = cluster
+        .hub
+        .local_counts_to_share()
+        .into_iter()
+        .map(|((app, channel), count)| (app, channel, count))
+        .collect();
     publish_presence(
         cluster,
         &PresenceEvent::Sync {
             node: cluster.node.clone(),
             channels,
             users,
+            counts,
         },
     )
     .await;
@@ -194,13 +201,23 @@ async fn presence_in(cluster: Arc<Cluster>) {
                 channel,
                 user,
             } => registry.remote_leave(&(app, channel), &node, &user),
-            PresenceEvent::Sync { node, channels, users } => {
+            PresenceEvent::Sync {
+                node,
+                channels,
+                users,
+                counts,
+            } => {
                 let memberships = channels
                     .into_iter()
                     .map(|(app, channel, members)| ((app, channel), members))
                     .collect();
                 registry.replace_node(&node, memberships);
                 cluster.hub.users.replace_node(&node, &users);
+                let counts = counts
+                    .into_iter()
+                    .map(|(app, channel, n)| ((app, channel), n))
+                    .collect();
+                cluster.hub.replace_node_counts(&node, counts);
             }
             PresenceEvent::Resync { node } if node != cluster.node => publish_sync(&cluster).await,
             PresenceEvent::Resync { .. } => {}

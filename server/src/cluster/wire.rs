@@ -39,12 +39,15 @@ pub enum PresenceEvent {
         app: Arc<str>,
         user: Arc<str>,
     },
-    /// Everything `node` holds now (presence members, signed-in users); replaces what others knew of it.
+    /// Everything `node` holds now (presence members, signed-in users, subscriber counts of the
+    /// apps that share them); replaces what others knew of it.
     Sync {
         node: Arc<str>,
         channels: Vec<(Arc<str>, ChannelName, Vec<Member>)>,
         #[serde(default)]
         users: Vec<(Arc<str>, Arc<str>)>,
+        #[serde(default)]
+        counts: Vec<(Arc<str>, ChannelName, usize)>,
     },
     /// `node` now has `count` subscribers on `channel` (apps with subscription counting only).
     Count {

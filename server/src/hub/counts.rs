@@ -53,6 +53,40 @@ impl Hub {
         }
     }
 
+    /// This node's subscriber counts that other nodes keep (apps with subscription counting or
+    /// webhooks), for a presence `Sync`.
+    pub fn local_counts_to_share(&self) -> Vec<(ChannelKey, usize)> {
+        let shared = |app_id: &str| {
+            self.apps
+                .by_id(app_id)
+                .is_some_and(|a| a.settings.subscription_count || !a.settings.webhooks.is_empty())
+        };
+        let mut counts = self.channels.local_subscriber_counts();
+        counts.retain(|((app, channel), _)| channel.kind() != ChannelKind::ServerToUser && shared(app));
+        counts
+    }
+
+    /// Replaces everything `node` reported with `counts` (a `Sync`): a count missed while the bus
+    /// was down is repaired, and a channel the node no longer holds drops to what the others hold.
+    pub fn replace_node_counts(self: &Arc<Self>, node: &Arc<str>, counts: Vec<(ChannelKey, usize)>) {
+        let reported: std::collections::HashMap<ChannelKey, usize> = counts.into_iter().collect();
+        let mut gone = Vec::new();
+        self.remote_counts.iter().for_each(|nodes| {
+            if nodes.contains_key(node) && !reported.contains_key(nodes.key()) {
+                gone.push(nodes.key().clone());
+            }
+        });
+        for key in gone {
+            self.remote_count(node, key, 0);
+        }
+        for (key, count) in reported {
+            let known = self.remote_counts.get(&key).and_then(|n| n.get(node).copied());
+            if known != Some(count) {
+                self.remote_count(node, key, count);
+            }
+        }
+    }
+
     /// Forgets the subscriber counts a dead node reported.
     pub fn forget_node_counts(&self, node: &Arc<str>) {
         let mut changed = Vec::new();

@@ -223,6 +223,15 @@ impl ChannelRegistry {
             .collect()
     }
 
+    /// Every channel with subscribers on this node, with their number, for other nodes to (re)learn.
+    pub fn local_subscriber_counts(&self) -> Vec<(ChannelKey, usize)> {
+        self.channels
+            .iter()
+            .map(|e| (e.key().clone(), e.value().read().subscribers.len()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     fn remove_if_empty(&self, key: &ChannelKey) {
         self.channels.remove_if(key, |_, st| st.read().is_empty());
     }
