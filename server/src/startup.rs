@@ -11,7 +11,7 @@ use crate::apps::AppDirectory;
 use crate::bus::{Bus, LocalBus};
 use crate::cluster::{Cluster, ClusterError, StreamLimits};
 use crate::config::Config;
-use crate::hub::{Decides, Hub};
+use crate::hub::{Decides, Decision, Hub};
 use crate::lifecycle::{EventStore, LifecycleLog, SqlEvents};
 use crate::metrics::Metrics;
 use crate::protocol::CloseCode;
@@ -139,7 +139,7 @@ impl Application {
                 let cluster = cluster.clone();
                 Arc::new(move || cluster.decides())
             }
-            None => Arc::new(|| true),
+            None => Arc::new(|| Decision::Decides),
         };
         hub.observers.set(webhooks, decides);
         if let Some(cluster) = &cluster {

@@ -3,6 +3,7 @@
 // happen has to happen within the node timeout (or the reconnect) plus a margin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { subscribed, waitFor, collect, eventually, sleep } from './helpers/herald.mjs';
 import {
   startNats, startNatsCluster, startCluster, startNode, clusterSpec, allReady, awaitMesh,
@@ -298,4 +299,40 @@ test('a node that joins a running cluster learns the subscriber counts the other
     what: `C's subscriber to hear the cluster-wide count 4 (heard ${JSON.stringify(seen)})`,
   }).catch((e) => { throw new Error(`${e.message}\n${clusterLogs([A, B, C])}`); });
   assert.ok(!seen.some(countIs(1)), `C never says its own count is the whole cluster's: ${JSON.stringify(seen)}`);
+});
+
+test('a node that starts while members join decides no webhook twice', async (t) => {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push(...JSON.parse(Buffer.concat(chunks).toString('utf8')).events);
+      res.end('ok');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+  const webhooks = [{ url: `http://127.0.0.1:${server.address().port}/hooks`, events: ['member_added'] }];
+  const nats = await startNats(t);
+  const { nodes, spec } = await startCluster(t, 2, { nats, app: { webhooks } });
+  const [A] = nodes;
+
+  // C starts; until it has heard A and B it must not take itself for the deciding node.
+  const starting = startNode(t, spec, nats.url, 2);
+  const users = [];
+  for (let i = 0; i < 30; i++) { // members join all through C's start (~3 s)
+    const user = `user-${i}`;
+    users.push(user);
+    member(A, user, 'presence-start');
+    await sleep(100);
+  }
+  const C = await starting;
+  await allReady([C]);
+  await eventually(() => users.every((u) => received.some((e) => e.user_id === u)), {
+    timeout: 15000, what: 'member_added for every user',
+  });
+  await sleep(2000); // a duplicate would have come by now
+  const added = received.filter((e) => e.name === 'member_added').map((e) => e.user_id).sort();
+  assert.deepEqual(added, [...users].sort(), 'each member_added exactly once');
 });

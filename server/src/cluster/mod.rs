@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use crate::bus::{Attach, Bus, BusError, Published, StoreOptions};
 use crate::connections::{ConnectionFilter, ConnectionView};
 use crate::history::{self, Page, PageQuery, Retention, StartFrom};
-use crate::hub::{frame_of, ChannelKey, Hub, HubEvent};
+use crate::hub::{frame_of, ChannelKey, Decision, Hub, HubEvent};
 use crate::message::{now_ms, ChannelMessage, Origin};
 use crate::protocol::{ChannelName, CloseCode};
 use crate::shutdown::Shutdown;
@@ -138,9 +138,10 @@ impl Cluster {
         JetStreamEvents::start(self.client.clone(), self.subjects.clone(), max_age, max_bytes)
     }
 
-    /// True while this node decides cluster-wide events (webhooks): the live node with the lowest id.
-    pub fn decides(&self) -> bool {
-        self.nodes.lowest(&self.node)
+    /// Whether this node decides cluster-wide events (webhooks): the live node with the lowest id,
+    /// once it has listened long enough to have heard every other live node.
+    pub fn decides(&self) -> Decision {
+        self.nodes.decision(&self.node, std::time::Instant::now())
     }
 
     /// Subscriber counts of an app's channels (or one channel) summed over every node that answers

@@ -7,8 +7,14 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::hub::Decision;
+
 /// How often a node says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// How long after its own first heartbeat came back a node waits before it decides anything for the
+/// cluster: by then every live node's heartbeat has reached it.
+pub const DECIDER_WARM_UP: Duration = Duration::from_millis(HEARTBEAT.as_millis() as u64 + 500);
 
 /// Connections a node reported, per app and per tenant.
 #[derive(Debug, Default, Clone)]
@@ -21,6 +27,8 @@ pub struct Counts {
 #[derive(Default)]
 pub struct NodeTable {
     seen: Mutex<HashMap<Arc<str>, (Instant, Counts)>>,
+    /// When this node first heard its own heartbeat (it listens from then on).
+    listening_since: Mutex<Option<Instant>>,
 }
 
 impl NodeTable {
@@ -59,10 +67,26 @@ impl NodeTable {
         self.seen.lock().values_mut().for_each(|(t, _)| *t = now);
     }
 
-    /// Other nodes believed alive.
-    /// True when no other live node has a lower id than `me`: that node decides cluster-wide events.
-    pub fn lowest(&self, me: &str) -> bool {
-        self.seen.lock().keys().all(|other| **other > *me)
+    /// This node's own heartbeat came back.
+    pub fn heard_self(&self, now: Instant) {
+        self.listening_since.lock().get_or_insert(now);
+    }
+
+    /// `me` decides cluster-wide events when no other live node has a lower id, and it has listened
+    /// for `DECIDER_WARM_UP` (before that, a lower node may not have been heard yet).
+    pub fn decision(&self, me: &str, now: Instant) -> Decision {
+        if !self.seen.lock().keys().all(|other| **other > *me) {
+            return Decision::Not;
+        }
+        let listening = self
+            .listening_since
+            .lock()
+            .map(|since| now.saturating_duration_since(since));
+        match listening {
+            Some(up) if up >= DECIDER_WARM_UP => Decision::Decides,
+            Some(up) => Decision::NotYet(DECIDER_WARM_UP - up),
+            None => Decision::NotYet(DECIDER_WARM_UP),
+        }
     }
 
     pub fn others(&self) -> usize {
@@ -93,5 +117,23 @@ mod tests {
         );
         assert_eq!(t.others(), 1);
         assert!(t.expire(Duration::from_secs(3), t0 + Duration::from_secs(6)).is_empty());
+    }
+
+    #[test]
+    fn the_lowest_node_decides_once_it_has_listened_for_the_warm_up() {
+        let t = NodeTable::default();
+        let t0 = Instant::now();
+        assert_eq!(
+            t.decision("b", t0),
+            Decision::NotYet(DECIDER_WARM_UP),
+            "not listening yet"
+        );
+        t.heard_self(t0);
+        t.heard_self(t0 + Duration::from_millis(900)); // only the first counts
+        let half = DECIDER_WARM_UP / 2;
+        assert_eq!(t.decision("b", t0 + half), Decision::NotYet(DECIDER_WARM_UP - half));
+        assert_eq!(t.decision("b", t0 + DECIDER_WARM_UP), Decision::Decides, "alone");
+        t.heard(&Arc::from("a"), t0, Counts::default());
+        assert_eq!(t.decision("b", t0 + DECIDER_WARM_UP), Decision::Not, "a is lower");
     }
 }

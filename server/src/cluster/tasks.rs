@@ -260,7 +260,9 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
             Some(msg) = sub.next() => {
                 let Ok(hb) = serde_json::from_slice::<Heartbeat>(&msg.payload) else { continue };
                 let counts = Counts { apps: hb.apps.into_iter().collect(), tenants: hb.tenants.into_iter().collect() };
-                if hb.node != cluster.node && cluster.nodes.heard(&hb.node, Instant::now(), counts) {
+                if hb.node == cluster.node {
+                    cluster.nodes.heard_self(Instant::now());
+                } else if cluster.nodes.heard(&hb.node, Instant::now(), counts) {
                     // New, or back after being forgotten: it may not know this node's state.
                     tracing::info!(node = %hb.node, "node joined the cluster");
                     publish_sync(&cluster).await;

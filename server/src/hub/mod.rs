@@ -18,7 +18,7 @@ mod wire;
 
 pub use cache::CachedEvent;
 pub use connection::{CloseReason, Connection, ConnectionMeta, Membership, TrafficTotals};
-pub use observers::{Decides, Observers};
+pub use observers::{Decides, Decision, Observers};
 pub use outbound::{Flushed, Outbound, Sink, Wake};
 pub use presence::Member;
 pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};

@@ -3,24 +3,45 @@
 //!
 //! Events about the cluster's state (occupancy, members, counts) are seen by every node; only the
 //! node that `decides` (the cluster's lowest-id live node; the only node when alone) passes them on,
-//! so each is decided once. Events with one origin (a client event, a cache miss) are passed on by
-//! the node where they happened. Owns the occupancy view; delivers nothing itself.
+//! so each is decided once. A node that has not yet had time to hear every other node (it just
+//! started) holds them instead, and passes them on afterwards only if it still decides then: no
+//! event is decided twice while the nodes learn of each other, and none is lost when it turns out
+//! to be alone. Events with one origin (a client event, a cache miss) are passed on by the node
+//! where they happened. Owns the occupancy view; delivers nothing itself.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use dashmap::DashSet;
+use parking_lot::Mutex;
 
 use super::registry::ChannelKey;
 use crate::webhooks::{Observation, Webhooks};
 
+/// Whether this node decides cluster-wide events now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Decides,
+    /// Another node does.
+    Not,
+    /// This node would, but may not have heard every other node yet: ask again after this long.
+    NotYet(Duration),
+}
+
 /// Answers whether this node decides cluster-wide events now.
-pub type Decides = Arc<dyn Fn() -> bool + Send + Sync>;
+pub type Decides = Arc<dyn Fn() -> Decision + Send + Sync>;
+
+/// Observations held while the node warms up; beyond this they are passed on at once (a possible
+/// duplicate rather than a loss).
+const MAX_HELD: usize = 10_000;
 
 #[derive(Default)]
 pub struct Observers {
     webhooks: OnceLock<(Arc<Webhooks>, Decides)>,
     /// Channels with subscribers somewhere in the cluster, as this node last counted them.
     occupied: DashSet<ChannelKey>,
+    /// Cluster events seen while `NotYet`, in order.
+    held: Arc<Mutex<Vec<Observation>>>,
 }
 
 impl Observers {
@@ -37,9 +58,24 @@ impl Observers {
 
     /// An event about the cluster's state, passed on by the deciding node only.
     pub fn cluster(&self, observation: Observation) {
-        if let Some((webhooks, decides)) = self.webhooks.get() {
-            if decides() {
-                webhooks.observe(observation);
+        let Some((webhooks, decides)) = self.webhooks.get() else {
+            return;
+        };
+        let mut held = self.held.lock();
+        // Behind held events, an event waits its turn whatever the decision: order is kept.
+        match (decides(), held.is_empty()) {
+            (Decision::Decides, true) => webhooks.observe(observation),
+            (Decision::Not, true) => {}
+            (_, _) if held.len() >= MAX_HELD => webhooks.observe(observation),
+            (decision, was_empty) => {
+                held.push(observation);
+                if was_empty {
+                    let wait = match decision {
+                        Decision::NotYet(wait) => wait,
+                        _ => Duration::ZERO,
+                    };
+                    spawn_release(self.held.clone(), webhooks.clone(), decides.clone(), wait);
+                }
             }
         }
     }
@@ -86,4 +122,25 @@ impl Observers {
             });
         }
     }
+}
+
+/// Once the warm-up is over, passes the held events on if this node decides, or drops them (the
+/// node that decides saw them too).
+fn spawn_release(held: Arc<Mutex<Vec<Observation>>>, webhooks: Arc<Webhooks>, decides: Decides, mut wait: Duration) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(wait).await;
+            let mut queue = held.lock();
+            match decides() {
+                Decision::NotYet(more) => wait = more,
+                decision => {
+                    let events = std::mem::take(&mut *queue);
+                    if decision == Decision::Decides {
+                        events.into_iter().for_each(|o| webhooks.observe(o));
+                    }
+                    return;
+                }
+            }
+        }
+    });
 }
