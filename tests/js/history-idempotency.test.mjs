@@ -140,6 +140,22 @@ test('Idempotency-Key header: three sends answer 200 and deliver once; another k
   assert.deepEqual(pairs(await stored(nodeAt(h, 0), ch)), expected, 'history holds each key once');
 });
 
+test('the app\'s idempotency window: a key is deduplicated within it and stored anew after it, on every node', async (t) => {
+  const h = await startHerald(t, { app: { idempotencyWindow: 2 } }); // seconds; the stream's window is 120 s
+  const ch = 'idem-window';
+  const subs = [await rawSubscriber(h, ch)];
+  const event = { name: 'e', channel: ch, data: { v: 'again' } };
+  assertOk(await postEvent(nodeAt(h, 0), event, 'w1'), 'first send');
+  assertOk(await postEvent(nodeAt(h, 1), event, 'w1'), 'retry within the window');
+  await sleep(2500);
+  assertOk(await postEvent(nodeAt(h, 2), event, 'w1'), 'the key after the window');
+  assertOk(await postEvent(nodeAt(h, 0), event, 'w1'), 'and its retry, within the new window');
+  await settle(h, subs, ch);
+  const twice = [['e', { v: 'again' }], ['e', { v: 'again' }]];
+  assert.deepEqual(pairs(received(subs[0], ch)), twice, 'once in each window');
+  assert.deepEqual(pairs(await stored(nodeAt(h, 1), ch)), twice, 'history holds it once per window');
+});
+
 test('idempotency_key body field on POST events: once per key, and once per channel of a multi-channel event', async (t) => {
   const h = await startHerald(t);
   const [a, b] = ['idem-body-a', 'idem-body-b'];

@@ -150,10 +150,12 @@ impl MessageStore {
             .await
             .map_err(|_| too_late())?;
         message.epoch = opened.epoch;
+        // Set when JetStream called the message a duplicate of one older than the app's window.
+        let mut fresh_after: Option<u64> = None;
         for _ in 0..MAX_CHAIN_RETRIES {
             let attempt = tokio::time::timeout_at(
                 deadline,
-                self.publish_after(&opened.stream, &subject, *last, message, options),
+                self.publish_after(&opened.stream, &subject, *last, message, options, fresh_after),
             );
             let Ok(attempt) = attempt.await else {
                 // Perhaps stored after all: the chain is read again next time, and a retry with the
@@ -162,6 +164,16 @@ impl MessageStore {
                 return Err(too_late());
             };
             match attempt {
+                Ok(ack)
+                    if ack.duplicate
+                        && self
+                            .outlived_app_window(&opened.stream, ack.sequence, options, deadline)
+                            .await =>
+                {
+                    // JetStream remembers the key for longer than this app wants: a new message.
+                    fresh_after = Some(ack.sequence);
+                    *last = None;
+                }
                 Ok(ack) => {
                     *last = if ack.duplicate { None } else { Some(ack.sequence) };
                     if !ack.duplicate {
@@ -197,6 +209,7 @@ impl MessageStore {
         last: Option<u64>,
         message: &mut ChannelMessage,
         options: &StoreOptions,
+        fresh_after: Option<u64>,
     ) -> Result<PublishAck, Chained> {
         let prev = match last {
             Some(seq) => seq,
@@ -212,7 +225,12 @@ impl MessageStore {
             .payload(payload.into())
             .expected_last_subject_sequence(prev);
         if let Some(k) = &options.idempotency_key {
-            publish = publish.message_id(format!("{}:{}:{}", message.app_id, k, message.channel.as_str()));
+            let mut id = format!("{}:{}:{}", message.app_id, k, message.channel.as_str());
+            if let Some(original) = fresh_after {
+                // the key again, after the app's window: its own id, deduplicated from now on
+                id.push_str(&format!("#{original}"));
+            }
+            publish = publish.message_id(id);
         }
         let ack = match self.js.send_publish(subject.to_string(), publish).await {
             Ok(pending) => pending.await,
@@ -222,6 +240,27 @@ impl MessageStore {
             PublishErrorKind::WrongLastSequence => Chained::Behind,
             _ => Chained::Failed(unavailable(e)),
         })
+    }
+
+    /// True when the message JetStream deduplicated against (at `serial`) was accepted longer ago
+    /// than the app's own window (`StoreOptions::dedup_window_ms`, at most the stream's): then the
+    /// publish is a new message. When the original cannot be read, JetStream's word stands.
+    async fn outlived_app_window(
+        &self,
+        stream: &stream::Stream,
+        serial: u64,
+        options: &StoreOptions,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let window = options.dedup_window_ms.max(0);
+        if window as u128 >= self.limits.dedup_window.as_millis() {
+            return false;
+        }
+        match tokio::time::timeout_at(deadline, stream.direct_get(serial)).await {
+            Ok(Ok(raw)) => serde_json::from_slice::<ChannelMessage>(&raw.payload)
+                .is_ok_and(|original| crate::message::now_ms() - original.published_ms > window),
+            _ => false,
+        }
     }
 
     /// Drops what the app keeps no more than the stream does (the stream's own limit is the largest
