@@ -9,6 +9,7 @@
 #
 #   bench/compare.sh                       # every scenario, 3 rounds
 #   SCENARIOS="saturation latency" RUNS=5 bench/compare.sh
+#   SERVERS=herald SCENARIOS=cross-latency RUNS=1 bench/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/release"
@@ -16,6 +17,7 @@ SOCKUDO="${SOCKUDO:-$(command -v sockudo || echo /opt/sockudo/bin/sockudo)}"
 NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 RUNS="${RUNS:-3}"
 SCENARIOS="${SCENARIOS:-saturation latency publish idle cross-saturation cross-latency}"
+SERVERS="${SERVERS:-herald sockudo}" # SERVERS=herald measures Herald alone (no sockudo installed)
 OUT="${OUT:-$(mktemp -d /tmp/herald-compare.XXXXXX)}"
 APP=(--app-id 1 --key bench-key --secret bench-secret)
 PIDS=()
@@ -73,7 +75,7 @@ r = json.loads(sys.stdin.read()); r["server"] = sys.argv[1]; r["name"] = sys.arg
 single() {
   local scenario=$1; shift
   for round in $(seq "$RUNS"); do
-    for server in herald sockudo; do
+    for server in $SERVERS; do
       local port=6601; [ "$server" = sockudo ] && port=6602
       "$server" $port; local pid=$STARTED
       run "$server" "$scenario" "$@" --server 127.0.0.1:$port "${APP[@]}" --pid "$pid"
@@ -88,7 +90,7 @@ cross() {
   "$NATS_SERVER" -a 127.0.0.1 -p 6622 -js -sd "$nats_dir" >"$nats_dir/log" 2>&1 &
   local nats=$!; PIDS+=($nats); wait_port 6622
   for round in $(seq "$RUNS"); do
-    for server in herald sockudo; do
+    for server in $SERVERS; do
       local port=6611; [ "$server" = sockudo ] && port=6613
       "$server" $port nats://127.0.0.1:6622 "bench$round$server"; local a=$STARTED
       "$server" $((port + 1)) nats://127.0.0.1:6622 "bench$round$server"; local b=$STARTED

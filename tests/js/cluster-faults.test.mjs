@@ -301,7 +301,8 @@ test('a node that joins a running cluster learns the subscriber counts the other
   assert.ok(!seen.some(countIs(1)), `C never says its own count is the whole cluster's: ${JSON.stringify(seen)}`);
 });
 
-test('a node that starts while members join decides no webhook twice', async (t) => {
+/** A webhook endpoint that answers 200 and keeps every event it got: {url, received}. */
+async function webhookReceiver(t) {
   const received = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -313,7 +314,12 @@ test('a node that starts while members join decides no webhook twice', async (t)
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
-  const webhooks = [{ url: `http://127.0.0.1:${server.address().port}/hooks`, events: ['member_added'] }];
+  return { url: `http://127.0.0.1:${server.address().port}/hooks`, received };
+}
+
+test('a node that starts while members join decides no webhook twice', async (t) => {
+  const { url, received } = await webhookReceiver(t);
+  const webhooks = [{ url, events: ['member_added'] }];
   const nats = await startNats(t);
   const { nodes, spec } = await startCluster(t, 2, { nats, app: { webhooks } });
   const [A] = nodes;
@@ -335,4 +341,25 @@ test('a node that starts while members join decides no webhook twice', async (t)
   await sleep(2000); // a duplicate would have come by now
   const added = received.filter((e) => e.name === 'member_added').map((e) => e.user_id).sort();
   assert.deepEqual(added, [...users].sort(), 'each member_added exactly once');
+});
+
+test('kill -9 of the deciding node: what happened before the others noticed still gets its webhook', async (t) => {
+  const { url, received } = await webhookReceiver(t);
+  const nats = await startNats(t);
+  const { nodes } = await startCluster(t, 3, { nats, app: { webhooks: [{ url, events: ['member_added'] }] } });
+  // The lowest node id decides cluster-wide events; each node logs its id when it joins.
+  const idOf = (h) => /joined the cluster.*?node=([0-9a-f]+)|node=([0-9a-f]+).*?joined the cluster/.exec(h.logs())?.slice(1).find(Boolean);
+  for (const h of nodes) assert.ok(idOf(h), `${h.name} logged its node id:\n${h.logs()}`);
+  const [decider, ...others] = [...nodes].sort((a, b) => (idOf(a) < idOf(b) ? -1 : 1));
+  member(others[0], 'before', 'presence-failover');
+  await eventually(() => received.some((e) => e.user_id === 'before'), { what: 'member_added before the kill' });
+
+  await decider.signal('SIGKILL');
+  // Until the node timeout passes, the others still count the dead node as the one that decides.
+  const during = member(others[1], 'during', 'presence-failover');
+  await during.ready;
+  await eventually(() => received.some((e) => e.user_id === 'during'), {
+    timeout: REMOVAL_WAIT, what: `member_added for the member who joined while ${decider.name} lay dead undetected`,
+  }).catch((e) => { throw new Error(`${e.message}\n${clusterLogs(others)}`); });
+  assert.equal(received.filter((e) => e.name === 'member_added' && e.user_id === 'during').length, 1);
 });

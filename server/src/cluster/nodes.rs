@@ -48,15 +48,15 @@ impl NodeTable {
         (app_total, tenant_total)
     }
 
-    /// Removes and returns the nodes silent for longer than `timeout`.
-    pub fn expire(&self, timeout: Duration, now: Instant) -> Vec<Arc<str>> {
+    /// Removes and returns the nodes silent for longer than `timeout`, each with when it was last heard.
+    pub fn expire(&self, timeout: Duration, now: Instant) -> Vec<(Arc<str>, Instant)> {
         let mut seen = self.seen.lock();
-        let dead: Vec<Arc<str>> = seen
+        let dead: Vec<(Arc<str>, Instant)> = seen
             .iter()
             .filter(|(_, (t, _))| now.duration_since(*t) > timeout)
-            .map(|(n, _)| n.clone())
+            .map(|(n, (t, _))| (n.clone(), *t))
             .collect();
-        for node in &dead {
+        for (node, _) in &dead {
             seen.remove(node);
         }
         dead
@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(t.connections("app", "t"), (5, 5));
         assert_eq!(
             t.expire(Duration::from_secs(3), t0 + Duration::from_secs(6)),
-            vec![a.clone()]
+            vec![(a.clone(), t0 + Duration::from_secs(1))]
         );
         assert_eq!(t.others(), 1);
         assert!(t.expire(Duration::from_secs(3), t0 + Duration::from_secs(6)).is_empty());

@@ -12,7 +12,7 @@ use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
 use super::{Cluster, HubEvents};
 use crate::bus::Bus;
 use crate::connections::local_views;
-use crate::hub::{frame_of, HubEvent};
+use crate::hub::{frame_of, Decision, HubEvent};
 use crate::message::{now_ms, ChannelMessage};
 use crate::protocol::CloseCode;
 use crate::shutdown::Shutdown;
@@ -241,8 +241,17 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
                 let _ = cluster.send(cluster.subjects.heartbeat(), &Heartbeat { node: cluster.node.clone(), apps, tenants }).await;
                 // Cut off from NATS, this node hears nobody: that says nothing about the others, so it
                 // expires no one until it is back (they come back into view with their heartbeats).
+                let decided = cluster.decides() == Decision::Decides;
                 let dead = if cluster.is_ready() { cluster.nodes.expire(node_timeout, Instant::now()) } else { Vec::new() };
-                for dead in dead {
+                if !decided && cluster.decides() == Decision::Decides {
+                    // The deciding node died: what it may not have decided since it was last heard
+                    // is decided here, before its members' removal.
+                    if let Some(since) = dead.iter().map(|(_, heard)| *heard).min() {
+                        tracing::info!("the deciding node is gone: this node decides cluster-wide events now");
+                        cluster.hub.observers.take_over(since);
+                    }
+                }
+                for (dead, _) in dead {
                     tracing::warn!(node = %dead, "node silent for too long: removing its presence members");
                     cluster.hub.channels.forget_node(&dead);
                     cluster.hub.users.replace_node(&dead, &[]);

@@ -6,11 +6,14 @@
 //! so each is decided once. A node that has not yet had time to hear every other node (it just
 //! started) holds them instead, and passes them on afterwards only if it still decides then: no
 //! event is decided twice while the nodes learn of each other, and none is lost when it turns out
-//! to be alone. Events with one origin (a client event, a cache miss) are passed on by the node
+//! to be alone. The others keep what they passed over for a while: when the deciding node dies, the
+//! node that decides after it passes on what happened since the dead node was last heard (some of
+//! it may have been decided already: at-least-once, as webhooks are). Events with one origin (a client event, a cache miss) are passed on by the node
 //! where they happened. Owns the occupancy view; delivers nothing itself.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashSet;
 use parking_lot::Mutex;
@@ -35,6 +38,11 @@ pub type Decides = Arc<dyn Fn() -> Decision + Send + Sync>;
 /// duplicate rather than a loss).
 const MAX_HELD: usize = 10_000;
 
+/// How long a node that does not decide keeps the cluster events it passed over (longer than any
+/// sensible node timeout), and at most how many.
+const PASSED_OVER_KEEP: Duration = Duration::from_secs(60);
+const MAX_PASSED_OVER: usize = 10_000;
+
 #[derive(Default)]
 pub struct Observers {
     webhooks: OnceLock<(Arc<Webhooks>, Decides)>,
@@ -42,6 +50,8 @@ pub struct Observers {
     occupied: DashSet<ChannelKey>,
     /// Cluster events seen while `NotYet`, in order.
     held: Arc<Mutex<Vec<Observation>>>,
+    /// Cluster events another node decided, with when they were seen, oldest first.
+    passed_over: Mutex<VecDeque<(Instant, Observation)>>,
 }
 
 impl Observers {
@@ -65,7 +75,7 @@ impl Observers {
         // Behind held events, an event waits its turn whatever the decision: order is kept.
         match (decides(), held.is_empty()) {
             (Decision::Decides, true) => webhooks.observe(observation),
-            (Decision::Not, true) => {}
+            (Decision::Not, true) => self.pass_over(observation),
             (_, _) if held.len() >= MAX_HELD => webhooks.observe(observation),
             (decision, was_empty) => {
                 held.push(observation);
@@ -76,6 +86,30 @@ impl Observers {
                     };
                     spawn_release(self.held.clone(), webhooks.clone(), decides.clone(), wait);
                 }
+            }
+        }
+    }
+
+    fn pass_over(&self, observation: Observation) {
+        let now = Instant::now();
+        let mut passed = self.passed_over.lock();
+        while passed
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > PASSED_OVER_KEEP)
+            || passed.len() >= MAX_PASSED_OVER
+        {
+            passed.pop_front();
+        }
+        passed.push_back((now, observation));
+    }
+
+    /// This node decides from now on because the node that did died, last heard at `since`: passes
+    /// on, in order, the cluster events it passed over from then on.
+    pub fn take_over(&self, since: Instant) {
+        let passed = std::mem::take(&mut *self.passed_over.lock());
+        if let Some((webhooks, _)) = self.webhooks.get() {
+            for (_, observation) in passed.into_iter().filter(|(at, _)| *at >= since) {
+                webhooks.observe(observation);
             }
         }
     }
