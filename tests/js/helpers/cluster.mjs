@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, startHeraldNode, eventually, sleep, within } from './herald.mjs';
@@ -26,19 +27,33 @@ async function natsBin() {
 /** A unique NATS subject prefix for one test. */
 export const uniquePrefix = () => `ht${randomBytes(6).toString('hex')}`;
 
-// What nats-server logs once it listens, with the port it chose (`-p -1`, `-m -1`,
-// `-cluster nats://127.0.0.1:-1` let it choose: a port picked here and handed over
-// could be taken by another test's process in between).
+// What nats-server logs once it listens, with the ports it chose (`-m -1`,
+// `-cluster nats://127.0.0.1:-1` let it choose).
 const LISTENING = {
   port: /Listening for client connections on [\d.]+:(\d+)/,
   monitorPort: /Starting http monitor on [\d.]+:(\d+)/,
   routePort: /Listening for route connections on [\d.]+:(\d+)/,
 };
 
+/** A port free now on 127.0.0.1 in 20000–32767: below the ephemeral range (32768–60999 here), so the
+ * kernel never hands it to a socket bound to port 0 or to an outgoing connection. */
+async function quietPort() {
+  for (;;) {
+    const candidate = 20000 + Math.floor(Math.random() * 12768);
+    const free = await new Promise((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(candidate, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+}
+
 /**
- * One nats-server process with JetStream and its own store dir. Its client,
- * monitor and (with `cluster`) route ports are chosen by the server at the
- * first start and kept for restarts. `cluster`: {name, routePort, routes: () =>
+ * One nats-server process with JetStream and its own store dir. Its client port
+ * is picked below the ephemeral range at the first start (see `start`), its monitor
+ * and (with `cluster`) route ports are chosen by the server then; all are kept for
+ * restarts. `cluster`: {name, routePort, routes: () =>
  * [route ports of the other servers]}.
  * Returns {url, port, monitorPort, routePort, logs(), stop(), kill(), restart(), start()}.
  */
@@ -56,8 +71,23 @@ async function natsProcess({ name = 'nats', port = -1, cluster = null } = {}) {
     logs: () => logs,
     get running() { return proc !== null && proc.exitCode === null && proc.signalCode === null; },
 
-    /** Spawns nats-server and waits until it says it is ready (with its ports). */
+    /** Spawns nats-server and waits until it says it is ready (with its ports). The first start
+     * picks the client port below the kernel's ephemeral range (retrying a taken one), so that
+     * while this server is stopped for a restart no port chosen by the kernel for another test's
+     * process can take its port. */
     async start(ms = 10000) {
+      if (n.port !== -1) return n.startOnce(ms);
+      for (let attempt = 0; ; attempt++) {
+        n.port = await quietPort();
+        try {
+          return await n.startOnce(ms);
+        } catch (e) {
+          if (attempt >= 4 || !/address already in use/i.test(e.message)) throw e;
+        }
+      }
+    },
+
+    async startOnce(ms) {
       if (n.running) throw new Error(`${name} is already running`);
       const args = ['-a', '127.0.0.1', '-p', String(n.port), '-m', String(n.monitorPort), '-js', '-sd', storeDir, '-n', name];
       if (cluster) {
