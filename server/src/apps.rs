@@ -236,7 +236,6 @@ impl AppDirectory {
                 }
                 let started = self.reloads_started.fetch_add(1, Ordering::AcqRel) + 1;
                 let result = self.refresh(store.as_ref()).await;
-                self.reloads_done.send_replace(started);
                 match result {
                     Ok(Some(revoked)) => {
                         tracing::info!(
@@ -249,6 +248,8 @@ impl AppDirectory {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "store unreachable; serving the cached apps and keys"),
                 }
+                // only now: whoever waited for this reload finds its revocations carried out
+                self.reloads_done.send_replace(started);
                 if flushed.elapsed() >= USAGE_FLUSH_EVERY {
                     flushed = tokio::time::Instant::now();
                     self.flush_usage(store.as_ref()).await;
