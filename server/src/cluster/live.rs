@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 use super::recent::RecentMessages;
 use super::store::{decode, MessageStore};
+use super::tail::TailChecks;
 use super::Cluster;
 use crate::bus::{Attach, Deliver};
 use crate::history::{try_plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
@@ -170,16 +171,6 @@ const STORE_READ: Duration = Duration::from_secs(2);
 /// How long a plan that needs the store keeps retrying it (e.g. across a NATS restart).
 const PLAN_DEADLINE: Duration = Duration::from_secs(30);
 
-/// When the store is checked for messages the live subscription may not have heard, after the
-/// channel is joined on this node (the interest reaching the other NATS servers).
-const JOIN_CHECKS: [Duration; 3] = [
-    Duration::from_millis(250),
-    Duration::from_secs(1),
-    Duration::from_secs(3),
-];
-/// How long after a stored message, with no other since, the store is checked for a later one.
-const QUIET_CHECK: Duration = Duration::from_secs(2);
-
 impl ChannelTask {
     async fn run(
         mut self,
@@ -193,14 +184,14 @@ impl ChannelTask {
         if self.store.opened_epoch().is_some() {
             self.cursor = self.start_cursor().await;
         }
-        let mut checks = TailChecks::new();
+        let mut checks = TailChecks::new(Instant::now());
         loop {
             let check = checks.next_at();
             tokio::select! {
                 msg = sub.next() => match msg {
                     Some(msg) => {
                         if self.on_live(msg).await {
-                            checks.after_message();
+                            checks.after_message(Instant::now());
                         }
                     }
                     None => break,
@@ -211,7 +202,7 @@ impl ChannelTask {
                     self.catch_up(u64::MAX).await;
                 }
                 () = tokio::time::sleep_until(check.unwrap_or_else(far_future)), if check.is_some() => {
-                    checks.fired();
+                    checks.fired(Instant::now());
                     self.check_tail().await;
                 }
             }
@@ -417,52 +408,6 @@ impl ChannelTask {
             }
         }
         (request.attach)(start);
-    }
-}
-
-/// When the channel task next checks the store for messages it may not have heard: a few times
-/// after the channel is joined (`JOIN_CHECKS`), and `QUIET_CHECK` after a message with no other
-/// since. A channel in steady traffic needs no more (each message's `prev` reveals a gap).
-struct TailChecks {
-    joined: Instant,
-    /// Join checks done.
-    join_checks: usize,
-    quiet_check: Option<Instant>,
-}
-
-impl TailChecks {
-    fn new() -> Self {
-        TailChecks {
-            joined: Instant::now(),
-            join_checks: 0,
-            quiet_check: None,
-        }
-    }
-
-    fn next_at(&self) -> Option<Instant> {
-        let join = JOIN_CHECKS.get(self.join_checks).map(|d| self.joined + *d);
-        match (join, self.quiet_check) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn after_message(&mut self) {
-        self.quiet_check = Some(Instant::now() + QUIET_CHECK);
-    }
-
-    /// The check due now is done.
-    fn fired(&mut self) {
-        let now = Instant::now();
-        if JOIN_CHECKS
-            .get(self.join_checks)
-            .is_some_and(|d| self.joined + *d <= now)
-        {
-            self.join_checks += 1;
-        }
-        if self.quiet_check.is_some_and(|at| at <= now) {
-            self.quiet_check = None;
-        }
     }
 }
 

@@ -15,6 +15,7 @@ mod nodes;
 mod recent;
 mod store;
 mod subjects;
+mod tail;
 mod tasks;
 mod wire;
 
