@@ -81,8 +81,7 @@ impl JetStreamEvents {
                     discard: DiscardPolicy::Old,
                     ..Default::default()
                 };
-                self.js.create_or_update_stream(config).await.map_err(unavailable)?;
-                self.js.get_stream(&name).await.map_err(unavailable)
+                super::streams::open(&self.js, config).await.map_err(unavailable)
             })
             .await
     }

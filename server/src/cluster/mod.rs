@@ -14,6 +14,7 @@ mod live;
 mod nodes;
 mod recent;
 mod store;
+mod streams;
 mod subjects;
 mod tail;
 mod tasks;

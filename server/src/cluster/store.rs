@@ -101,9 +101,8 @@ impl MessageStore {
                     }),
                     ..Default::default()
                 };
-                let info = self.js.create_or_update_stream(config).await.map_err(unavailable)?;
-                let stream = self.js.get_stream(&info.config.name).await.map_err(unavailable)?;
-                let epoch = info.created.unix_timestamp_nanos() as u64;
+                let stream = super::streams::open(&self.js, config).await.map_err(unavailable)?;
+                let epoch = stream.cached_info().created.unix_timestamp_nanos() as u64;
                 Ok(Opened { stream, epoch })
             })
             .await

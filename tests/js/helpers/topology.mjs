@@ -47,9 +47,10 @@ async function sharedStore() {
 }
 
 /**
- * The cluster topology for one test. A setup that fails is tried once more, saying so on stderr:
- * in full runs a node has now and then found its test's nats-server unreachable at start (not
- * reproduced in isolation; the error carries the nats-server's state and log to find out why).
+ * The cluster topology for one test. A setup that fails is tried once more, saying so on stderr
+ * with the nats-server's state and log: nats-server 2.9 could crash when three nodes updated the
+ * stream at once (herald now updates a stream only when its settings changed, see
+ * server/src/cluster/streams.rs); a setup failure of that kind stays visible in the output.
  */
 export async function startClusterHerald(t, options = {}) {
   try {

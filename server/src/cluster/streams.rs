@@ -1,0 +1,89 @@
+//! Opening a JetStream stream that several nodes may open at the same moment (a cluster starting).
+//!
+//! `create_or_update_stream` sends an update first, and concurrent updates of one stream can crash
+//! nats-server 2.9 (a panic in `jsStreamUpdateRequest`, seen when three nodes start together). So a
+//! node reads the stream first, creates it only when it is missing, and updates it only when the
+//! settings it wants differ from the stream's, which after the first start they do not.
+
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::{self, stream, ErrorCode};
+
+/// The stream `config` names, created or brought to `config` when needed.
+pub(super) async fn open(js: &jetstream::Context, config: stream::Config) -> Result<stream::Stream, async_nats::Error> {
+    for _ in 0..3 {
+        match js.get_stream(&config.name).await {
+            Ok(existing) => {
+                let Some(setting) = differs(&existing.cached_info().config, &config) else {
+                    return Ok(existing);
+                };
+                tracing::info!(stream = %config.name, %setting, "the stream's settings differ from this node's: updating it");
+                js.update_stream(&config).await?;
+                return Ok(js.get_stream(&config.name).await?);
+            }
+            Err(e) if not_found(e.kind()) => match js.create_stream(config.clone()).await {
+                Ok(_) => return Ok(js.get_stream(&config.name).await?),
+                // another node created it in between: read it again
+                Err(e) => tracing::debug!(error = %e, stream = %config.name, "stream not created here"),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(format!("stream {} could not be opened: created and gone again", config.name).into())
+}
+
+fn not_found(kind: GetStreamErrorKind) -> bool {
+    matches!(kind, GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND)
+}
+
+/// The first setting `wanted` chooses (one not left at its default, which the server reports in
+/// its own way, -1 for "unlimited") that differs from the stream's, with both values.
+fn differs(current: &stream::Config, wanted: &stream::Config) -> Option<String> {
+    let as_object = |c: &stream::Config| match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    let (Some(current), Some(wanted), Some(defaults)) = (
+        as_object(current),
+        as_object(wanted),
+        as_object(&stream::Config::default()),
+    ) else {
+        return Some("(unreadable)".into());
+    };
+    wanted
+        .iter()
+        .filter(|(key, value)| defaults.get(*key) != Some(value))
+        .find(|(key, value)| current.get(*key) != Some(value))
+        .map(|(key, value)| format!("{key}: {:?} wanted {value}", current.get(key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn only_a_changed_setting_calls_for_an_update() {
+        let wanted = stream::Config {
+            name: "s".into(),
+            subjects: vec!["a.>".into()],
+            max_age: Duration::from_secs(60),
+            ..Default::default()
+        };
+        assert_eq!(differs(&wanted.clone(), &wanted), None);
+        let as_the_server_reports_it = stream::Config {
+            max_bytes: -1,
+            max_consumers: -1,
+            ..wanted.clone()
+        };
+        assert_eq!(
+            differs(&as_the_server_reports_it, &wanted),
+            None,
+            "defaults are not compared"
+        );
+        let longer = stream::Config {
+            max_age: Duration::from_secs(120),
+            ..wanted.clone()
+        };
+        assert!(differs(&longer, &wanted).is_some_and(|s| s.starts_with("max_age")));
+    }
+}
