@@ -751,11 +751,16 @@ test('the process log (log_format json) has every lifecycle event with its detai
   const exit = await h.signal('SIGTERM');
   assert.equal(exit.code, 0, 'a clean exit');
 
-  const lines = h.logs().split('\n').filter((l) => l.startsWith('{'));
-  const records = lines.map((l) => JSON.parse(l)); // every line is one JSON object
-  const lifecycle = records.filter((r) => r.target === 'herald::lifecycle').map((r) => ({
-    ...r.fields, detail: r.fields.detail === undefined ? undefined : JSON.parse(r.fields.detail),
-  }));
+  const parsed = () => h.logs().split('\n').filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l)) // every line is one JSON object
+    .filter((r) => r.target === 'herald::lifecycle')
+    .map((r) => ({ ...r.fields, detail: r.fields.detail === undefined ? undefined : JSON.parse(r.fields.detail) }));
+  // a process's last output can still be in its pipe when it has exited
+  const closedIn = (l, socket) => l.some((e) => e.kind === 'connection_closed' && e.socket_id === socket.socketId);
+  const lifecycle = await eventually(() => {
+    const l = parsed();
+    return closedIn(l, s) && closedIn(l, gone) && l;
+  }, { timeout: 5000, what: 'both closes in the process log' }).catch(() => parsed());
   const find = (pred, what) => {
     const e = lifecycle.find(pred);
     assert.ok(e, `${what} in the process log:\n${JSON.stringify(lifecycle, null, 1)}`);
