@@ -75,7 +75,9 @@ impl Observers {
         // Behind held events, an event waits its turn whatever the decision: order is kept.
         match (decides(), held.is_empty()) {
             (Decision::Decides, true) => webhooks.observe(observation),
-            (Decision::Not, true) => self.pass_over(observation),
+            // kept for a take-over only when an app's webhooks would want it
+            (Decision::Not, true) if webhooks.wants(&observation) => self.pass_over(observation),
+            (Decision::Not, true) => {}
             (_, _) if held.len() >= MAX_HELD => webhooks.observe(observation),
             (decision, was_empty) => {
                 held.push(observation);

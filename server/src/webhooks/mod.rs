@@ -202,10 +202,7 @@ impl Webhooks {
     /// On the client-event path (per message): an app lookup and a scan of its endpoints; nothing
     /// is allocated unless an endpoint wants the event.
     pub fn observe(&self, observation: Observation) {
-        let Some(app) = self.apps.by_id(observation.app_id()) else {
-            return;
-        };
-        if !wanted(&app, &observation) {
+        if !self.wants(&observation) {
             return;
         }
         if let Err(mpsc::error::TrySendError::Full(_)) = self.observations.try_send(observation.into_event()) {
@@ -214,6 +211,15 @@ impl Webhooks {
                 tracing::warn!(dropped, "webhooks: events arrive faster than they are queued; dropping");
             }
         }
+    }
+}
+
+impl Webhooks {
+    /// True when the observation's app has an endpoint that wants it (see `wanted`).
+    pub fn wants(&self, observation: &Observation) -> bool {
+        self.apps
+            .by_id(observation.app_id())
+            .is_some_and(|app| wanted(&app, observation))
     }
 }
 
