@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod store_fixture;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

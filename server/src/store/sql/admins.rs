@@ -69,7 +69,7 @@ impl AdminStore for SqlStore {
             ));
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO admins (id, email, password_hash, role, tenant_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
             .bind(&email)
@@ -144,7 +144,7 @@ impl AdminStore for SqlStore {
 
     async fn delete_admin(&self, id: &str, actor: &Actor) -> Result<(), StoreError> {
         let admin = self.get_admin(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM admins WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -173,7 +173,7 @@ impl AdminStore for SqlStore {
     }
 
     async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT admin_id, expires_at FROM refresh_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .fetch_optional(&mut *tx)
@@ -203,7 +203,7 @@ impl AdminStore for SqlStore {
             return Err(invalid("role", "API tokens are tenant_admin or tenant_viewer"));
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO api_tokens (id, tenant_id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
             .bind(tenant_id)
@@ -252,7 +252,7 @@ impl AdminStore for SqlStore {
     }
 
     async fn revoke_api_token(&self, tenant_id: &str, id: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
         )

@@ -70,7 +70,7 @@ impl AppStore for SqlStore {
         let tenant = self.get_tenant(tenant_id).await?;
         let at = now();
         let (app, key) = new.into_parts(tenant_id, at)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if tenant.limits.max_apps > 0 {
             let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM apps WHERE tenant_id = $1")
                 .bind(tenant_id)
@@ -141,7 +141,7 @@ impl AppStore for SqlStore {
     }
 
     async fn update_app(&self, id: &str, patch: AppPatch, actor: &Actor) -> Result<App, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -168,7 +168,7 @@ impl AppStore for SqlStore {
 
     async fn delete_app(&self, id: &str, actor: &Actor) -> Result<(), StoreError> {
         let app = self.get_app(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM apps WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -189,7 +189,7 @@ impl AppStore for SqlStore {
 
     async fn create_key(&self, app_id: &str, new: NewKey, actor: &Actor) -> Result<AppKey, StoreError> {
         let app = self.get_app(app_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         self.insert_key(&mut tx, app_id, &new, now()).await?;
         let detail = serde_json::json!({ "key": new.key, "label": new.label, "expires_at": new.expires_at });
         audit(&mut tx, Some(&app.tenant_id), actor, "key.create", app_id, detail).await?;
@@ -214,7 +214,7 @@ impl AppStore for SqlStore {
 
     async fn revoke_key(&self, app_id: &str, key: &str, actor: &Actor) -> Result<AppKey, StoreError> {
         let app = self.get_app(app_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done =
             sqlx::query("UPDATE app_keys SET revoked_at = $1 WHERE app_id = $2 AND key = $3 AND revoked_at IS NULL")
                 .bind(now())
@@ -264,7 +264,7 @@ impl AppStore for SqlStore {
 
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         // One transaction, so the revision matches the rows read.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let revision: i64 = sqlx::query("SELECT revision FROM config_revision WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?

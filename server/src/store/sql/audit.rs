@@ -16,7 +16,7 @@ impl AuditStore for SqlStore {
         target: &str,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         audit(&mut tx, tenant_id, actor, action, target, detail).await?;
         tx.commit().await?;
         Ok(())

@@ -9,7 +9,7 @@ use crate::store::{EventFilter, EventLogStore, EventRow, StoreError};
 #[async_trait]
 impl EventLogStore for SqlStore {
     async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for e in events {
             sqlx::query(
                 "INSERT INTO lifecycle_events (app_id, time, kind, socket_id, user_id, channel, body) \

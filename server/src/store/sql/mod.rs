@@ -73,6 +73,17 @@ impl SqlStore {
     pub fn secrets(&self) -> &SecretBox {
         &self.secrets
     }
+
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+    /// "database is locked" when another connection (the server's lifecycle log, a CLI command)
+    /// wrote in between, and the busy timeout cannot help it; an immediate one waits its turn.
+    async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            "sqlite" => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _ => self.pool.begin().await?,
+        })
+    }
 }
 
 #[async_trait]

@@ -62,7 +62,7 @@ impl TenantStore for SqlStore {
         check_limits(&limits)?;
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO tenants (id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at, updated_at) \
              VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7)",
@@ -123,7 +123,7 @@ impl TenantStore for SqlStore {
             return Err(invalid("limits", "limits must be 0 (unlimited) or positive"));
         }
         // One statement applies only the given fields, so concurrent updates never overwrite each other.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE tenants SET name = COALESCE($1, name), status = COALESCE($2, status), \
              max_apps = COALESCE($3, max_apps), max_connections = COALESCE($4, max_connections), \
@@ -155,7 +155,7 @@ impl TenantStore for SqlStore {
 
     async fn delete_tenant(&self, id: &str, actor: &Actor) -> Result<(), StoreError> {
         let tenant = self.get_tenant(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -38,7 +38,7 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
 #[async_trait]
 impl WebhookStore for SqlStore {
     async fn enqueue_webhook(&self, d: NewDelivery) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO webhook_deliveries (app_id, url, body, status, attempts, next_attempt_at, locked_until, created_at) \
              VALUES ($1, $2, $3, 'pending', 0, $4, 0, $4) RETURNING id",
@@ -103,7 +103,7 @@ impl WebhookStore for SqlStore {
             AfterAttempt::RetryAt(at) => (DeliveryStatus::Pending, at, attempt.error.as_deref()),
             AfterAttempt::Dead => (DeliveryStatus::Dead, attempt.at, attempt.error.as_deref()),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
              locked_until = 0, last_error = $3 WHERE id = $4",
@@ -186,7 +186,7 @@ impl WebhookStore for SqlStore {
     }
 
     async fn prune_webhooks(&self, before: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for child in ["webhook_attempts", "webhook_delivery_events"] {
             sqlx::query(&format!(
                 "DELETE FROM {child} WHERE delivery_id IN \
