@@ -643,18 +643,7 @@ both_backends!(nothing_half_written, failed_writes_leave_nothing_half_written);
 async fn writers_in_two_processes_wait_their_turn(backend: Backend) {
     let f = fixture(backend).await;
     let cli = f.second_store().await;
-    let t = f
-        .store
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
-    let app = f
-        .store
-        .create_app(&t.id, new_app("busy"), &actor())
-        .await
-        .unwrap()
-        .app
-        .id;
+    let (_, app) = f.tenant_with_app("busy").await;
     let done = Arc::new(AtomicBool::new(false));
     let server = f.store.clone();
     let (app_id, stop) = (app.clone(), done.clone());

@@ -9,7 +9,7 @@ use common::Backend;
 use herald::store::prelude::*;
 use herald::store::{
     AfterAttempt, AppPatch, Attempt, DeliveryEvent, DeliveryFilter, DeliveryStatus, NewDelivery, SettingsPatch,
-    StoreError, TenantLimits, WebhookEndpoint, WebhookEventKind,
+    StoreError, WebhookEndpoint, WebhookEventKind,
 };
 
 fn delivery(app_id: &str, body: &str, created_at: i64) -> NewDelivery {
@@ -49,11 +49,7 @@ fn attempt(at: i64, status_code: Option<i64>, error: Option<&str>) -> Attempt {
 async fn webhook_queue_claims_under_a_lease_retries_and_keeps_every_attempt(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
-    let app = s.create_app(&t.id, new_app("hooks"), &actor()).await.unwrap().app.id;
+    let (_, app) = f.tenant_with_app("hooks").await;
     let endpoints: Vec<WebhookEndpoint> = serde_json::from_str(
         r#"[{"url":"https://hooks.test/in","events":["channel_occupied"],"channel_prefix":"p-"}]"#,
     )
@@ -209,11 +205,7 @@ fn carried(name: WebhookEventKind, channel: &str, user_id: Option<&str>) -> Deli
 async fn deliveries_are_found_by_the_events_they_carry_and_paged(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
-    let app = s.create_app(&t.id, new_app("a"), &actor()).await.unwrap().app.id;
+    let (t, app) = f.tenant_with_app("a").await;
     let other = s.create_app(&t.id, new_app("b"), &actor()).await.unwrap().app.id;
     use WebhookEventKind::*;
     let batches = [
@@ -316,11 +308,7 @@ both_backends!(delivery_search, deliveries_are_found_by_the_events_they_carry_an
 async fn racing_claims_never_hand_out_a_delivery_twice(backend: Backend) {
     let f = fixture(backend).await;
     let s = f.store.clone();
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
-    let app = s.create_app(&t.id, new_app("hooks"), &actor()).await.unwrap().app.id;
+    let (_, app) = f.tenant_with_app("hooks").await;
     let t0 = 1_700_000_000_000;
     for n in 0..40 {
         s.enqueue_webhook(delivery(&app, &format!("d{n}"), t0 + n))

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use herald::config::Config;
-use herald::store::{Actor, NewApp, SqlStore};
+use herald::store::prelude::*;
+use herald::store::{Actor, NewApp, SqlStore, Tenant, TenantLimits};
 use sqlx::Connection;
 
 use super::{open_store, test_config, Backend};
@@ -39,6 +40,17 @@ impl Fixture {
     /// command beside a running server) holds.
     pub async fn second_store(&self) -> Arc<SqlStore> {
         open_store(&self.config).await
+    }
+
+    /// A tenant `T` (default limits) with one app named `app`: the tenant and the app's id.
+    pub async fn tenant_with_app(&self, app: &str) -> (Tenant, String) {
+        let t = self
+            .store
+            .create_tenant("T", "t", TenantLimits::default(), &actor())
+            .await
+            .expect("tenant");
+        let app = self.store.create_app(&t.id, new_app(app), &actor()).await.expect("app");
+        (t, app.app.id)
     }
 
     /// Rows of a raw query's first column, read outside the store (as strings).
