@@ -263,8 +263,9 @@ impl AppStore for SqlStore {
     }
 
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        // One transaction, so the revision matches the rows read.
-        let mut tx = self.write_tx().await?;
+        // One read transaction, so the revision matches the rows read (it writes nothing, so it
+        // needs no write lock: see `write_tx`).
+        let mut tx = self.pool.begin().await?;
         let revision: i64 = sqlx::query("SELECT revision FROM config_revision WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?
