@@ -20,8 +20,9 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{watch, Notify};
 
+use crate::clock::unix_secs;
 use crate::shutdown::Shutdown;
-use crate::store::{now, App, ControlStore, Snapshot, StoreError, Tenant, TenantStatus};
+use crate::store::{App, ControlStore, Snapshot, StoreError, Tenant, TenantStatus};
 
 /// A usable key of an app, with its secret.
 #[derive(Clone)]
@@ -91,7 +92,7 @@ impl AppDirectory {
     /// The app and secret of an active key. Marks the key as used.
     pub fn by_key(&self, key: &str) -> Option<KeyEntry> {
         let entry = self.cache.read().keys.get(key).cloned()?;
-        if !entry.is_active(now()) {
+        if !entry.is_active(unix_secs()) {
             return None;
         }
         // On the connect and publish paths: allocate only the first time a key is seen per flush.
@@ -160,7 +161,7 @@ impl AppDirectory {
             tenants,
             ..Default::default()
         };
-        let at = now();
+        let at = unix_secs();
         for entry in snapshot.apps {
             let mut app = entry.app;
             // A suspended tenant's apps behave as disabled apps: 4003 on connect, 403 on publish.
@@ -261,7 +262,7 @@ impl AppDirectory {
     async fn flush_usage(&self, store: &dyn ControlStore) {
         let used: Vec<String> = self.used_keys.lock().drain().collect();
         if !used.is_empty() {
-            if let Err(e) = store.touch_keys(&used, now()).await {
+            if let Err(e) = store.touch_keys(&used, unix_secs()).await {
                 tracing::debug!(error = %e, "could not record key usage");
             }
         }

@@ -83,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Apps { command } => manage::apps(config, command).await,
         Command::Admins { command } => manage::admins(config, command).await,
         Command::Openapi => {
-            println!("{}", herald::admin::openapi_json());
+            println!("{}", herald::openapi::openapi_json());
             Ok(())
         }
     }
@@ -96,7 +96,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(default) = &app.created_default_app {
         print_first_start(default, addr);
     }
-    tracing::info!(%addr, "herald listening");
+    tracing::info!(%addr, console = %format!("http://{addr}/console/"), "herald listening");
+    println!("Web console: http://{addr}/console/");
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         shutdown::signal().await;
@@ -128,8 +129,13 @@ fn print_first_start(created: &AppWithKeys, addr: SocketAddr) {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // memory-serve lists every console asset at info level when the router is built.
+    let spec = match config.log.contains("memory_serve") {
+        true => config.log.clone(),
+        false => format!("{},memory_serve=warn", config.log),
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::clock::unix_ms;
 use crate::protocol::frame::EventData;
 use crate::protocol::{ChannelName, Position, SocketId};
 
@@ -82,7 +83,7 @@ impl ChannelMessage {
             serial: 0,
             prev: 0,
             epoch: 0,
-            published_ms: now_ms(),
+            published_ms: unix_ms(),
         }
     }
 
@@ -93,12 +94,4 @@ impl ChannelMessage {
             serial: self.serial,
         })
     }
-}
-
-/// The time now in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

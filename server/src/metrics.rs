@@ -15,8 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::hub::TrafficTotals;
-use crate::lifecycle::{EventKind, LifecycleEvent};
+use crate::clock::unix_ms;
 
 /// Stored messages a node delivered from the store because the live path had lost them.
 pub static GAP_FILLS: AtomicU64 = AtomicU64::new(0);
@@ -28,7 +27,7 @@ static BUS_LAG: LazyLock<Histogram> = LazyLock::new(|| Histogram::new(exponentia
 /// clocks differ a little: a negative lag counts as zero.
 pub fn observe_bus_lag(published_ms: i64) {
     if published_ms > 0 {
-        let lag_ms = (crate::message::now_ms() - published_ms).max(0);
+        let lag_ms = (unix_ms() - published_ms).max(0);
         BUS_LAG.observe(lag_ms as f64 / 1000.0);
     }
 }
@@ -79,6 +78,24 @@ pub struct NodeFigures {
     pub webhook_queue: Option<u64>,
     /// WebSocket messages and bytes in and out since the node started.
     pub traffic: TrafficTotals,
+}
+
+/// Messages and bytes, in and out, summed over connections.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficTotals {
+    pub messages_in: u64,
+    pub bytes_in: u64,
+    pub messages_out: u64,
+    pub bytes_out: u64,
+}
+
+impl TrafficTotals {
+    pub fn add(&mut self, other: TrafficTotals) {
+        self.messages_in += other.messages_in;
+        self.bytes_in += other.bytes_in;
+        self.messages_out += other.messages_out;
+        self.bytes_out += other.bytes_out;
+    }
 }
 
 pub struct Metrics {
@@ -196,45 +213,48 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts a lifecycle event.
-    pub fn count(&self, e: &LifecycleEvent) {
-        let app = || AppLabels { app: e.app_id.clone() };
-        let with = |result: &str| ResultLabels {
-            app: e.app_id.clone(),
-            result: result.to_string(),
+    /// A connection was accepted.
+    pub fn connection_opened(&self, app: &str) {
+        self.opened.get_or_create(&app_labels(app)).inc();
+    }
+
+    /// A connection closed, for `cause` (a bounded word such as `ping_timeout`).
+    pub fn connection_closed(&self, app: &str, cause: &str) {
+        let labels = CloseLabels {
+            app: app.to_string(),
+            cause: cause.to_string(),
         };
-        let origin = |origin: &str| OriginLabels {
-            app: e.app_id.clone(),
+        self.closed.get_or_create(&labels).inc();
+    }
+
+    /// A subscription succeeded or was refused.
+    pub fn subscribed(&self, app: &str, succeeded: bool) {
+        let result = if succeeded { "succeeded" } else { "refused" };
+        self.subscribes.get_or_create(&result_labels(app, result)).inc();
+    }
+
+    /// `messages` were published, from the HTTP API (`api`) or as client events (`client`).
+    pub fn published(&self, app: &str, origin: &str, messages: u64) {
+        let labels = OriginLabels {
+            app: app.to_string(),
             origin: origin.to_string(),
         };
-        let cause = || e.detail.as_ref().and_then(|d| d["cause"].as_str()).unwrap_or("unknown");
-        match e.kind {
-            EventKind::ConnectionOpened => drop(self.opened.get_or_create(&app()).inc()),
-            EventKind::ConnectionClosed => {
-                let labels = CloseLabels {
-                    app: e.app_id.clone(),
-                    cause: cause().to_string(),
-                };
-                self.closed.get_or_create(&labels).inc();
-            }
-            EventKind::SubscriptionSucceeded => drop(self.subscribes.get_or_create(&with("succeeded")).inc()),
-            EventKind::SubscriptionRefused => drop(self.subscribes.get_or_create(&with("refused")).inc()),
-            EventKind::PublishAccepted => {
-                let messages = e.detail.as_ref().and_then(|d| d["messages"].as_u64()).unwrap_or(1);
-                self.published.get_or_create(&origin("api")).inc_by(messages);
-            }
-            EventKind::ClientEvent => drop(self.published.get_or_create(&origin("client")).inc()),
-            EventKind::PublishRefused => {
-                let labels = StatusLabels {
-                    app: e.app_id.clone(),
-                    status: e.code.unwrap_or(0).to_string(),
-                };
-                self.refused.get_or_create(&labels).inc();
-            }
-            EventKind::WebhookDelivered => drop(self.webhooks.get_or_create(&with("delivered")).inc()),
-            EventKind::WebhookFailed => drop(self.webhooks.get_or_create(&with("failed")).inc()),
-            EventKind::Signin | EventKind::SigninRefused => {}
-        }
+        self.published.get_or_create(&labels).inc_by(messages);
+    }
+
+    /// An HTTP publish was refused with `status`.
+    pub fn publish_refused(&self, app: &str, status: u16) {
+        let labels = StatusLabels {
+            app: app.to_string(),
+            status: status.to_string(),
+        };
+        self.refused.get_or_create(&labels).inc();
+    }
+
+    /// A webhook delivery attempt succeeded or failed.
+    pub fn webhook_attempt(&self, app: &str, delivered: bool) {
+        let result = if delivered { "delivered" } else { "failed" };
+        self.webhooks.get_or_create(&result_labels(app, result)).inc();
     }
 
     pub fn observe_publish(&self, seconds: f64) {
@@ -277,6 +297,17 @@ impl Metrics {
     }
 }
 
+fn app_labels(app: &str) -> AppLabels {
+    AppLabels { app: app.to_string() }
+}
+
+fn result_labels(app: &str, result: &str) -> ResultLabels {
+    ResultLabels {
+        app: app.to_string(),
+        result: result.to_string(),
+    }
+}
+
 /// Shared handle.
 pub type SharedMetrics = Arc<Metrics>;
 
@@ -287,11 +318,7 @@ mod tests {
     #[test]
     fn renders_counted_events_with_bounded_labels() {
         let m = Metrics::default();
-        let closed = LifecycleEvent::new(EventKind::ConnectionClosed, "app1")
-            .socket("1.2")
-            .channel("secret-channel")
-            .detail(serde_json::json!({ "cause": "ping_timeout" }));
-        m.count(&closed);
+        m.connection_closed("app1", "ping_timeout");
         let text = m.render(NodeFigures {
             apps: vec![],
             bus_up: true,
@@ -303,7 +330,6 @@ mod tests {
             text.contains(r#"herald_connections_closed_total{app="app1",cause="ping_timeout"} 1"#),
             "{text}"
         );
-        assert!(!text.contains("secret-channel") && !text.contains("1.2\""));
         assert!(text.contains("herald_bus_up 1"));
     }
 }

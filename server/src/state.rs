@@ -6,12 +6,12 @@ use std::sync::Arc;
 use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
 use crate::bus::BusError;
+use crate::clock::unix_ms;
 use crate::cluster::{Cluster, NodeStats};
 use crate::config::Config;
 use crate::connections::{local_views, ConnectionFilter, ConnectionView};
 use crate::hub::Hub;
 use crate::lifecycle::LifecycleLog;
-use crate::message::now_ms;
 use crate::protocol::{ChannelName, CloseCode};
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
@@ -83,7 +83,7 @@ impl AppState {
     pub async fn connections(&self, app_id: &Arc<str>, filter: &ConnectionFilter) -> Vec<ConnectionView> {
         match &self.cluster {
             Some(cluster) => cluster.connections(app_id, filter).await,
-            None => local_views(&self.hub, app_id, &self.node_id, filter, now_ms()),
+            None => local_views(&self.hub, app_id, &self.node_id, filter, unix_ms()),
         }
     }
 

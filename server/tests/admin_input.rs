@@ -279,7 +279,7 @@ both_backends!(
 );
 
 fn jwt(key: &[u8], sub: &str, exp_offset: i64) -> String {
-    let now = herald::store::now();
+    let now = herald::clock::unix_secs();
     let claims = json!({ "sub": sub, "email": "mallory@evil.test", "role": "owner", "tenant": null, "iat": now, "exp": now + exp_offset });
     encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key)).unwrap()
 }
@@ -404,8 +404,18 @@ async fn refresh_tokens_are_single_use_and_logout_revokes(backend: Backend) {
     assert_eq!(logout.0, 204, "{}", logout.1);
     assert_error(&refresh(&second["refresh_token"]).await, 401, "unauthorized", None);
     assert_error(&refresh(&json!("never-issued")).await, 401, "unauthorized", None);
+    // Without a token in the body the refresh cookie is looked for; there is none here.
+    let (status, none) = t.post("/auth/refresh", None, json!({})).await;
+    assert_eq!(status, 401, "{none}");
+    assert!(
+        none["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("herald_refresh"),
+        "{none}"
+    );
     assert_error(
-        &t.post("/auth/refresh", None, json!({})).await,
+        &t.post("/auth/refresh", None, json!({ "refresh_token": 7 })).await,
         400,
         "bad_request",
         Some("refresh_token"),
@@ -414,6 +424,65 @@ async fn refresh_tokens_are_single_use_and_logout_revokes(backend: Backend) {
 both_backends!(
     refresh_tokens_are_single_use_and_logout_revokes,
     refresh_tokens_are_single_use_and_logout_revokes
+);
+
+/// The browser console's session: the refresh token only ever travels in an HttpOnly cookie scoped
+/// to the auth routes, rotates on every refresh, and logout clears it.
+async fn the_console_refresh_token_lives_in_an_http_only_cookie(backend: Backend) {
+    let t = spawn_app(backend).await;
+    let auth = |path: &str, cookie: Option<&str>, body: Value| {
+        let mut req = t.client.post(t.url(path)).json(&body);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let cookie_of = |res: &reqwest::Response| {
+        let set = res
+            .headers()
+            .get("set-cookie")
+            .expect("set-cookie")
+            .to_str()
+            .unwrap()
+            .to_string();
+        (set.split(';').next().unwrap().to_string(), set)
+    };
+    let login = json!({ "email": OWNER_EMAIL, "password": PASSWORD, "refresh_cookie": true });
+    let res = auth("/auth/login", None, login).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (first, set) = cookie_of(&res);
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/api/v1/auth", "Max-Age=2592000"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body.get("refresh_token").is_none(),
+        "the body carries no refresh token: {body}"
+    );
+    assert_eq!(t.get("/me", body["access_token"].as_str()).await.0, 200);
+
+    let res = auth("/auth/refresh", Some(&first), json!({})).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (second, _) = cookie_of(&res);
+    assert_ne!(first, second, "the cookie rotates");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body.get("refresh_token").is_none() && body["access_token"].is_string(),
+        "{body}"
+    );
+    let reused = auth("/auth/refresh", Some(&first), json!({})).await.unwrap();
+    assert_eq!(reused.status(), 401, "a used cookie is refused");
+
+    let res = auth("/auth/logout", Some(&second), json!({})).await.unwrap();
+    assert_eq!(res.status(), 204);
+    let (cleared, set) = cookie_of(&res);
+    assert!(cleared == "herald_refresh=" && set.contains("Max-Age=0"), "{set}");
+    let after = auth("/auth/refresh", Some(&second), json!({})).await.unwrap();
+    assert_eq!(after.status(), 401, "logout revoked the cookie's token");
+}
+both_backends!(
+    console_refresh_cookie,
+    the_console_refresh_token_lives_in_an_http_only_cookie
 );
 
 async fn unknown_admin_routes_are_404_json(backend: Backend) {

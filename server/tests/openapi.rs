@@ -5,7 +5,7 @@
 fn checked_in_openapi_document_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json");
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    let generated = herald::admin::openapi_json();
+    let generated = herald::openapi::openapi_json();
     assert!(
         checked_in.trim() == generated.trim(),
         "openapi/openapi.json is stale: run `cargo run --release -p herald -- openapi > openapi/openapi.json`"
@@ -14,7 +14,7 @@ fn checked_in_openapi_document_is_current() {
 
 #[test]
 fn every_admin_route_is_documented() {
-    let doc: serde_json::Value = serde_json::from_str(&herald::admin::openapi_json()).expect("valid JSON");
+    let doc: serde_json::Value = serde_json::from_str(&herald::openapi::openapi_json()).expect("valid JSON");
     let paths = doc["paths"].as_object().expect("paths");
     for route in [
         "/api/v1/auth/login",

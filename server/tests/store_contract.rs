@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use common::store_fixture::{actor, fixture, new_app};
 use common::Backend;
+use herald::clock::unix_secs;
 use herald::store::prelude::*;
 use herald::store::{
-    now, Actor, AppPatch, EventRow, NewApp, NewKey, Role, SettingsPatch, StoreError, TenantLimits, TenantPatch,
-    TenantStatus,
+    Actor, AppPatch, EventRow, NewApp, NewKey, Role, SettingsPatch, StoreError, TenantLimits, TenantPatch, TenantStatus,
 };
 
 fn limits(max_apps: i64) -> TenantLimits {
@@ -220,7 +220,7 @@ async fn keys_are_listed_decrypted_stored_encrypted_revoked_and_expire(backend: 
     let new = NewKey::new(Some("k2".into()), Some(secret.into()), "rotation".into(), None).unwrap();
     let key = s.create_key(&app.id, new, &actor()).await.expect("create key");
     assert_eq!((key.label.as_str(), key.secret.as_deref()), ("rotation", Some(secret)));
-    assert!(key.is_active(now()));
+    assert!(key.is_active(unix_secs()));
 
     let listed = s.list_keys(&app.id).await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -257,21 +257,21 @@ async fn keys_are_listed_decrypted_stored_encrypted_revoked_and_expire(backend: 
 
     let revoked = s.revoke_key(&app.id, "k2", &actor()).await.expect("revoke");
     assert!(revoked.revoked_at.is_some());
-    assert!(!revoked.is_active(now()));
+    assert!(!revoked.is_active(unix_secs()));
     let again = s.revoke_key(&app.id, "k2", &actor()).await;
     assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
     let other_app = s.revoke_key("no-such-app", "k2", &actor()).await;
     assert!(matches!(other_app, Err(StoreError::NotFound(_))));
 
-    let past = NewKey::new(Some("old".into()), None, String::new(), Some(now() - 10)).unwrap();
+    let past = NewKey::new(Some("old".into()), None, String::new(), Some(unix_secs() - 10)).unwrap();
     let expired = s.create_key(&app.id, past, &actor()).await.unwrap();
     assert!(
-        expired.revoked_at.is_none() && !expired.is_active(now()),
+        expired.revoked_at.is_none() && !expired.is_active(unix_secs()),
         "expired key must not be active"
     );
-    let future = NewKey::new(Some("soon".into()), None, String::new(), Some(now() + 3600)).unwrap();
+    let future = NewKey::new(Some("soon".into()), None, String::new(), Some(unix_secs() + 3600)).unwrap();
     let later = s.create_key(&app.id, future, &actor()).await.unwrap();
-    assert!(later.is_active(now()) && !later.is_active(now() + 3601));
+    assert!(later.is_active(unix_secs()) && !later.is_active(unix_secs() + 3601));
 }
 both_backends!(
     keys_lifecycle,
@@ -323,7 +323,7 @@ async fn every_cached_write_bumps_the_revision_and_snapshot_has_everything(backe
     bumped!("create_key");
     s.revoke_key(&a.app.id, "k2", &actor()).await.unwrap();
     bumped!("revoke_key");
-    s.touch_keys(&["k2".to_string()], now()).await.unwrap();
+    s.touch_keys(&["k2".to_string()], unix_secs()).await.unwrap();
     assert_eq!(
         s.revision().await.unwrap(),
         last,
@@ -433,15 +433,23 @@ async fn refresh_tokens_are_single_use_and_expire(backend: Backend) {
         .create_admin("a@x.test", "h", Role::Owner, None, &actor())
         .await
         .unwrap();
-    s.save_refresh_token("live", &admin.id, now() + 60).await.unwrap();
-    s.save_refresh_token("stale", &admin.id, now() - 1).await.unwrap();
+    s.save_refresh_token("live", &admin.id, unix_secs() + 60).await.unwrap();
+    s.save_refresh_token("stale", &admin.id, unix_secs() - 1).await.unwrap();
     assert_eq!(
-        s.take_refresh_token("live", now()).await.unwrap().as_deref(),
+        s.take_refresh_token("live", unix_secs()).await.unwrap().as_deref(),
         Some(admin.id.as_str())
     );
-    assert_eq!(s.take_refresh_token("live", now()).await.unwrap(), None, "second use");
-    assert_eq!(s.take_refresh_token("stale", now()).await.unwrap(), None, "expired");
-    assert_eq!(s.take_refresh_token("unknown", now()).await.unwrap(), None);
+    assert_eq!(
+        s.take_refresh_token("live", unix_secs()).await.unwrap(),
+        None,
+        "second use"
+    );
+    assert_eq!(
+        s.take_refresh_token("stale", unix_secs()).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(s.take_refresh_token("unknown", unix_secs()).await.unwrap(), None);
 }
 both_backends!(refresh_tokens, refresh_tokens_are_single_use_and_expire);
 
@@ -652,7 +660,7 @@ async fn writers_in_two_processes_wait_their_turn(backend: Backend) {
         while !stop.load(Ordering::Relaxed) {
             let row = EventRow {
                 app_id: app_id.clone(),
-                time: now(),
+                time: unix_secs(),
                 kind: "connection_opened".into(),
                 socket_id: Some("1.1".into()),
                 user_id: None,

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::AdminError;
+use crate::clock::unix_secs;
 use crate::state::AppState;
-use crate::store::{now, Actor, Role, StoreError};
+use crate::store::{Actor, Role, StoreError};
 
 /// Lifetime of an access token.
 pub const ACCESS_TTL: i64 = 15 * 60;
@@ -52,7 +53,7 @@ impl AdminAuth {
 
     /// An access token for an admin.
     pub fn issue(&self, admin_id: &str, email: &str, role: Role, tenant: Option<&str>) -> Result<String, AdminError> {
-        let iat = now();
+        let iat = unix_secs();
         let claims = Claims {
             sub: admin_id.into(),
             email: email.into(),

@@ -1,7 +1,8 @@
 //! Login, refresh, logout and `me`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -11,28 +12,38 @@ use super::auth::{random_token, token_hash, Principal, ACCESS_TTL, REFRESH_TTL};
 use super::error::{AdminError, ErrorBody};
 use super::json::Body;
 use super::password;
+use super::refresh_cookie;
+use crate::clock::unix_secs;
 use crate::state::AppState;
-use crate::store::{now, Actor, Admin, Role};
+use crate::store::{Actor, Admin, Role};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// Keep the refresh token in an HttpOnly cookie (`herald_refresh`, scoped to `/api/v1/auth`)
+    /// instead of the answer's body: what the browser console does.
+    #[serde(default)]
+    pub refresh_cookie: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// The refresh token; leave it out to use the `herald_refresh` cookie.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenPair {
     /// A JWT for `Authorization: Bearer`, valid for `expires_in` seconds.
     pub access_token: String,
-    /// Single use: exchange it at `/auth/refresh` for a new pair.
-    pub refresh_token: String,
+    /// Single use: exchange it at `/auth/refresh` for a new pair. Absent when it was set as the
+    /// `herald_refresh` cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub token_type: &'static str,
     pub expires_in: i64,
 }
@@ -52,14 +63,24 @@ async fn pair(state: &AppState, admin: &Admin) -> Result<TokenPair, AdminError> 
     let refresh_token = random_token();
     state
         .store
-        .save_refresh_token(&token_hash(&refresh_token), &admin.id, now() + REFRESH_TTL)
+        .save_refresh_token(&token_hash(&refresh_token), &admin.id, unix_secs() + REFRESH_TTL)
         .await?;
     Ok(TokenPair {
         access_token,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         token_type: "Bearer",
         expires_in: ACCESS_TTL,
     })
+}
+
+/// Answers a token pair: in the body, or with the refresh token moved into the cookie.
+fn answer(mut pair: TokenPair, cookie: bool, headers: &HeaderMap) -> Response {
+    if !cookie {
+        return Json(pair).into_response();
+    }
+    let token = pair.refresh_token.take().unwrap_or_default();
+    let set = refresh_cookie::set(&token, REFRESH_TTL, headers);
+    ([(header::SET_COOKIE, set)], Json(pair)).into_response()
 }
 
 /// Log in with email and password. Five failures in five minutes lock the email out for the rest of the window.
@@ -67,8 +88,9 @@ async fn pair(state: &AppState, admin: &Admin) -> Result<TokenPair, AdminError> 
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Body(req): Body<LoginRequest>,
-) -> Result<Json<TokenPair>, AdminError> {
+) -> Result<Response, AdminError> {
     let email = req.email.trim().to_ascii_lowercase();
     state.admin.limiter().check(&email)?;
     let creds = state.store.admin_credentials(&email).await?;
@@ -114,34 +136,54 @@ pub async fn login(
             json!({}),
         )
         .await?;
-    Ok(Json(pair(&state, &admin).await?))
+    Ok(answer(pair(&state, &admin).await?, req.refresh_cookie, &headers))
 }
 
-/// Exchange a refresh token for a new token pair (the old refresh token stops working).
+/// Exchange a refresh token (from the body, or else the `herald_refresh` cookie) for a new token
+/// pair; the old refresh token stops working. A cookie's token is answered with a new cookie.
 #[utoipa::path(operation_id = "refresh", post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Body(req): Body<RefreshRequest>,
-) -> Result<Json<TokenPair>, AdminError> {
+) -> Result<Response, AdminError> {
+    let (token, cookie) = presented(req, &headers)?;
     let admin_id = state
         .store
-        .take_refresh_token(&token_hash(&req.refresh_token), now())
+        .take_refresh_token(&token_hash(&token), unix_secs())
         .await?
         .ok_or_else(|| AdminError::Unauthorized("refresh token unknown, used or expired; log in again".into()))?;
     let admin = state.store.get_admin(&admin_id).await?;
-    Ok(Json(pair(&state, &admin).await?))
+    Ok(answer(pair(&state, &admin).await?, cookie, &headers))
 }
 
-/// Revoke a refresh token. Access tokens expire by themselves within 15 minutes.
+/// The refresh token a request presents, and whether it came as the cookie.
+fn presented(req: RefreshRequest, headers: &HeaderMap) -> Result<(String, bool), AdminError> {
+    match (req.refresh_token, refresh_cookie::read(headers)) {
+        (Some(token), _) => Ok((token, false)),
+        (None, Some(token)) => Ok((token, true)),
+        (None, None) => Err(AdminError::Unauthorized(
+            "no refresh token: send refresh_token, or the herald_refresh cookie; log in again".into(),
+        )),
+    }
+}
+
+/// Revoke a refresh token (from the body, or else the `herald_refresh` cookie, which is cleared).
+/// Access tokens expire by themselves within 15 minutes.
 #[utoipa::path(operation_id = "logout", post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204)))]
-pub async fn logout(State(state): State<AppState>, Body(req): Body<RefreshRequest>) -> Result<StatusCode, AdminError> {
-    state
-        .store
-        .take_refresh_token(&token_hash(&req.refresh_token), now())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(req): Body<RefreshRequest>,
+) -> Result<Response, AdminError> {
+    let clear = [(header::SET_COOKIE, refresh_cookie::clear(&headers))];
+    let Ok((token, _)) = presented(req, &headers) else {
+        return Ok((StatusCode::NO_CONTENT, clear).into_response());
+    };
+    state.store.take_refresh_token(&token_hash(&token), unix_secs()).await?;
+    Ok((StatusCode::NO_CONTENT, clear).into_response())
 }
 
 /// Who the caller is.

@@ -7,10 +7,11 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 
 use super::{Attach, Bus, BusError, Deliver, Published, StoreOptions};
+use crate::channel_key::ChannelKey;
+use crate::clock::unix_ms;
 use crate::history::{page, plan_start, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention};
 use crate::history::{StartFrom, StreamStart};
-use crate::hub::ChannelKey;
-use crate::message::{now_ms, ChannelMessage, Origin};
+use crate::message::{ChannelMessage, Origin};
 
 pub struct LocalBus {
     sink: Arc<dyn Deliver>,
@@ -36,10 +37,10 @@ impl Bus for LocalBus {
                 duplicate: false,
             });
         };
-        let log = self.history.log(&(message.app_id.clone(), message.channel.clone()));
+        let log = self.history.log(&ChannelKey::of(&message.app_id, &message.channel));
         let mut log = log.lock();
         let epoch = self.history.epoch();
-        if let Some(serial) = options.idempotency_key.as_deref().and_then(|k| log.seen(k, now_ms())) {
+        if let Some(serial) = options.idempotency_key.as_deref().and_then(|k| log.seen(k, unix_ms())) {
             return Ok(Published {
                 position: Some(Position { epoch, serial }),
                 duplicate: true,
@@ -57,7 +58,7 @@ impl Bus for LocalBus {
     async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach) {
         let log = self.history.log(key);
         let log = log.lock();
-        let planned = plan_start(&*log, self.history.epoch(), log.serial(), from, retention, now_ms());
+        let planned = plan_start(&*log, self.history.epoch(), log.serial(), from, retention, unix_ms());
         // Reading the in-memory log never waits, so the plan is ready at once.
         let start = planned.now_or_never().unwrap_or_else(|| {
             let current = Position {
@@ -72,7 +73,7 @@ impl Bus for LocalBus {
     async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError> {
         let log = self.history.log(key);
         let log = log.lock();
-        let read = page(&*log, log.serial(), query, retention, now_ms()).now_or_never();
+        let read = page(&*log, log.serial(), query, retention, unix_ms()).now_or_never();
         let mut page = read.transpose()?.unwrap_or_default();
         page.epoch = self.history.epoch();
         Ok(page)

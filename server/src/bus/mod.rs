@@ -12,22 +12,33 @@ pub use local::LocalBus;
 
 use async_trait::async_trait;
 
-use crate::history::{HistoryError, Page, PageQuery, Position, Retention, StartFrom, StreamStart};
-use crate::hub::ChannelKey;
+use crate::channel_key::ChannelKey;
+use crate::history::{BoxedSource, HistoryError, Page, PageQuery, Position, Retention, StartFrom, StreamStart};
 use crate::message::ChannelMessage;
 
 /// Errors of the bus layer.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
+    /// Not connected to what carries messages (NATS): nothing was tried.
     #[error("bus unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(&'static str),
+    /// Sending to the bus failed: `context` says what failed, `source` why.
+    #[error("bus unavailable: {context}: {source}")]
+    Failed {
+        context: &'static str,
+        #[source]
+        source: BoxedSource,
+    },
+    /// Storing or reading the channel's history failed.
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
-impl From<HistoryError> for BusError {
-    fn from(e: HistoryError) -> Self {
-        match e {
-            HistoryError::Unavailable(m) => BusError::Unavailable(m),
-            HistoryError::NotCached => BusError::Unavailable("not among the recent messages".into()),
+impl BusError {
+    pub fn failed(context: &'static str, source: impl Into<BoxedSource>) -> Self {
+        BusError::Failed {
+            context,
+            source: source.into(),
         }
     }
 }

@@ -15,8 +15,8 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::subjects::Subjects;
+use crate::clock::unix_ms;
 use crate::lifecycle::{EventLogError, EventQuery, EventStore, LifecycleEvent, LiveEvents};
-use crate::message::now_ms;
 
 /// Events waiting to be published; beyond this, new ones are dropped.
 const BACKLOG: usize = 10_000;
@@ -31,10 +31,6 @@ pub struct JetStreamEvents {
     max_bytes: i64,
     stream: tokio::sync::OnceCell<stream::Stream>,
     outbound: mpsc::Sender<LifecycleEvent>,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> EventLogError {
-    EventLogError::Unavailable(e.to_string())
 }
 
 impl JetStreamEvents {
@@ -81,7 +77,9 @@ impl JetStreamEvents {
                     discard: DiscardPolicy::Old,
                     ..Default::default()
                 };
-                super::streams::open(&self.js, config).await.map_err(unavailable)
+                super::streams::open(&self.js, config)
+                    .await
+                    .map_err(|e| EventLogError::failed("opening the events stream", e))
             })
             .await
     }
@@ -95,9 +93,9 @@ impl EventStore for JetStreamEvents {
 
     async fn query(&self, app_id: &str, query: &EventQuery) -> Result<Vec<LifecycleEvent>, EventLogError> {
         let stream = self.stream().await?;
-        let since = query.since.unwrap_or(now_ms() - 3_600_000);
-        let start_time =
-            time::OffsetDateTime::from_unix_timestamp_nanos(since as i128 * 1_000_000).map_err(unavailable)?;
+        let since = query.since.unwrap_or(unix_ms() - 3_600_000);
+        let start_time = time::OffsetDateTime::from_unix_timestamp_nanos(since as i128 * 1_000_000)
+            .map_err(|e| EventLogError::failed("reading `since`", e))?;
         let consumer = stream
             .create_consumer(OrderedConfig {
                 filter_subject: self.subjects.events(app_id),
@@ -105,8 +103,11 @@ impl EventStore for JetStreamEvents {
                 ..Default::default()
             })
             .await
-            .map_err(unavailable)?;
-        let mut messages = consumer.messages().await.map_err(unavailable)?;
+            .map_err(|e| EventLogError::failed("reading the events stream", e))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| EventLogError::failed("reading the events stream", e))?;
         let mut newest: VecDeque<LifecycleEvent> = VecDeque::with_capacity(query.limit);
         for _ in 0..MAX_SCAN {
             let next = tokio::time::timeout(Duration::from_secs(2), messages.next()).await;
@@ -135,7 +136,7 @@ impl EventStore for JetStreamEvents {
             .client
             .subscribe(self.subjects.events(app_id))
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| EventLogError::failed("subscribing to the live events", e))?;
         // A request after the subscription comes back (as "no responders") once the server has
         // processed the subscription, so events from now on reach this reader.
         let probe = self.client.request(self.subjects.probe("events"), bytes::Bytes::new());

@@ -30,10 +30,12 @@ use super::store::{decode, MessageStore};
 use super::tail::TailChecks;
 use super::Cluster;
 use crate::bus::{Attach, Deliver};
+use crate::channel_key::ChannelKey;
+use crate::clock::unix_ms;
 use crate::history::{try_plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
 use crate::history::{ChannelReader, HistoryError};
-use crate::hub::{ChannelKey, Hub};
-use crate::message::{now_ms, ChannelMessage};
+use crate::hub::Hub;
+use crate::message::ChannelMessage;
 use crate::protocol::CloseCode;
 
 /// One channel's subscription.
@@ -57,7 +59,7 @@ impl Cluster {
     pub async fn join_interest(&self, key: &ChannelKey) {
         let mut live = self.live.lock().await;
         if !live.contains_key(key) {
-            match self.client.subscribe(self.subjects.live(&key.0, &key.1)).await {
+            match self.client.subscribe(self.subjects.live(&key.app, &key.channel)).await {
                 Ok(sub) => {
                     let (attach, requests) = mpsc::unbounded_channel();
                     let (planned, plans) = mpsc::unbounded_channel();
@@ -129,8 +131,8 @@ impl Cluster {
     }
 
     fn drop_if_unused(&self, live: &mut HashMap<ChannelKey, Live>, key: &ChannelKey) {
-        let unused =
-            live.get(key).is_some_and(|e| e.joining == 0) && self.hub.channels.subscriber_count(&key.0, &key.1) == 0;
+        let unused = live.get(key).is_some_and(|e| e.joining == 0)
+            && self.hub.channels.subscriber_count(&key.app, &key.channel) == 0;
         if unused {
             // Ending the task drops the subscription, which unsubscribes it.
             if let Some(entry) = live.remove(key) {
@@ -306,10 +308,10 @@ impl ChannelTask {
             // Bounded: a store that is slow to answer (a stream electing its leader) must not hold
             // the channel's deliveries and subscribers; the next live message finds the gap again.
             let next = tokio::time::timeout(STORE_READ, reader.next_after(cursor)).await;
-            let next = next.unwrap_or_else(|_| Err(HistoryError::Unavailable("store read timed out".into())));
+            let next = next.unwrap_or_else(|_| Err(HistoryError::unavailable("store read timed out")));
             match next {
                 Ok(Some(message)) if message.serial <= upto && message.prev > cursor => {
-                    tracing::warn!(channel = %self.key.1.as_str(), missing = message.prev, "a message of the channel is not in the store");
+                    tracing::warn!(channel = %self.key.channel.as_str(), missing = message.prev, "a message of the channel is not in the store");
                     complete = false;
                     break;
                 }
@@ -320,7 +322,7 @@ impl ChannelTask {
                 }
                 Ok(_) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, channel = %self.key.1.as_str(), "cannot fill a gap from the store");
+                    tracing::warn!(error = %e, channel = %self.key.channel.as_str(), "cannot fill a gap from the store");
                     complete = false;
                     break;
                 }
@@ -357,7 +359,7 @@ impl ChannelTask {
             }
         }
         let upto = self.cursor.unwrap_or(0);
-        let now = now_ms();
+        let now = unix_ms();
         match try_plan_start(&self.recent, epoch, upto, request.from, request.retention, now).await {
             Ok(start) => (request.attach)(start),
             // Older than what this node keeps in memory: read the store off the delivery loop.
@@ -373,7 +375,9 @@ impl ChannelTask {
             let deadline = tokio::time::Instant::now() + PLAN_DEADLINE;
             let start = loop {
                 let read = match store.reader(&key).await {
-                    Ok(reader) => try_plan_start(&reader, epoch, upto, request.from, request.retention, now_ms()).await,
+                    Ok(reader) => {
+                        try_plan_start(&reader, epoch, upto, request.from, request.retention, unix_ms()).await
+                    }
                     Err(e) => Err(e),
                 };
                 match read {

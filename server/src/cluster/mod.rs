@@ -30,10 +30,12 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use crate::bus::{Attach, Bus, BusError, Published, StoreOptions};
+use crate::channel_key::ChannelKey;
+use crate::clock::unix_ms;
 use crate::connections::{ConnectionFilter, ConnectionView};
 use crate::history::{self, Page, PageQuery, Retention, StartFrom};
-use crate::hub::{frame_of, ChannelKey, Decision, Hub, HubEvent};
-use crate::message::{now_ms, ChannelMessage, Origin};
+use crate::hub::{frame_of, Decision, Hub, HubEvent};
+use crate::message::{ChannelMessage, Origin};
 use crate::protocol::{ChannelName, CloseCode};
 use crate::shutdown::Shutdown;
 pub use events::JetStreamEvents;
@@ -257,11 +259,11 @@ impl Cluster {
     }
 
     async fn send<T: serde::Serialize>(&self, subject: String, value: &T) -> Result<(), BusError> {
-        let payload = serde_json::to_vec(value).map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let payload = serde_json::to_vec(value).map_err(|e| BusError::failed("encoding a cluster message", e))?;
         self.client
             .publish(subject, payload.into())
             .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))
+            .map_err(|e| BusError::failed("publishing to NATS", e))
     }
 }
 
@@ -273,7 +275,7 @@ impl Bus for Cluster {
     async fn publish(&self, mut message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
         // Without NATS nothing can be stored or carried: say so at once rather than after timeouts.
         if !self.is_ready() {
-            return Err(BusError::Unavailable("not connected to NATS".into()));
+            return Err(BusError::Unavailable("not connected to NATS"));
         }
         if message.origin == Origin::Client {
             self.send(self.subjects.live(&message.app_id, &message.channel), &message)
@@ -306,7 +308,7 @@ impl Bus for Cluster {
     async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError> {
         let last = self.store.last_serial(key).await?.unwrap_or(0);
         let reader = self.store.reader(key).await?;
-        let mut page = history::page(&reader, last, query, retention, now_ms()).await?;
+        let mut page = history::page(&reader, last, query, retention, unix_ms()).await?;
         page.epoch = self.store.epoch().await?;
         Ok(page)
     }

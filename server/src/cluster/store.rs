@@ -19,8 +19,9 @@ use dashmap::DashMap;
 
 use super::subjects::Subjects;
 use crate::bus::{Published, StoreOptions};
+use crate::channel_key::ChannelKey;
+use crate::clock::unix_ms;
 use crate::history::{ChannelReader, HistoryError, Position};
-use crate::hub::ChannelKey;
 use crate::message::ChannelMessage;
 
 /// Publishes of one channel retried after another node got in first, before giving up.
@@ -64,10 +65,6 @@ pub struct MessageStore {
     chains: DashMap<ChannelKey, Arc<tokio::sync::Mutex<Option<u64>>>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> HistoryError {
-    HistoryError::Unavailable(e.to_string())
-}
-
 impl MessageStore {
     pub fn new(client: async_nats::Client, subjects: Subjects, limits: StreamLimits) -> Self {
         MessageStore {
@@ -101,7 +98,9 @@ impl MessageStore {
                     }),
                     ..Default::default()
                 };
-                let stream = super::streams::open(&self.js, config).await.map_err(unavailable)?;
+                let stream = super::streams::open(&self.js, config)
+                    .await
+                    .map_err(|e| HistoryError::failed("opening the message stream", e))?;
                 let epoch = stream.cached_info().created.unix_timestamp_nanos() as u64;
                 Ok(Opened { stream, epoch })
             })
@@ -137,13 +136,13 @@ impl MessageStore {
         message: &mut ChannelMessage,
         options: &StoreOptions,
     ) -> Result<Published, HistoryError> {
-        let too_late = || HistoryError::Unavailable("the message store did not answer in time; retry".into());
+        let too_late = || HistoryError::unavailable("the message store did not answer in time; retry");
         let deadline = tokio::time::Instant::now() + STORE_DEADLINE;
         let opened = tokio::time::timeout_at(deadline, self.opened())
             .await
             .map_err(|_| too_late())??;
-        let key = (message.app_id.clone(), message.channel.clone());
-        let subject = self.subjects.stored(&key.0, &key.1);
+        let key = ChannelKey::of(&message.app_id, &message.channel);
+        let subject = self.subjects.stored(&key.app, &key.channel);
         let chain = self.chains.entry(key).or_default().clone();
         let mut last = tokio::time::timeout_at(deadline, chain.lock())
             .await
@@ -195,8 +194,8 @@ impl MessageStore {
                 }
             }
         }
-        Err(HistoryError::Unavailable(
-            "too many concurrent publishers on this channel; retry".into(),
+        Err(HistoryError::unavailable(
+            "too many concurrent publishers on this channel; retry",
         ))
     }
 
@@ -219,7 +218,8 @@ impl MessageStore {
                 .unwrap_or(0),
         };
         message.prev = prev;
-        let payload = serde_json::to_vec(&*message).map_err(|e| Chained::Failed(unavailable(e)))?;
+        let payload = serde_json::to_vec(&*message)
+            .map_err(|e| Chained::Failed(HistoryError::failed("encoding the message", e)))?;
         let mut publish = PublishMessage::build()
             .payload(payload.into())
             .expected_last_subject_sequence(prev);
@@ -237,7 +237,7 @@ impl MessageStore {
         };
         ack.map_err(|e| match e.kind() {
             PublishErrorKind::WrongLastSequence => Chained::Behind,
-            _ => Chained::Failed(unavailable(e)),
+            _ => Chained::Failed(HistoryError::failed("storing the message in JetStream", e)),
         })
     }
 
@@ -257,7 +257,7 @@ impl MessageStore {
         }
         match tokio::time::timeout_at(deadline, stream.direct_get(serial)).await {
             Ok(Ok(raw)) => serde_json::from_slice::<ChannelMessage>(&raw.payload)
-                .is_ok_and(|original| crate::message::now_ms() - original.published_ms > window),
+                .is_ok_and(|original| unix_ms() - original.published_ms > window),
             _ => false,
         }
     }
@@ -282,7 +282,7 @@ impl MessageStore {
     /// The sequence of a channel's last stored message.
     pub async fn last_serial(&self, key: &ChannelKey) -> Result<Option<u64>, HistoryError> {
         let opened = self.opened().await?;
-        self.last_serial_of(&opened.stream, &self.subjects.stored(&key.0, &key.1))
+        self.last_serial_of(&opened.stream, &self.subjects.stored(&key.app, &key.channel))
             .await
     }
 
@@ -290,14 +290,18 @@ impl MessageStore {
         match stream.direct_get_last_for_subject(subject).await {
             Ok(m) => Ok(Some(m.sequence)),
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(HistoryError::failed("reading the channel's last message", e)),
         }
     }
 
     /// The stream's last sequence (any channel).
     pub async fn stream_last(&self) -> Result<u64, HistoryError> {
         let opened = self.opened().await?;
-        let info = opened.stream.get_info().await.map_err(unavailable)?;
+        let info = opened
+            .stream
+            .get_info()
+            .await
+            .map_err(|e| HistoryError::failed("reading the message stream's state", e))?;
         Ok(info.state.last_sequence)
     }
 
@@ -307,7 +311,7 @@ impl MessageStore {
         Ok(StoredChannel {
             stream: &opened.stream,
             epoch: opened.epoch,
-            subject: self.subjects.stored(&key.0, &key.1),
+            subject: self.subjects.stored(&key.app, &key.channel),
         })
     }
 }
@@ -347,7 +351,7 @@ impl ChannelReader for StoredChannel<'_> {
         {
             Ok(m) => Ok(self.decode(m)),
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(HistoryError::failed("reading the channel's next message", e)),
         }
     }
 
@@ -355,7 +359,7 @@ impl ChannelReader for StoredChannel<'_> {
         match self.stream.direct_get(serial).await {
             Ok(m) => Ok(self.decode(m)),
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(HistoryError::failed("reading a stored message", e)),
         }
     }
 }

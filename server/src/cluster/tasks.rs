@@ -11,9 +11,11 @@ use super::nodes::{Counts, HEARTBEAT};
 use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
 use super::{Cluster, HubEvents};
 use crate::bus::Bus;
+use crate::channel_key::ChannelKey;
+use crate::clock::unix_ms;
 use crate::connections::local_views;
 use crate::hub::{frame_of, Decision, HubEvent};
-use crate::message::{now_ms, ChannelMessage};
+use crate::message::ChannelMessage;
 use crate::protocol::CloseCode;
 use crate::shutdown::Shutdown;
 
@@ -63,8 +65,8 @@ async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
             HubEvent::PresenceJoin { key, member } => {
                 let event = PresenceEvent::Join {
                     node: cluster.node.clone(),
-                    app: key.0,
-                    channel: key.1,
+                    app: key.app,
+                    channel: key.channel,
                     member,
                 };
                 publish_presence(&cluster, &event).await;
@@ -72,8 +74,8 @@ async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
             HubEvent::PresenceLeave { key, user } => {
                 let event = PresenceEvent::Leave {
                     node: cluster.node.clone(),
-                    app: key.0,
-                    channel: key.1,
+                    app: key.app,
+                    channel: key.channel,
                     user,
                 };
                 publish_presence(&cluster, &event).await;
@@ -83,7 +85,7 @@ async fn hub_events(cluster: Arc<Cluster>, mut events: HubEvents) {
                 let _ = done.send(());
             }
             HubEvent::Count { key, count } => {
-                let (app, channel) = key;
+                let ChannelKey { app, channel } = key;
                 publish_presence(
                     &cluster,
                     &PresenceEvent::Count {
@@ -133,14 +135,14 @@ async fn publish_sync(cluster: &Cluster) {
         .channels
         .local_presence()
         .into_iter()
-        .map(|((app, channel), members)| (app, channel, members))
+        .map(|(key, members)| (key.app, key.channel, members))
         .collect();
     let users = cluster.hub.users.local_users();
     let counts = cluster
         .hub
         .local_counts_to_share()
         .into_iter()
-        .map(|((app, channel), count)| (app, channel, count))
+        .map(|(key, count)| (key.app, key.channel, count))
         .collect();
     publish_presence(
         cluster,
@@ -186,7 +188,7 @@ async fn presence_in(cluster: Arc<Cluster>) {
                 app,
                 channel,
                 count,
-            } => cluster.hub.remote_count(&node, (app, channel), count),
+            } => cluster.hub.remote_count(&node, ChannelKey::new(app, channel), count),
             PresenceEvent::Online { node, app, user } => cluster.hub.users.remote_online(&node, &app, &user),
             PresenceEvent::Offline { node, app, user } => cluster.hub.users.remote_offline(&node, &app, &user),
             PresenceEvent::Join {
@@ -194,13 +196,13 @@ async fn presence_in(cluster: Arc<Cluster>) {
                 app,
                 channel,
                 member,
-            } => registry.remote_join(&(app, channel), &node, &member),
+            } => registry.remote_join(&ChannelKey::new(app, channel), &node, &member),
             PresenceEvent::Leave {
                 node,
                 app,
                 channel,
                 user,
-            } => registry.remote_leave(&(app, channel), &node, &user),
+            } => registry.remote_leave(&ChannelKey::new(app, channel), &node, &user),
             PresenceEvent::Sync {
                 node,
                 channels,
@@ -209,13 +211,13 @@ async fn presence_in(cluster: Arc<Cluster>) {
             } => {
                 let memberships = channels
                     .into_iter()
-                    .map(|(app, channel, members)| ((app, channel), members))
+                    .map(|(app, channel, members)| (ChannelKey::new(app, channel), members))
                     .collect();
                 registry.replace_node(&node, memberships);
                 cluster.hub.users.replace_node(&node, &users);
                 let counts = counts
                     .into_iter()
-                    .map(|(app, channel, n)| ((app, channel), n))
+                    .map(|(app, channel, n)| (ChannelKey::new(app, channel), n))
                     .collect();
                 cluster.hub.replace_node_counts(&node, counts);
             }
@@ -306,7 +308,7 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
                     }
                     Query::Stats { app } => cluster.send(reply.to_string(), &cluster.local_stats(&app)).await,
                     Query::Connections { app, filter } => {
-                        let views = local_views(&cluster.hub, &app, &cluster.node, &filter, now_ms());
+                        let views = local_views(&cluster.hub, &app, &cluster.node, &filter, unix_ms());
                         cluster.send(reply.to_string(), &views).await
                     }
                     Query::Disconnect { app, socket_id, code, reason } => {

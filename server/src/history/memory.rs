@@ -11,7 +11,7 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 
 use super::{ChannelReader, HistoryError, Position, Retention};
-use crate::hub::ChannelKey;
+use crate::channel_key::ChannelKey;
 use crate::message::ChannelMessage;
 
 /// One channel's history.

@@ -13,18 +13,51 @@ pub use replay::{page, plan_start, try_plan_start, Page, PageQuery, StreamStart}
 
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
 use crate::message::ChannelMessage;
 use crate::store::App;
 
 pub use crate::protocol::{NotRecovered, Position, StartFrom};
 
+/// An underlying error, kept as the source of a layer's own error.
+pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error("history store unavailable: {0}")]
-    Unavailable(String),
+    /// The store could not be read or written: `context` says what failed, `source` why.
+    #[error("history store unavailable: {context}{}", because(.source))]
+    Unavailable {
+        context: Cow<'static, str>,
+        #[source]
+        source: Option<BoxedSource>,
+    },
     /// A reader over recent messages only was asked for older ones.
     #[error("not among the recent messages")]
     NotCached,
+}
+
+impl HistoryError {
+    /// Unavailable, for a reason of its own (a timeout, a refusal).
+    pub fn unavailable(context: impl Into<Cow<'static, str>>) -> Self {
+        HistoryError::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// Unavailable because `source` failed while doing `context`.
+    pub fn failed(context: &'static str, source: impl Into<BoxedSource>) -> Self {
+        HistoryError::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// `": why"` for an error with a source, so the message says why on its own (logs print it with `%`).
+pub fn because(source: &Option<BoxedSource>) -> String {
+    source.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 /// Reads one channel's retained messages.

@@ -131,7 +131,7 @@ pub async fn info_attributes(
                 out.insert(attr.clone(), json!(counts.get(channel).copied().unwrap_or(0)));
             }
             "cache" if channel.is_cache() => {
-                if let Some(hit) = state.hub.cached(&(app_id.clone(), channel.clone())) {
+                if let Some(hit) = state.hub.cached(&crate::channel_key::ChannelKey::of(&app_id, &channel)) {
                     let cache = json!({ "data": hit.data, "event": hit.event, "ttl": hit.ttl_left(Instant::now()) });
                     out.insert(attr.clone(), cache);
                 }

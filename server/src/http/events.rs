@@ -11,12 +11,13 @@ use super::channels::info_attributes;
 use super::error::ApiError;
 use super::signed::Signed;
 use crate::bus::StoreOptions;
+use crate::clock::unix_secs;
 use crate::history::Retention;
 use crate::lifecycle::{preview, EventKind, LifecycleEvent};
 use crate::message::{ChannelMessage, MessageData, Origin};
 use crate::protocol::{ChannelKind, ChannelName, EventName, SocketId};
 use crate::state::AppState;
-use crate::store::{now, App};
+use crate::store::App;
 
 /// Channels one event may go to.
 pub const MAX_CHANNELS: usize = 100;
@@ -284,7 +285,10 @@ fn take_quota(state: &AppState, app: &App, events: &[&ValidEvent]) -> Result<(),
         .map(|t| t.limits.max_messages_per_day)
         .unwrap_or(0);
     let messages: usize = events.iter().map(|e| e.channels.len()).sum();
-    if !state.quota.try_take(&app.tenant_id, messages as i64, limit, now()) {
+    if !state
+        .quota
+        .try_take(&app.tenant_id, messages as i64, limit, unix_secs())
+    {
         return Err(ApiError::Forbidden(format!(
             "Over quota: this app's tenant may publish {limit} messages a day"
         )));

@@ -83,7 +83,7 @@ pub async fn history(
     let name = path.1;
     let channel = ChannelName::parse(&name).map_err(|e| ApiError::bad(format!("Invalid channel {name:?}: {e}")))?;
     let query = page_query(&signed)?;
-    let key = (std::sync::Arc::from(signed.app.id.as_str()), channel);
+    let key = crate::channel_key::ChannelKey::new(std::sync::Arc::from(signed.app.id.as_str()), channel);
     let page = state
         .publisher
         .bus()

@@ -3,6 +3,7 @@
 //! Handlers are thin: they validate, call the hub or the publisher, and shape the answer.
 
 mod channels;
+pub mod console;
 mod error;
 mod events;
 mod health;
@@ -36,10 +37,15 @@ pub fn router(state: AppState) -> Router {
         )
         // The PyPI SDK sends terminate_connections without the /apps/{app_id} prefix.
         .route("/users/{user_id}/terminate_connections", post(users::terminate))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { axum::Json(<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi()) }),
+        )
         .nest("/api/v1", crate::admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(console::router())
         .fallback(ws::not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

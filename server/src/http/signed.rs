@@ -8,9 +8,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 
 use super::error::ApiError;
+use crate::clock::unix_secs;
 use crate::protocol::http_signature::SignedRequest;
 use crate::state::AppState;
-use crate::store::{now, App};
+use crate::store::App;
 
 /// Largest HTTP API body read at all; per-event limits are the app's `max_payload_bytes`.
 const MAX_BODY: usize = 1024 * 1024;
@@ -82,7 +83,7 @@ impl FromRequest<AppState> for Signed {
             .by_key(key)
             .filter(|e| e.app.id == app.id)
             .ok_or_else(|| unknown_key(key))?;
-        signed.verify(&entry.secret, now())?;
+        signed.verify(&entry.secret, unix_secs())?;
         if !app.settings.enabled {
             return Err(ApiError::Forbidden("Application disabled".into()));
         }

@@ -4,8 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Connection, Hub, Limits, TrafficTotals};
+use super::{Connection, Hub, Limits};
 use crate::apps::Revoked;
+use crate::metrics::TrafficTotals;
 use crate::protocol::{CloseCode, SocketId};
 
 impl Hub {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use super::wire::Frame;
 use dashmap::DashMap;
 
-use super::registry::ChannelKey;
+use crate::channel_key::ChannelKey;
 
 /// The last event of a cache channel.
 #[derive(Clone)]

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use super::outbound::{Outbound, Pushed};
 use super::wire::Frame;
+use crate::metrics::TrafficTotals;
 use crate::protocol::{ChannelName, CloseCode, SocketId};
 
 /// Why a connection is being closed, and the message its client sees.
@@ -45,29 +46,11 @@ pub struct Traffic {
     pub last_activity_ms: AtomicI64,
 }
 
-/// Messages and bytes, in and out, summed over connections.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct TrafficTotals {
-    pub messages_in: u64,
-    pub bytes_in: u64,
-    pub messages_out: u64,
-    pub bytes_out: u64,
-}
-
 impl Traffic {
     pub fn received(&self, bytes: usize, now_ms: i64) {
         self.messages_in.fetch_add(1, Ordering::Relaxed);
         self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
         self.last_activity_ms.store(now_ms, Ordering::Relaxed);
-    }
-}
-
-impl TrafficTotals {
-    pub fn add(&mut self, other: TrafficTotals) {
-        self.messages_in += other.messages_in;
-        self.bytes_in += other.bytes_in;
-        self.messages_out += other.messages_out;
-        self.bytes_out += other.bytes_out;
     }
 }
 

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::subscription_count::Notice;
-use super::{ChannelKey, Frame, Hub, HubEvent};
+use super::{Frame, Hub, HubEvent};
+use crate::channel_key::ChannelKey;
 use crate::protocol::{frame, ChannelKind};
 use crate::store::App;
 
 impl Hub {
     /// This node's subscriber count of a channel changed: tell other nodes, and the subscribers.
     pub(super) fn local_count_changed(self: &Arc<Self>, app: &App, key: &ChannelKey, local: usize) {
-        if key.1.kind() == ChannelKind::ServerToUser {
+        if key.channel.kind() == ChannelKind::ServerToUser {
             return;
         }
         let counted = app.settings.subscription_count;
@@ -46,9 +47,9 @@ impl Hub {
                     .insert(node.clone(), n);
             }
         }
-        let enabled = self.apps.by_id(&key.0).is_some_and(|a| a.settings.subscription_count);
+        let enabled = self.apps.by_id(&key.app).is_some_and(|a| a.settings.subscription_count);
         self.observers.subscribers(&key, self.total_subscribers(&key), enabled);
-        if enabled && self.channels.subscriber_count(&key.0, &key.1) > 0 {
+        if enabled && self.channels.subscriber_count(&key.app, &key.channel) > 0 {
             self.count_changed(&key);
         }
     }
@@ -62,7 +63,7 @@ impl Hub {
                 .is_some_and(|a| a.settings.subscription_count || !a.settings.webhooks.is_empty())
         };
         let mut counts = self.channels.local_subscriber_counts();
-        counts.retain(|((app, channel), _)| channel.kind() != ChannelKind::ServerToUser && shared(app));
+        counts.retain(|(key, _)| key.channel.kind() != ChannelKind::ServerToUser && shared(&key.app));
         counts
     }
 
@@ -97,7 +98,7 @@ impl Hub {
         });
         self.remote_counts.retain(|_, nodes| !nodes.is_empty());
         for key in changed {
-            let counted = self.apps.by_id(&key.0).is_some_and(|a| a.settings.subscription_count);
+            let counted = self.apps.by_id(&key.app).is_some_and(|a| a.settings.subscription_count);
             self.observers.subscribers(&key, self.total_subscribers(&key), counted);
         }
     }
@@ -105,7 +106,7 @@ impl Hub {
     /// Subscribers of a channel on this node and, as last reported, on the others.
     fn total_subscribers(&self, key: &ChannelKey) -> usize {
         let remote: usize = self.remote_counts.get(key).map(|n| n.values().sum()).unwrap_or(0);
-        self.channels.subscriber_count(&key.0, &key.1) + remote
+        self.channels.subscriber_count(&key.app, &key.channel) + remote
     }
 
     /// Sends the subscribers the cluster-wide count now or, above 100 subscribers, at most every 30 s.
@@ -128,8 +129,8 @@ impl Hub {
     fn send_count(&self, key: &ChannelKey) {
         let count = self.total_subscribers(key);
         if count > 0 {
-            let notice = Frame::from(frame::subscription_count(key.1.as_str(), count));
-            self.channels.fan_out(&key.0, &key.1, &notice, None);
+            let notice = Frame::from(frame::subscription_count(key.channel.as_str(), count));
+            self.channels.fan_out(&key.app, &key.channel, &notice, None);
         }
     }
 }

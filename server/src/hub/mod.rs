@@ -17,11 +17,11 @@ mod users;
 mod wire;
 
 pub use cache::CachedEvent;
-pub use connection::{CloseReason, Connection, ConnectionMeta, Membership, TrafficTotals};
+pub use connection::{CloseReason, Connection, ConnectionMeta, Membership};
 pub use observers::{Decides, Decision, Observers};
 pub use outbound::{Flushed, Outbound, Sink, Wake};
 pub use presence::Member;
-pub use registry::{ChannelKey, ChannelRegistry, JoinError, Joined, Left};
+pub use registry::{ChannelRegistry, JoinError, Joined, Left};
 pub use users::UserRegistry;
 pub use wire::Frame;
 
@@ -36,12 +36,13 @@ use tokio::sync::mpsc;
 
 use crate::apps::AppDirectory;
 use crate::bus::Deliver;
+use crate::channel_key::ChannelKey;
 use crate::history::StreamStart;
 use crate::message::{ChannelMessage, Origin};
 use crate::per_app::PerAppCounter;
 use crate::protocol::{frame, ChannelName, SocketId};
 use crate::store::App;
-use crate::webhooks::Observation;
+use crate::webhooks::{Observation, WebhookEvent};
 use cache::ChannelCache;
 use subscription_count::CountThrottle;
 
@@ -130,7 +131,7 @@ impl Hub {
         member: Option<&Member>,
         start: StreamStart,
     ) -> Result<Joined, JoinError> {
-        let key: ChannelKey = (conn.app_id.clone(), channel.clone());
+        let key = ChannelKey::of(&conn.app_id, channel);
         let cached = channel.is_cache().then(|| self.cache.get(&key));
         let missed = matches!(cached, Some(None));
         let greeting = |presence: Option<&Value>| {
@@ -152,10 +153,10 @@ impl Hub {
         let max_members = app.settings.max_presence_members as usize;
         let joined = self.channels.subscribe(conn, channel, member, max_members, greeting)?;
         if missed {
-            self.observers.local(Observation::CacheMiss {
-                app_id: key.0.clone(),
-                channel: key.1.clone(),
-            });
+            let event = WebhookEvent::CacheMiss {
+                channel: key.channel.clone(),
+            };
+            self.observers.local(Observation::new(key.app.clone(), event));
         }
         if joined.first {
             self.emit(HubEvent::Interest {
@@ -176,7 +177,7 @@ impl Hub {
     /// Unsubscribes `conn` from `channel`.
     pub fn unsubscribe(self: &Arc<Self>, conn: &Connection, channel: &ChannelName) -> Option<Left> {
         let left = self.channels.unsubscribe(&conn.app_id, channel, &conn.socket_id)?;
-        let key: ChannelKey = (conn.app_id.clone(), channel.clone());
+        let key = ChannelKey::of(&conn.app_id, channel);
         if let Some(user) = &left.last_here {
             self.emit(HubEvent::PresenceLeave {
                 key: key.clone(),
@@ -251,7 +252,7 @@ impl Hub {
             .by_id(&message.app_id)
             .map(|a| a.settings.cache_ttl)
             .unwrap_or(1800);
-        let key = (message.app_id.clone(), message.channel.clone());
+        let key = ChannelKey::of(&message.app_id, &message.channel);
         self.cache.store(
             key,
             frame.clone(),

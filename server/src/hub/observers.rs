@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use dashmap::DashSet;
 use parking_lot::Mutex;
 
-use super::registry::ChannelKey;
-use crate::webhooks::{Observation, Webhooks};
+use crate::channel_key::ChannelKey;
+use crate::webhooks::{Observation, WebhookEvent, Webhooks};
 
 /// Whether this node decides cluster-wide events now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,19 +118,12 @@ impl Observers {
 
     /// A presence member was added (`true`) or removed on a channel, cluster-wide.
     pub fn member(&self, key: &ChannelKey, user_id: &Arc<str>, added: bool) {
-        let (app_id, channel, user_id) = (key.0.clone(), key.1.clone(), user_id.clone());
-        self.cluster(match added {
-            true => Observation::MemberAdded {
-                app_id,
-                channel,
-                user_id,
-            },
-            false => Observation::MemberRemoved {
-                app_id,
-                channel,
-                user_id,
-            },
-        });
+        let (channel, user_id) = (key.channel.clone(), user_id.clone());
+        let event = match added {
+            true => WebhookEvent::MemberAdded { channel, user_id },
+            false => WebhookEvent::MemberRemoved { channel, user_id },
+        };
+        self.cluster(Observation::new(key.app.clone(), event));
     }
 
     /// The cluster-wide subscriber count of a channel is now `total`.
@@ -138,24 +131,19 @@ impl Observers {
         if self.webhooks.get().is_none() {
             return;
         }
-        let (app_id, channel) = (key.0.clone(), key.1.clone());
+        let event = |event: WebhookEvent| Observation::new(key.app.clone(), event);
+        let channel = || key.channel.clone();
         if total > 0 && self.occupied.insert(key.clone()) {
-            self.cluster(Observation::ChannelOccupied {
-                app_id: app_id.clone(),
-                channel: channel.clone(),
-            });
+            self.cluster(event(WebhookEvent::ChannelOccupied { channel: channel() }));
         } else if total == 0 && self.occupied.remove(key).is_some() {
-            self.cluster(Observation::ChannelVacated {
-                app_id: app_id.clone(),
-                channel: channel.clone(),
-            });
+            self.cluster(event(WebhookEvent::ChannelVacated { channel: channel() }));
         }
         if counted {
-            self.cluster(Observation::SubscriptionCount {
-                app_id,
-                channel,
-                count: total,
-            });
+            let subscription_count = total;
+            self.cluster(event(WebhookEvent::SubscriptionCount {
+                channel: channel(),
+                subscription_count,
+            }));
         }
     }
 }

@@ -18,10 +18,10 @@ use super::connection::Connection;
 use super::observers::Observers;
 use super::presence::{Member, PresenceMembers};
 use super::wire::Frame;
+use crate::channel_key::ChannelKey;
 use crate::protocol::{frame, ChannelName, CloseCode, SocketId};
 
 /// A channel of an app.
-pub type ChannelKey = (Arc<str>, ChannelName);
 
 #[derive(Default)]
 struct ChannelState {
@@ -76,7 +76,7 @@ pub struct ChannelRegistry {
 
 /// The key of `channel` in `conn`'s app.
 fn key_of(conn: &Connection, channel: &ChannelName) -> ChannelKey {
-    (conn.app_id.clone(), channel.clone())
+    ChannelKey::of(&conn.app_id, channel)
 }
 
 impl ChannelRegistry {
@@ -98,7 +98,7 @@ impl ChannelRegistry {
         max_members: usize,
         greeting: impl FnOnce(Option<&Value>) -> Vec<Frame>,
     ) -> Result<Joined, JoinError> {
-        let key = (conn.app_id.clone(), channel.clone());
+        let key = ChannelKey::of(&conn.app_id, channel);
         let entry = self.channels.entry(key).or_default();
         let mut state = entry.value().write();
         let first = state.subscribers.is_empty();
@@ -129,7 +129,7 @@ impl ChannelRegistry {
 
     /// Removes `socket` from the channel; `None` when it was not subscribed.
     pub fn unsubscribe(&self, app_id: &Arc<str>, channel: &ChannelName, socket: &SocketId) -> Option<Left> {
-        let key = (app_id.clone(), channel.clone());
+        let key = ChannelKey::of(app_id, channel);
         let left = {
             let entry = self.channels.get(&key)?;
             let mut state = entry.value().write();
@@ -154,7 +154,11 @@ impl ChannelRegistry {
         let mut state = entry.value().write();
         if state.members.remote_join(node, member) {
             state.broadcast(
-                &Frame::from(frame::member_added(key.1.as_str(), &member.user_id, &member.user_info)),
+                &Frame::from(frame::member_added(
+                    key.channel.as_str(),
+                    &member.user_id,
+                    &member.user_info,
+                )),
                 None,
             );
             self.observers.member(key, &member.user_id, true);
@@ -166,7 +170,7 @@ impl ChannelRegistry {
         if let Some(entry) = self.channels.get(key) {
             let mut state = entry.value().write();
             if state.members.remote_leave(node, user) {
-                state.broadcast(&Frame::from(frame::member_removed(key.1.as_str(), user)), None);
+                state.broadcast(&Frame::from(frame::member_removed(key.channel.as_str(), user)), None);
                 self.observers.member(key, user, false);
             }
         }
@@ -180,7 +184,7 @@ impl ChannelRegistry {
             if let Some(entry) = self.channels.get(&key) {
                 let mut state = entry.value().write();
                 for user in state.members.forget_node(node) {
-                    state.broadcast(&Frame::from(frame::member_removed(key.1.as_str(), &user)), None);
+                    state.broadcast(&Frame::from(frame::member_removed(key.channel.as_str(), &user)), None);
                     self.observers.member(&key, &user, false);
                 }
             }
@@ -246,7 +250,7 @@ impl ChannelRegistry {
     ) -> usize {
         let Some(state) = self
             .channels
-            .get(&(app_id.clone(), channel.clone()))
+            .get(&ChannelKey::of(app_id, channel))
             .map(|e| e.value().clone())
         else {
             return 0;
@@ -264,7 +268,7 @@ impl ChannelRegistry {
     /// Closes every local subscriber of a channel with `code` (they reconnect and resume).
     pub fn close_subscribers(&self, key: &ChannelKey, code: CloseCode, reason: &str) {
         let subscribers: Vec<Arc<Connection>> = self
-            .with_state(&key.0, &key.1, |s| s.subscribers.values().cloned().collect())
+            .with_state(&key.app, &key.channel, |s| s.subscribers.values().cloned().collect())
             .unwrap_or_default();
         for conn in subscribers {
             conn.close(code, reason);
@@ -289,10 +293,10 @@ impl ChannelRegistry {
     pub fn channels_of(&self, app_id: &str) -> Vec<(ChannelName, usize, usize)> {
         self.channels
             .iter()
-            .filter(|e| &*e.key().0 == app_id)
+            .filter(|e| &*e.key().app == app_id)
             .map(|e| {
                 let s = e.value().read();
-                (e.key().1.clone(), s.subscribers.len(), s.members.count())
+                (e.key().channel.clone(), s.subscribers.len(), s.members.count())
             })
             .filter(|(_, subs, _)| *subs > 0)
             .collect()
@@ -302,14 +306,14 @@ impl ChannelRegistry {
     pub fn presence_channels_of(&self, app_id: &str) -> Vec<(ChannelName, usize)> {
         self.channels
             .iter()
-            .filter(|e| &*e.key().0 == app_id)
-            .map(|e| (e.key().1.clone(), e.value().read().members.count()))
+            .filter(|e| &*e.key().app == app_id)
+            .map(|e| (e.key().channel.clone(), e.value().read().members.count()))
             .filter(|(_, members)| *members > 0)
             .collect()
     }
 
     fn with_state<T>(&self, app_id: &Arc<str>, channel: &ChannelName, f: impl FnOnce(&ChannelState) -> T) -> Option<T> {
-        let entry = self.channels.get(&(app_id.clone(), channel.clone()))?;
+        let entry = self.channels.get(&ChannelKey::of(app_id, channel))?;
         let state = entry.value().read();
         Some(f(&state))
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
-use super::registry::ChannelKey;
+use crate::channel_key::ChannelKey;
 
 /// Above this many subscribers, notices are throttled.
 pub const THROTTLE_ABOVE: usize = 100;
@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn small_channels_always_send_large_ones_throttle() {
         let t = CountThrottle::default();
-        let key: ChannelKey = ("app".into(), ChannelName::parse("c").unwrap());
+        let key = ChannelKey::new("app".into(), ChannelName::parse("c").unwrap());
         let t0 = Instant::now();
         assert_eq!(t.on_change(&key, 5, t0), Notice::SendNow);
         assert_eq!(t.on_change(&key, 6, t0), Notice::SendNow);

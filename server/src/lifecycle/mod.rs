@@ -6,6 +6,7 @@
 //! cluster's JetStream stream otherwise. Recording never waits. This module decides nothing about
 //! connections; the session, the HTTP handlers and the webhooks call it.
 
+mod counted;
 mod sql;
 
 pub use sql::SqlEvents;
@@ -18,46 +19,24 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::message::now_ms;
+use crate::clock::unix_ms;
+use crate::history::BoxedSource;
 use crate::metrics::Metrics;
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    ConnectionOpened,
-    ConnectionClosed,
-    SubscriptionSucceeded,
-    SubscriptionRefused,
-    Signin,
-    SigninRefused,
-    PublishAccepted,
-    PublishRefused,
-    ClientEvent,
-    WebhookDelivered,
-    WebhookFailed,
-}
-
-impl EventKind {
-    pub fn parse(name: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
-    }
-
-    /// The wire name, as the admin API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::ConnectionOpened => "connection_opened",
-            EventKind::ConnectionClosed => "connection_closed",
-            EventKind::SubscriptionSucceeded => "subscription_succeeded",
-            EventKind::SubscriptionRefused => "subscription_refused",
-            EventKind::Signin => "signin",
-            EventKind::SigninRefused => "signin_refused",
-            EventKind::PublishAccepted => "publish_accepted",
-            EventKind::PublishRefused => "publish_refused",
-            EventKind::ClientEvent => "client_event",
-            EventKind::WebhookDelivered => "webhook_delivered",
-            EventKind::WebhookFailed => "webhook_failed",
-        }
+crate::wire_enum::wire_enum! {
+    /// What happened.
+    pub enum EventKind {
+        ConnectionOpened = "connection_opened",
+        ConnectionClosed = "connection_closed",
+        SubscriptionSucceeded = "subscription_succeeded",
+        SubscriptionRefused = "subscription_refused",
+        Signin = "signin",
+        SigninRefused = "signin_refused",
+        PublishAccepted = "publish_accepted",
+        PublishRefused = "publish_refused",
+        ClientEvent = "client_event",
+        WebhookDelivered = "webhook_delivered",
+        WebhookFailed = "webhook_failed",
     }
 }
 
@@ -92,7 +71,7 @@ pub struct LifecycleEvent {
 impl LifecycleEvent {
     pub fn new(kind: EventKind, app_id: &str) -> Self {
         LifecycleEvent {
-            time: now_ms(),
+            time: unix_ms(),
             app_id: app_id.to_string(),
             node: String::new(),
             kind,
@@ -162,8 +141,22 @@ impl EventQuery {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventLogError {
-    #[error("event log unavailable: {0}")]
-    Unavailable(String),
+    /// The log could not be read: `context` says what failed, `source` why.
+    #[error("event log unavailable: {context}: {source}")]
+    Unavailable {
+        context: &'static str,
+        #[source]
+        source: BoxedSource,
+    },
+}
+
+impl EventLogError {
+    pub fn failed(context: &'static str, source: impl Into<BoxedSource>) -> Self {
+        EventLogError::Unavailable {
+            context,
+            source: source.into(),
+        }
+    }
 }
 
 /// Live events of one app.
@@ -211,7 +204,7 @@ impl LifecycleLog {
             detail = event.detail.as_ref().map(tracing::field::display),
             "lifecycle"
         );
-        self.metrics.count(&event);
+        counted::count(&self.metrics, &event);
         self.store.append(event);
     }
 

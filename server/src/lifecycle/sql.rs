@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{EventLogError, EventQuery, EventStore, LifecycleEvent, LiveEvents};
-use crate::message::now_ms;
+use crate::clock::unix_ms;
 use crate::shutdown::Shutdown;
 use crate::store::{ControlStore, EventFilter, EventRow};
 
@@ -70,7 +70,7 @@ async fn write(
         waiting.clear();
         if tokio::time::Instant::now() >= next_prune {
             next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
-            if let Err(e) = store.prune_events(now_ms() - max_age_ms, keep_per_app).await {
+            if let Err(e) = store.prune_events(unix_ms() - max_age_ms, keep_per_app).await {
                 tracing::warn!(error = %e, "cannot remove old lifecycle events");
             }
         }
@@ -108,13 +108,9 @@ impl EventStore for SqlEvents {
 
     async fn query(&self, app_id: &str, query: &EventQuery) -> Result<Vec<LifecycleEvent>, EventLogError> {
         let filter = EventFilter {
-            since: query.since.unwrap_or(now_ms() - 3_600_000),
+            since: query.since.unwrap_or(unix_ms() - 3_600_000),
             until: query.until.unwrap_or(i64::MAX),
-            kinds: query
-                .kinds
-                .iter()
-                .filter_map(|k| serde_json::to_value(k).ok()?.as_str().map(str::to_string))
-                .collect(),
+            kinds: query.kinds.iter().map(|k| k.as_str().to_string()).collect(),
             channel: query.channel.clone(),
             socket_id: query.socket_id.clone(),
             user_id: query.user_id.clone(),
@@ -124,7 +120,7 @@ impl EventStore for SqlEvents {
             .store
             .query_events(app_id, &filter)
             .await
-            .map_err(|e| EventLogError::Unavailable(e.to_string()))?;
+            .map_err(|e| EventLogError::failed("reading the control store", e))?;
         Ok(bodies.iter().filter_map(|b| serde_json::from_str(b).ok()).collect())
     }
 

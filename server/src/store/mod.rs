@@ -14,7 +14,7 @@ mod sql;
 mod webhook;
 
 pub use app::{App, AppSettings, NewApp, NewKey, SettingsPatch};
-pub use model::{now, Actor, Admin, ApiToken, AppKey, AuditEntry, Role, Tenant, TenantLimits, TenantStatus};
+pub use model::{Actor, Admin, ApiToken, AppKey, AuditEntry, Role, Tenant, TenantLimits, TenantStatus};
 pub use secrets::SecretBox;
 pub use sql::SqlStore;
 pub use webhook::{

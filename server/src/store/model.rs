@@ -150,11 +150,3 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
     pub at: i64,
 }
-
-/// Unix seconds now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}

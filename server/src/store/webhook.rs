@@ -16,34 +16,16 @@ const MAX_URL_BYTES: usize = 2048;
 /// Longest channel-name prefix filter (a channel name has at most 164 characters).
 const MAX_PREFIX_BYTES: usize = 164;
 
-/// The kinds of webhook event Pusher sends, as their wire names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookEventKind {
-    ChannelOccupied,
-    ChannelVacated,
-    MemberAdded,
-    MemberRemoved,
-    ClientEvent,
-    CacheMiss,
-    SubscriptionCount,
-}
-
-impl WebhookEventKind {
-    pub fn parse(name: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookEventKind::ChannelOccupied => "channel_occupied",
-            WebhookEventKind::ChannelVacated => "channel_vacated",
-            WebhookEventKind::MemberAdded => "member_added",
-            WebhookEventKind::MemberRemoved => "member_removed",
-            WebhookEventKind::ClientEvent => "client_event",
-            WebhookEventKind::CacheMiss => "cache_miss",
-            WebhookEventKind::SubscriptionCount => "subscription_count",
-        }
+crate::wire_enum::wire_enum! {
+    /// The kinds of webhook event Pusher sends, as their wire names.
+    pub enum WebhookEventKind {
+        ChannelOccupied = "channel_occupied",
+        ChannelVacated = "channel_vacated",
+        MemberAdded = "member_added",
+        MemberRemoved = "member_removed",
+        ClientEvent = "client_event",
+        CacheMiss = "cache_miss",
+        SubscriptionCount = "subscription_count",
     }
 }
 
@@ -303,16 +285,10 @@ mod tests {
 
     #[test]
     fn kinds_serialize_as_their_wire_names() {
-        for kind in [
-            WebhookEventKind::ChannelOccupied,
-            WebhookEventKind::ChannelVacated,
-            WebhookEventKind::MemberAdded,
-            WebhookEventKind::MemberRemoved,
-            WebhookEventKind::ClientEvent,
-            WebhookEventKind::CacheMiss,
-            WebhookEventKind::SubscriptionCount,
-        ] {
+        assert_eq!(WebhookEventKind::ALL.len(), 7);
+        for &kind in WebhookEventKind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(WebhookEventKind::parse(kind.as_str()), Some(kind));
         }
     }
 }

@@ -9,15 +9,15 @@
 
 use std::sync::Arc;
 
+use crate::clock::{unix_ms, unix_secs};
 use crate::lifecycle::{EventKind, LifecycleEvent, LifecycleLog};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
 use super::payload::{self, KEY_HEADER, SIGNATURE_HEADER};
-use super::unix_ms;
 use crate::shutdown::Shutdown;
-use crate::store::{now, AfterAttempt, Attempt, ClaimedDelivery, ControlStore};
+use crate::store::{AfterAttempt, Attempt, ClaimedDelivery, ControlStore};
 
 /// How long a claim holds a delivery: well over `TIMEOUT`, so a live node always finishes first.
 const LEASE: Duration = Duration::from_secs(30);
@@ -222,7 +222,7 @@ impl Dispatcher {
             .list_keys(app_id)
             .await
             .map_err(|e| format!("cannot read the app's keys: {e}"))?;
-        let at = now();
+        let at = unix_secs();
         keys.into_iter()
             .filter(|k| k.is_active(at))
             .find_map(|k| Some((k.key, k.secret?)))

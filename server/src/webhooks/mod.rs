@@ -30,7 +30,6 @@ use crate::lifecycle::LifecycleLog;
 use tokio::sync::{mpsc, Notify};
 
 use crate::apps::AppDirectory;
-use crate::protocol::{ChannelName, SocketId};
 use crate::shutdown::Shutdown;
 use crate::store::{App, ControlStore, WebhookEventKind};
 use dispatcher::Dispatcher;
@@ -40,114 +39,17 @@ use pending::AppEvent;
 /// Observations waiting for the outbox task; beyond this, new ones are dropped (and counted).
 const BACKLOG: usize = 16_384;
 
-/// Something that happened which an app's webhooks may want to hear about.
+/// Something that happened which an app's webhooks may want to hear about: the event as the
+/// webhook body carries it, and the app it happened in.
 #[derive(Debug, Clone)]
-pub enum Observation {
-    ChannelOccupied {
-        app_id: Arc<str>,
-        channel: ChannelName,
-    },
-    ChannelVacated {
-        app_id: Arc<str>,
-        channel: ChannelName,
-    },
-    MemberAdded {
-        app_id: Arc<str>,
-        channel: ChannelName,
-        user_id: Arc<str>,
-    },
-    MemberRemoved {
-        app_id: Arc<str>,
-        channel: ChannelName,
-        user_id: Arc<str>,
-    },
-    ClientEvent {
-        app_id: Arc<str>,
-        channel: ChannelName,
-        event: String,
-        data: String,
-        socket_id: SocketId,
-        /// The sender's presence member id (sent only for presence channels).
-        user_id: Option<Arc<str>>,
-    },
-    CacheMiss {
-        app_id: Arc<str>,
-        channel: ChannelName,
-    },
-    SubscriptionCount {
-        app_id: Arc<str>,
-        channel: ChannelName,
-        count: usize,
-    },
+pub struct Observation {
+    pub app_id: Arc<str>,
+    pub event: WebhookEvent,
 }
 
 impl Observation {
-    fn app_id(&self) -> &Arc<str> {
-        match self {
-            Observation::ChannelOccupied { app_id, .. }
-            | Observation::ChannelVacated { app_id, .. }
-            | Observation::MemberAdded { app_id, .. }
-            | Observation::MemberRemoved { app_id, .. }
-            | Observation::ClientEvent { app_id, .. }
-            | Observation::CacheMiss { app_id, .. }
-            | Observation::SubscriptionCount { app_id, .. } => app_id,
-        }
-    }
-
-    fn kind_and_channel(&self) -> (WebhookEventKind, &ChannelName) {
-        match self {
-            Observation::ChannelOccupied { channel, .. } => (WebhookEventKind::ChannelOccupied, channel),
-            Observation::ChannelVacated { channel, .. } => (WebhookEventKind::ChannelVacated, channel),
-            Observation::MemberAdded { channel, .. } => (WebhookEventKind::MemberAdded, channel),
-            Observation::MemberRemoved { channel, .. } => (WebhookEventKind::MemberRemoved, channel),
-            Observation::ClientEvent { channel, .. } => (WebhookEventKind::ClientEvent, channel),
-            Observation::CacheMiss { channel, .. } => (WebhookEventKind::CacheMiss, channel),
-            Observation::SubscriptionCount { channel, .. } => (WebhookEventKind::SubscriptionCount, channel),
-        }
-    }
-
-    /// The app and the event as the webhook body carries it.
-    fn into_event(self) -> AppEvent {
-        match self {
-            Observation::ChannelOccupied { app_id, channel } => (app_id, WebhookEvent::ChannelOccupied { channel }),
-            Observation::ChannelVacated { app_id, channel } => (app_id, WebhookEvent::ChannelVacated { channel }),
-            Observation::MemberAdded {
-                app_id,
-                channel,
-                user_id,
-            } => (app_id, WebhookEvent::MemberAdded { channel, user_id }),
-            Observation::MemberRemoved {
-                app_id,
-                channel,
-                user_id,
-            } => (app_id, WebhookEvent::MemberRemoved { channel, user_id }),
-            Observation::ClientEvent {
-                app_id,
-                channel,
-                event,
-                data,
-                socket_id,
-                user_id,
-            } => {
-                let user_id = user_id.filter(|_| channel.is_presence());
-                let event = WebhookEvent::ClientEvent {
-                    channel,
-                    event,
-                    data,
-                    socket_id,
-                    user_id,
-                };
-                (app_id, event)
-            }
-            Observation::CacheMiss { app_id, channel } => (app_id, WebhookEvent::CacheMiss { channel }),
-            Observation::SubscriptionCount { app_id, channel, count } => (
-                app_id,
-                WebhookEvent::SubscriptionCount {
-                    channel,
-                    subscription_count: count,
-                },
-            ),
-        }
+    pub fn new(app_id: Arc<str>, event: WebhookEvent) -> Self {
+        Observation { app_id, event }
     }
 }
 
@@ -205,7 +107,9 @@ impl Webhooks {
         if !self.wants(&observation) {
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.observations.try_send(observation.into_event()) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.observations.try_send((observation.app_id, observation.event))
+        {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "webhooks: events arrive faster than they are queued; dropping");
@@ -218,7 +122,7 @@ impl Webhooks {
     /// True when the observation's app has an endpoint that wants it (see `wanted`).
     pub fn wants(&self, observation: &Observation) -> bool {
         self.apps
-            .by_id(observation.app_id())
+            .by_id(&observation.app_id)
             .is_some_and(|app| wanted(&app, observation))
     }
 }
@@ -231,7 +135,7 @@ fn wanted(app: &App, observation: &Observation) -> bool {
     if settings.webhooks.is_empty() {
         return false;
     }
-    let (kind, channel) = observation.kind_and_channel();
+    let (kind, channel) = (observation.event.kind(), observation.event.channel());
     let cancels = match kind {
         WebhookEventKind::ChannelOccupied => Some(WebhookEventKind::ChannelVacated),
         WebhookEventKind::MemberAdded => Some(WebhookEventKind::MemberRemoved),
@@ -245,17 +149,10 @@ fn wanted(app: &App, observation: &Observation) -> bool {
         .any(|e| e.wants(kind, channel.as_str()) || cancels.is_some_and(|held| e.wants(held, channel.as_str())))
 }
 
-/// Unix milliseconds now.
-pub(crate) fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ChannelName;
     use crate::store::AppSettings;
 
     fn app(webhooks: &str, subscription_count: bool) -> App {
@@ -273,10 +170,8 @@ mod tests {
     }
 
     fn occupied(channel: &str) -> Observation {
-        Observation::ChannelOccupied {
-            app_id: "1".into(),
-            channel: ChannelName::parse(channel).unwrap(),
-        }
+        let channel = ChannelName::parse(channel).unwrap();
+        Observation::new("1".into(), WebhookEvent::ChannelOccupied { channel })
     }
 
     #[test]
@@ -298,30 +193,19 @@ mod tests {
 
     #[test]
     fn subscription_count_needs_the_setting_and_a_non_presence_channel() {
-        let count = |channel: &str| Observation::SubscriptionCount {
-            app_id: "1".into(),
-            channel: ChannelName::parse(channel).unwrap(),
-            count: 2,
+        let count = |channel: &str| {
+            let channel = ChannelName::parse(channel).unwrap();
+            Observation::new(
+                "1".into(),
+                WebhookEvent::SubscriptionCount {
+                    channel,
+                    subscription_count: 2,
+                },
+            )
         };
         let endpoints = r#"[{"url":"https://x.test/","events":["subscription_count"]}]"#;
         assert!(!wanted(&app(endpoints, false), &count("c")));
         assert!(wanted(&app(endpoints, true), &count("c")));
         assert!(!wanted(&app(endpoints, true), &count("presence-c")));
-    }
-
-    #[test]
-    fn client_events_carry_user_id_only_on_presence_channels() {
-        let client_event = |channel: &str| Observation::ClientEvent {
-            app_id: "1".into(),
-            channel: ChannelName::parse(channel).unwrap(),
-            event: "client-x".into(),
-            data: "{}".into(),
-            socket_id: SocketId::parse("1.2").unwrap(),
-            user_id: Some("u".into()),
-        };
-        let (_, private) = client_event("private-c").into_event();
-        assert!(matches!(private, WebhookEvent::ClientEvent { user_id: None, .. }));
-        let (_, presence) = client_event("presence-c").into_event();
-        assert!(matches!(presence, WebhookEvent::ClientEvent { user_id: Some(_), .. }));
     }
 }

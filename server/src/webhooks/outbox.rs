@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, Notify};
 
 use super::payload::{self, WebhookEvent};
 use super::pending::{AppEvent, Batch, BatchKey, Batches, HeldEvents, BATCH_MAX, BATCH_WINDOW, HOLD};
-use super::unix_ms;
 use crate::apps::AppDirectory;
+use crate::clock::unix_ms;
 use crate::shutdown::Shutdown;
 use crate::store::{AppSettings, ControlStore, DeliveryEvent, NewDelivery};
 

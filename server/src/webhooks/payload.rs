@@ -51,6 +51,25 @@ pub enum WebhookEvent {
 }
 
 impl WebhookEvent {
+    /// A client event; the sender's presence member id is kept only on presence channels, as
+    /// Pusher sends it.
+    pub fn client_event(
+        channel: ChannelName,
+        event: String,
+        data: String,
+        socket_id: SocketId,
+        user_id: Option<Arc<str>>,
+    ) -> Self {
+        let user_id = user_id.filter(|_| channel.is_presence());
+        WebhookEvent::ClientEvent {
+            channel,
+            event,
+            data,
+            socket_id,
+            user_id,
+        }
+    }
+
     pub fn kind(&self) -> WebhookEventKind {
         match self {
             WebhookEvent::ChannelOccupied { .. } => WebhookEventKind::ChannelOccupied,
@@ -180,5 +199,15 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"my-secret").unwrap();
         mac.update(body.as_bytes());
         assert_eq!(signature("my-secret", &body), hex::encode(mac.finalize().into_bytes()));
+    }
+
+    #[test]
+    fn client_events_carry_user_id_only_on_presence_channels() {
+        let client_event = |name: &str| {
+            let socket = SocketId::parse("1.2").unwrap();
+            WebhookEvent::client_event(channel(name), "client-x".into(), "{}".into(), socket, Some("u".into()))
+        };
+        assert_eq!(client_event("private-c").user_id(), None);
+        assert_eq!(client_event("presence-c").user_id(), Some("u"));
     }
 }

@@ -14,10 +14,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::socket::{self, Socket, WebSocket};
+use crate::clock::unix_ms;
 use crate::config::Config;
 use crate::hub::{CloseReason, Connection, Frame, Outbound};
 use crate::lifecycle::{EventKind, LifecycleEvent};
-use crate::message::now_ms;
 use crate::protocol::frame;
 use crate::protocol::CloseCode;
 
@@ -84,7 +84,7 @@ pub fn closed_event(conn: &Connection, user: Option<Arc<str>>, reason: Option<&C
     let detail = serde_json::json!({
         "by": if reason.is_some() { "server" } else { "client" },
         "cause": reason.and_then(|r| r.cause).unwrap_or_else(|| cause(reason.map(|r| r.code))),
-        "duration_ms": now_ms() - conn.meta.connected_at_ms,
+        "duration_ms": unix_ms() - conn.meta.connected_at_ms,
         "messages_in": traffic.messages_in,
         "messages_out": traffic.messages_out,
     });

@@ -18,15 +18,15 @@ use super::liveness::Liveness;
 use super::socket::{self, Socket, WebSocket};
 use super::ConnectRequest;
 use crate::apps::KeyEntry;
+use crate::clock::unix_ms;
 use crate::hub::{CloseReason, Connection, ConnectionMeta, Flushed, Frame, Limits, Wake};
 use crate::lifecycle::{EventKind, LifecycleEvent};
-use crate::message::now_ms;
 use crate::protocol::close::check_protocol;
 use crate::protocol::frame::{self, ClientFrame};
 use crate::protocol::{ChannelName, CloseCode, SocketId};
 use crate::state::AppState;
 use crate::store::App;
-use crate::webhooks::Observation;
+use crate::webhooks::{Observation, WebhookEvent};
 
 /// The signed-in user of a connection.
 pub(super) struct SignedIn {
@@ -82,13 +82,15 @@ impl Session {
                 let event_name = event.clone();
                 if let Some(message) = self.client_event(event, &channel, data) {
                     let wanted = self.app().is_some_and(|a| !a.settings.webhooks.is_empty());
-                    let observed = wanted.then(|| Observation::ClientEvent {
-                        app_id: message.app_id.clone(),
-                        channel: message.channel.clone(),
-                        event: message.event.clone(),
-                        data: message.data.as_text().to_string(),
-                        socket_id: self.conn.socket_id.clone(),
-                        user_id: message.user_id.clone(),
+                    let observed = wanted.then(|| {
+                        let event = WebhookEvent::client_event(
+                            message.channel.clone(),
+                            message.event.clone(),
+                            message.data.as_text().to_string(),
+                            self.conn.socket_id.clone(),
+                            message.user_id.clone(),
+                        );
+                        Observation::new(message.app_id.clone(), event)
                     });
                     match self.state.publisher.publish(message, &Default::default()).await {
                         Ok(_) => {
@@ -179,7 +181,7 @@ fn accept(state: &AppState, request: &ConnectRequest) -> Result<(KeyEntry, Arc<C
             client: request.client.as_deref().map(Box::from),
             version: request.version.as_deref().map(Box::from),
             protocol,
-            connected_at_ms: now_ms(),
+            connected_at_ms: unix_ms(),
         },
         state.config.outbound_queue,
     );
@@ -362,7 +364,7 @@ impl Session {
         liveness.seen();
         match message {
             Message::Text(text) => {
-                self.conn.traffic.received(text.len(), now_ms());
+                self.conn.traffic.received(text.len(), unix_ms());
                 // Boxed: handling a frame awaits deep call chains (subscribe, publish) whose state would
                 // otherwise be part of every connection's task, idle or not.
                 Box::pin(self.handle(text.as_str())).await

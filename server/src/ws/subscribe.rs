@@ -41,7 +41,7 @@ impl Session {
         let from = start_from(req.resume.as_ref(), req.rewind.as_ref());
         // In a cluster, this node listens to the channel before the client hears it is subscribed,
         // so an event published right after subscription_succeeded is not missed.
-        let key = (self.conn.app_id.clone(), channel.clone());
+        let key = crate::channel_key::ChannelKey::of(&self.conn.app_id, &channel);
         if let Some(cluster) = &self.state.cluster {
             cluster.join_interest(&key).await;
         }

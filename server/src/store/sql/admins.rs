@@ -6,8 +6,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{audit, missing, opt_i64, unique, SqlStore};
+use crate::clock::unix_secs;
 use crate::store::app::{check_name, invalid};
-use crate::store::{now, Actor, Admin, AdminCredentials, AdminStore, ApiToken, Role, StoreError};
+use crate::store::{Actor, Admin, AdminCredentials, AdminStore, ApiToken, Role, StoreError};
 
 const ADMIN_COLUMNS: &str = "id, email, role, tenant_id, created_at";
 const TOKEN_COLUMNS: &str = "id, tenant_id, name, role, created_at, last_used_at, revoked_at";
@@ -76,7 +77,7 @@ impl AdminStore for SqlStore {
             .bind(password_hash)
             .bind(role.as_str())
             .bind(tenant_id)
-            .bind(now())
+            .bind(unix_secs())
             .execute(&mut *tx)
             .await
             .map_err(|e| match e {
@@ -210,7 +211,7 @@ impl AdminStore for SqlStore {
             .bind(&name)
             .bind(role.as_str())
             .bind(token_hash)
-            .bind(now())
+            .bind(unix_secs())
             .execute(&mut *tx)
             .await
             .map_err(missing("tenant"))?;
@@ -256,7 +257,7 @@ impl AdminStore for SqlStore {
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
         )
-        .bind(now())
+        .bind(unix_secs())
         .bind(tenant_id)
         .bind(id)
         .execute(&mut *tx)

@@ -8,10 +8,10 @@ use sqlx::Row;
 
 use super::tenants::tenant_from_row;
 use super::{audit, bump_revision, opt_i64, unique, SqlStore};
+use crate::clock::unix_secs;
 use crate::store::app::check_name;
 use crate::store::{
-    now, Actor, App, AppKey, AppPatch, AppSettings, AppStore, AppWithKeys, NewApp, NewKey, Snapshot, StoreError,
-    TenantStore,
+    Actor, App, AppKey, AppPatch, AppSettings, AppStore, AppWithKeys, NewApp, NewKey, Snapshot, StoreError, TenantStore,
 };
 
 const APP_COLUMNS: &str = "id, tenant_id, name, settings, created_at";
@@ -68,7 +68,7 @@ impl SqlStore {
 impl AppStore for SqlStore {
     async fn create_app(&self, tenant_id: &str, new: NewApp, actor: &Actor) -> Result<AppWithKeys, StoreError> {
         let tenant = self.get_tenant(tenant_id).await?;
-        let at = now();
+        let at = unix_secs();
         let (app, key) = new.into_parts(tenant_id, at)?;
         let mut tx = self.write_tx().await?;
         if tenant.limits.max_apps > 0 {
@@ -155,7 +155,7 @@ impl AppStore for SqlStore {
         sqlx::query("UPDATE apps SET name = $1, settings = $2, updated_at = $3 WHERE id = $4")
             .bind(&app.name)
             .bind(serde_json::to_string(&app.settings)?)
-            .bind(now())
+            .bind(unix_secs())
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -190,7 +190,7 @@ impl AppStore for SqlStore {
     async fn create_key(&self, app_id: &str, new: NewKey, actor: &Actor) -> Result<AppKey, StoreError> {
         let app = self.get_app(app_id).await?;
         let mut tx = self.write_tx().await?;
-        self.insert_key(&mut tx, app_id, &new, now()).await?;
+        self.insert_key(&mut tx, app_id, &new, unix_secs()).await?;
         let detail = serde_json::json!({ "key": new.key, "label": new.label, "expires_at": new.expires_at });
         audit(&mut tx, Some(&app.tenant_id), actor, "key.create", app_id, detail).await?;
         bump_revision(&mut tx).await?;
@@ -217,7 +217,7 @@ impl AppStore for SqlStore {
         let mut tx = self.write_tx().await?;
         let done =
             sqlx::query("UPDATE app_keys SET revoked_at = $1 WHERE app_id = $2 AND key = $3 AND revoked_at IS NULL")
-                .bind(now())
+                .bind(unix_secs())
                 .bind(app_id)
                 .bind(key)
                 .execute(&mut *tx)

@@ -120,7 +120,7 @@ async fn audit(
         .bind(action)
         .bind(target)
         .bind(detail.to_string())
-        .bind(super::now())
+        .bind(crate::clock::unix_secs())
         .execute(&mut **tx)
         .await?;
     Ok(())

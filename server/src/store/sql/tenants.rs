@@ -5,8 +5,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{audit, bump_revision, unique, SqlStore};
+use crate::clock::unix_secs;
 use crate::store::app::{check_name, invalid};
-use crate::store::{now, Actor, StoreError, Tenant, TenantLimits, TenantPatch, TenantStatus, TenantStore};
+use crate::store::{Actor, StoreError, Tenant, TenantLimits, TenantPatch, TenantStatus, TenantStore};
 
 const COLUMNS: &str = "id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at";
 
@@ -61,7 +62,7 @@ impl TenantStore for SqlStore {
         check_slug(slug)?;
         check_limits(&limits)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let at = now();
+        let at = unix_secs();
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO tenants (id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at, updated_at) \
@@ -134,7 +135,7 @@ impl TenantStore for SqlStore {
         .bind(patch.max_apps)
         .bind(patch.max_connections)
         .bind(patch.max_messages_per_day)
-        .bind(now())
+        .bind(unix_secs())
         .bind(id)
         .execute(&mut *tx)
         .await?;
