@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::tenants::tenant_from_row;
-use super::{audit, bump_revision, opt_i64, unique, SqlStore};
+use super::write::AuditEntry;
+use super::{opt_i64, unique, SqlStore};
 use crate::clock::unix_secs;
 use crate::store::app::check_name;
 use crate::store::{
@@ -45,7 +46,7 @@ impl SqlStore {
 
     async fn insert_key(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tx: &mut sqlx::AnyConnection,
         app_id: &str,
         new: &NewKey,
         at: i64,
@@ -57,7 +58,7 @@ impl SqlStore {
             .bind(&new.label)
             .bind(at)
             .bind(new.expires_at)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(unique("key"))?;
         Ok(())
@@ -70,7 +71,7 @@ impl AppStore for SqlStore {
         let tenant = self.get_tenant(tenant_id).await?;
         let at = unix_secs();
         let (app, key) = new.into_parts(tenant_id, at)?;
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         if tenant.limits.max_apps > 0 {
             let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM apps WHERE tenant_id = $1")
                 .bind(tenant_id)
@@ -97,17 +98,14 @@ impl AppStore for SqlStore {
         .await
         .map_err(unique("app id"))?;
         self.insert_key(&mut tx, &app.id, &key, at).await?;
-        audit(
-            &mut tx,
-            Some(tenant_id),
+        tx.commit(AuditEntry {
+            tenant_id: Some(tenant_id),
             actor,
-            "app.create",
-            &app.id,
-            serde_json::json!({ "name": app.name, "key": key.key }),
-        )
+            action: "app.create",
+            target: &app.id,
+            detail: serde_json::json!({ "name": app.name, "key": key.key }),
+        })
         .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
         let keys = self.list_keys(&app.id).await?;
         Ok(AppWithKeys { app, keys })
     }
@@ -141,7 +139,7 @@ impl AppStore for SqlStore {
     }
 
     async fn update_app(&self, id: &str, patch: AppPatch, actor: &Actor) -> Result<App, StoreError> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         let row = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -159,42 +157,47 @@ impl AppStore for SqlStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let detail = serde_json::json!({ "name": app.name, "settings": app.settings });
-        audit(&mut tx, Some(&app.tenant_id), actor, "app.update", id, detail).await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        tx.commit(AuditEntry {
+            tenant_id: Some(&app.tenant_id),
+            actor,
+            action: "app.update",
+            target: id,
+            detail: serde_json::json!({ "name": app.name, "settings": app.settings }),
+        })
+        .await?;
         Ok(app)
     }
 
     async fn delete_app(&self, id: &str, actor: &Actor) -> Result<(), StoreError> {
         let app = self.get_app(id).await?;
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         sqlx::query("DELETE FROM apps WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        audit(
-            &mut tx,
-            Some(&app.tenant_id),
+        tx.commit(AuditEntry {
+            tenant_id: Some(&app.tenant_id),
             actor,
-            "app.delete",
-            id,
-            serde_json::json!({ "name": app.name }),
-        )
+            action: "app.delete",
+            target: id,
+            detail: serde_json::json!({ "name": app.name }),
+        })
         .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
         Ok(())
     }
 
     async fn create_key(&self, app_id: &str, new: NewKey, actor: &Actor) -> Result<AppKey, StoreError> {
         let app = self.get_app(app_id).await?;
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         self.insert_key(&mut tx, app_id, &new, unix_secs()).await?;
-        let detail = serde_json::json!({ "key": new.key, "label": new.label, "expires_at": new.expires_at });
-        audit(&mut tx, Some(&app.tenant_id), actor, "key.create", app_id, detail).await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        tx.commit(AuditEntry {
+            tenant_id: Some(&app.tenant_id),
+            actor,
+            action: "key.create",
+            target: app_id,
+            detail: serde_json::json!({ "key": new.key, "label": new.label, "expires_at": new.expires_at }),
+        })
+        .await?;
         self.list_keys(app_id)
             .await?
             .into_iter()
@@ -214,7 +217,7 @@ impl AppStore for SqlStore {
 
     async fn revoke_key(&self, app_id: &str, key: &str, actor: &Actor) -> Result<AppKey, StoreError> {
         let app = self.get_app(app_id).await?;
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         let done =
             sqlx::query("UPDATE app_keys SET revoked_at = $1 WHERE app_id = $2 AND key = $3 AND revoked_at IS NULL")
                 .bind(unix_secs())
@@ -225,17 +228,14 @@ impl AppStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("active key"));
         }
-        audit(
-            &mut tx,
-            Some(&app.tenant_id),
+        tx.commit(AuditEntry {
+            tenant_id: Some(&app.tenant_id),
             actor,
-            "key.revoke",
-            app_id,
-            serde_json::json!({ "key": key }),
-        )
+            action: "key.revoke",
+            target: app_id,
+            detail: serde_json::json!({ "key": key }),
+        })
         .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
         self.list_keys(app_id)
             .await?
             .into_iter()

@@ -1,9 +1,9 @@
 //! `SqlStore`: the control store in portable SQL over `sqlx::Any`, for SQLite and Postgres.
 //!
 //! Both backends run the same statements (`$n` placeholders work in both); only the migrations
-//! differ (`migrations/sqlite`, `migrations/postgres`). Every write that nodes cache bumps
-//! `config_revision` and writes its audit entry in the same transaction, so a failed write leaves
-//! nothing half-done.
+//! differ (`migrations/sqlite`, `migrations/postgres`). Every write that nodes cache goes through
+//! `CachedWrite`, which bumps `config_revision` and writes the audit entry in the same transaction,
+//! so a failed write leaves nothing half-done.
 
 mod admins;
 mod apps;
@@ -11,6 +11,7 @@ mod audit;
 mod events;
 mod tenants;
 mod webhooks;
+mod write;
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,8 +26,32 @@ use super::{Actor, ControlStore, SecretBox, StoreError};
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
-    backend: &'static str,
+    backend: Backend,
     secrets: SecretBox,
+}
+
+/// Which database: decided once, from the URL, when the store connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Connections in the pool: SQLite writes one at a time anyway.
+    fn max_connections(self) -> u32 {
+        match self {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 10,
+        }
+    }
 }
 
 impl SqlStore {
@@ -40,19 +65,18 @@ impl SqlStore {
     ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, backend) = match database_url {
-            Some(url) => (url.to_string(), "postgres"),
+            Some(url) => (url.to_string(), Backend::Postgres),
             None => (
                 format!("sqlite://{}?mode=rwc", data_dir.join("herald.db").display()),
-                "sqlite",
+                Backend::Sqlite,
             ),
         };
-        let max = if backend == "sqlite" { 4 } else { 10 };
         let pool = AnyPoolOptions::new()
-            .max_connections(max)
+            .max_connections(backend.max_connections())
             .acquire_timeout(Duration::from_secs(5))
             .connect(&url)
             .await?;
-        if backend == "sqlite" {
+        if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         let store = SqlStore { pool, backend, secrets };
@@ -64,8 +88,8 @@ impl SqlStore {
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            "postgres" => sqlx::migrate!("../migrations/postgres").run(&self.pool).await?,
-            _ => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?,
         }
         Ok(())
     }
@@ -80,8 +104,8 @@ impl SqlStore {
     /// wrote in between, and the busy timeout cannot help it; an immediate one waits its turn.
     async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(match self.backend {
-            "sqlite" => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            _ => self.pool.begin().await?,
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         })
     }
 }
@@ -93,16 +117,8 @@ impl ControlStore for SqlStore {
     }
 
     fn backend(&self) -> &'static str {
-        self.backend
+        self.backend.as_str()
     }
-}
-
-/// Marks cached data as changed, inside the caller's transaction.
-async fn bump_revision(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE config_revision SET revision = revision + 1 WHERE id = 1")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Writes an audit entry inside the caller's transaction.

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{audit, bump_revision, unique, SqlStore};
+use super::write::AuditEntry;
+use super::{unique, SqlStore};
 use crate::clock::unix_secs;
 use crate::store::app::{check_name, invalid};
 use crate::store::{Actor, StoreError, Tenant, TenantLimits, TenantPatch, TenantStatus, TenantStore};
@@ -63,7 +64,7 @@ impl TenantStore for SqlStore {
         check_limits(&limits)?;
         let id = uuid::Uuid::new_v4().to_string();
         let at = unix_secs();
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         sqlx::query(
             "INSERT INTO tenants (id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at, updated_at) \
              VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7)",
@@ -78,17 +79,14 @@ impl TenantStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(unique("slug"))?;
-        audit(
-            &mut tx,
-            Some(&id),
+        tx.commit(AuditEntry {
+            tenant_id: Some(&id),
             actor,
-            "tenant.create",
-            slug,
-            serde_json::json!({ "name": name }),
-        )
+            action: "tenant.create",
+            target: slug,
+            detail: serde_json::json!({ "name": name }),
+        })
         .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
         self.get_tenant(&id).await
     }
 
@@ -124,7 +122,7 @@ impl TenantStore for SqlStore {
             return Err(invalid("limits", "limits must be 0 (unlimited) or positive"));
         }
         // One statement applies only the given fields, so concurrent updates never overwrite each other.
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         let done = sqlx::query(
             "UPDATE tenants SET name = COALESCE($1, name), status = COALESCE($2, status), \
              max_apps = COALESCE($3, max_apps), max_connections = COALESCE($4, max_connections), \
@@ -147,32 +145,33 @@ impl TenantStore for SqlStore {
             .fetch_one(&mut *tx)
             .await?;
         let tenant = tenant_from_row(&row)?;
-        let detail = serde_json::json!({ "name": tenant.name, "status": tenant.status, "limits": tenant.limits });
-        audit(&mut tx, Some(id), actor, "tenant.update", &tenant.slug, detail).await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        tx.commit(AuditEntry {
+            tenant_id: Some(id),
+            actor,
+            action: "tenant.update",
+            target: &tenant.slug,
+            detail: serde_json::json!({ "name": tenant.name, "status": tenant.status, "limits": tenant.limits }),
+        })
+        .await?;
         Ok(tenant)
     }
 
     async fn delete_tenant(&self, id: &str, actor: &Actor) -> Result<(), StoreError> {
         let tenant = self.get_tenant(id).await?;
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.cached_write().await?;
         sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         // Audit entries have no foreign key: the record of what happened outlives the tenant.
-        audit(
-            &mut tx,
-            Some(id),
+        tx.commit(AuditEntry {
+            tenant_id: Some(id),
             actor,
-            "tenant.delete",
-            &tenant.slug,
-            serde_json::json!({ "id": id }),
-        )
+            action: "tenant.delete",
+            target: &tenant.slug,
+            detail: serde_json::json!({ "id": id }),
+        })
         .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
         Ok(())
     }
 }
