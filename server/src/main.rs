@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::Migrate => {
-            open_store(&config, true).await?;
+            open_store(&config.store, true).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -130,16 +130,16 @@ fn print_first_start(created: &AppWithKeys, addr: SocketAddr) {
 
 fn init_logging(config: &Config) {
     // memory-serve lists every console asset at info level when the router is built.
-    let spec = match config.log.contains("memory_serve") {
-        true => config.log.clone(),
-        false => format!("{},memory_serve=warn", config.log),
+    let spec = match config.log.filter.contains("memory_serve") {
+        true => config.log.filter.clone(),
+        false => format!("{},memory_serve=warn", config.log.filter),
     };
     let filter =
         tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match config.log_format {
+    match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
     }

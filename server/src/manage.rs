@@ -161,7 +161,7 @@ impl From<SettingsArgs> for SettingsPatch {
 }
 
 pub async fn tenants(config: Config, command: TenantsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config, false).await?;
+    let store = open_store(&config.store, false).await?;
     let out = match command {
         TenantsCommand::Create {
             name,
@@ -200,7 +200,7 @@ async fn tenant_id(store: &dyn ControlStore, slug: Option<&str>) -> anyhow::Resu
 }
 
 pub async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config, false).await?;
+    let store = open_store(&config.store, false).await?;
     let out = match command {
         AppsCommand::Create {
             tenant,
@@ -268,7 +268,7 @@ fn app_json(a: &AppWithKeys) -> serde_json::Value {
 }
 
 pub async fn admins(config: Config, command: AdminsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config, false).await?;
+    let store = open_store(&config.store, false).await?;
     let AdminsCommand::Create { email, role, tenant } = command;
     let role = Role::parse(&role).context("role must be owner, tenant_admin or tenant_viewer")?;
     let tenant_id = match tenant {

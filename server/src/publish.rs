@@ -11,16 +11,13 @@ use crate::per_app::PerAppCounter;
 /// Stores and routes messages.
 pub struct Publisher {
     bus: Arc<dyn Bus>,
-    /// Messages accepted on this node, per app.
-    accepted: PerAppCounter,
+    /// Messages accepted on this node, per app (shared with `LocalNode`, which reports them).
+    accepted: Arc<PerAppCounter>,
 }
 
 impl Publisher {
-    pub fn new(bus: Arc<dyn Bus>) -> Self {
-        Publisher {
-            bus,
-            accepted: PerAppCounter::default(),
-        }
+    pub fn new(bus: Arc<dyn Bus>, accepted: Arc<PerAppCounter>) -> Self {
+        Publisher { bus, accepted }
     }
 
     /// Publishes one message; returns once it is stored (HTTP API messages) or handed to the bus.
@@ -31,11 +28,6 @@ impl Publisher {
             self.accepted.add(&app_id, 1);
         }
         Ok(published)
-    }
-
-    /// Messages of an app accepted on this node since it started.
-    pub fn accepted(&self, app_id: &str) -> u64 {
-        self.accepted.get(app_id)
     }
 
     pub fn bus(&self) -> &Arc<dyn Bus> {

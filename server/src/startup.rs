@@ -8,18 +8,20 @@ use tokio::net::TcpListener;
 
 use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
-use crate::bus::{Bus, LocalBus};
-use crate::cluster::{Cluster, ClusterError, StreamLimits};
-use crate::config::Config;
-use crate::hub::{Decides, Decision, Hub};
-use crate::lifecycle::{EventStore, LifecycleLog, SqlEvents};
+use crate::cluster::ClusterError;
+use crate::config::{Config, StoreConfig};
+use crate::hub::{Hub, Observers};
+use crate::lifecycle::LifecycleLog;
 use crate::metrics::Metrics;
+use crate::nodes::LocalNode;
+use crate::per_app::PerAppCounter;
 use crate::protocol::CloseCode;
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Actor, AppWithKeys, ControlStore, NewApp, SecretBox, SqlStore, StoreError, Tenant, TenantLimits};
+use crate::topology::Topology;
 use crate::webhooks::{RetrySchedule, Webhooks};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,7 @@ pub const DEFAULT_TENANT: &str = "default";
 
 /// Opens the control store the configuration selects: Postgres when `database_url` is set, the
 /// embedded SQLite file otherwise. Runs migrations when `migrate` (or `config.migrate`) is set.
-pub async fn open_store(config: &Config, migrate: bool) -> Result<Arc<SqlStore>, StartupError> {
+pub async fn open_store(config: &StoreConfig, migrate: bool) -> Result<Arc<SqlStore>, StartupError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
@@ -76,96 +78,54 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, shutdown: Shutdown) -> Result<Self, StartupError> {
-        let sql = open_store(&config, false).await?;
+        let sql = open_store(&config.store, false).await?;
         let admin = Arc::new(AdminAuth::new(&sql.secrets().derive("herald admin JWT")));
         let store: Arc<dyn ControlStore> = sql;
         let created_default_app = create_default_app(store.as_ref()).await?;
         let apps = Arc::new(AppDirectory::default());
         apps.refresh(store.as_ref()).await?;
-        let hub = Arc::new(Hub::new(apps.clone()));
-        let refresh = Duration::from_millis(config.app_refresh_ms.max(50));
+        let node_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+        let topology = Topology::connect(&config, &node_id).await?;
+
+        let event_store = topology.event_store(&config, store.clone(), &shutdown);
+        let events = Arc::new(LifecycleLog::new(&node_id, event_store, Arc::new(Metrics::default())));
+        let retry = RetrySchedule::after(config.webhooks.retry_base);
+        let webhooks = Webhooks::start_with(
+            apps.clone(),
+            store.clone(),
+            shutdown.clone(),
+            retry,
+            Some(events.clone()),
+        );
+        let observers = Arc::new(Observers::new(webhooks, topology.decides()));
+        let hub = Arc::new(Hub::new(apps.clone(), observers, topology.hub_events()));
+        let accepted = Arc::new(PerAppCounter::default());
+        let local = Arc::new(LocalNode::new(node_id.clone(), hub.clone(), accepted.clone()));
+        let (bus, nodes) = topology.join(&hub, local, &config, &shutdown);
+        let publisher = Arc::new(Publisher::new(bus, accepted));
+
         let revoked_hub = hub.clone();
+        let refresh = config.store.app_refresh;
         apps.clone()
             .spawn_refresher(store.clone(), refresh, shutdown.clone(), move |r| {
                 revoked_hub.close_revoked(&r)
             });
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
         spawn_session_closer(hub.clone(), shutdown.clone());
-        let node_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
-        let (bus, cluster): (Arc<dyn Bus>, Option<Arc<Cluster>>) = match &config.nats_url {
-            Some(urls) => {
-                let timeout = Duration::from_secs(config.node_timeout.max(2));
-                let limits = StreamLimits {
-                    max_messages_per_channel: config.history_size.max(1) as i64,
-                    max_age: Duration::from_secs(config.history_max_age.max(1)),
-                    dedup_window: Duration::from_secs(config.dedup_window.max(1)),
-                    replicas: config.nats_replicas.clamp(1, 5),
-                };
-                let prefix = &config.nats_prefix;
-                let cluster = Cluster::start(
-                    node_id.clone(),
-                    &urls.0,
-                    prefix,
-                    timeout,
-                    limits,
-                    hub.clone(),
-                    shutdown.clone(),
-                )
-                .await?;
-                tracing::info!(node = cluster.node_id(), prefix = %config.nats_prefix, "joined the cluster");
-                (cluster.clone(), Some(cluster))
-            }
-            None => (Arc::new(LocalBus::new(hub.clone())), None),
-        };
-        let publisher = Arc::new(Publisher::new(bus));
-        let event_store: Arc<dyn EventStore> = match &cluster {
-            Some(cluster) => {
-                let max_age = Duration::from_secs(config.event_log_max_age.max(60));
-                cluster.event_store(max_age, config.event_log_max_bytes)
-            }
-            None => SqlEvents::start(
-                store.clone(),
-                config.event_log_max_events,
-                config.event_log_max_age,
-                shutdown.clone(),
-            ),
-        };
-        let events = Arc::new(LifecycleLog::new(&node_id, event_store, Arc::new(Metrics::default())));
-        let retry = RetrySchedule::from_base_ms(config.webhook_retry_base_ms);
-        let webhook_events = Some(events.clone());
-        let webhooks = Webhooks::start_with(apps.clone(), store.clone(), shutdown.clone(), retry, webhook_events);
-        let decides: Decides = match &cluster {
-            Some(cluster) => {
-                let cluster = cluster.clone();
-                Arc::new(move || cluster.decides())
-            }
-            None => Arc::new(|| Decision::Decides),
-        };
-        hub.observers.set(webhooks, decides);
-        if let Some(cluster) = &cluster {
-            let (hub, publisher) = (hub.clone(), publisher.clone());
-            cluster.set_stats_source(Arc::new(move |app_id: &str| {
-                AppState::local_stats(&hub, &publisher, app_id)
-            }));
-        }
-        let listener = TcpListener::bind(config.listen)
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| StartupError::Listen {
-                addr: config.listen,
-                source,
-            })?;
-        let quota = Arc::new(DailyQuota::default());
-        let config = Arc::new(config);
+            .map_err(|source| StartupError::Listen { addr, source })?;
         let state = AppState {
-            config,
+            config: Arc::new(config),
             apps,
             hub,
             publisher,
             store,
             shutdown,
-            quota,
+            quota: Arc::new(DailyQuota::default()),
             admin,
-            cluster,
+            nodes,
             node_id,
             events,
         };
@@ -183,7 +143,7 @@ impl Application {
     /// Serves until shutdown, then waits (bounded) for WebSocket sessions to close with 4200.
     pub async fn run(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        let grace = Duration::from_secs(self.state.config.shutdown_grace);
+        let grace = self.state.config.server.shutdown_grace;
         let router = crate::http::router(self.state);
         let stopped = crate::http::serve(self.listener, router, shutdown.clone(), grace).await;
         // Sessions and HTTP requests drain within the same grace period.

@@ -154,7 +154,7 @@ pub async fn stats(
     Path(app_id): Path<String>,
 ) -> Result<Json<AppStats>, AdminError> {
     readable(&state, &who, &app_id).await?;
-    let stats = state.app_stats(&Arc::from(app_id.as_str())).await;
+    let stats = state.nodes.app_stats(&Arc::from(app_id.as_str())).await;
     Ok(Json(AppStats {
         connections: stats.connections,
         channels: stats.channels.len(),

@@ -64,7 +64,7 @@ pub async fn list(
         min_age: params.min_age,
         max_age: params.max_age,
     };
-    let views = state.connections(&Arc::from(app_id.as_str()), &filter).await;
+    let views = state.nodes.connections(&Arc::from(app_id.as_str()), &filter).await;
     Ok(Json(page(views, params.cursor.as_deref(), limit)))
 }
 
@@ -79,6 +79,7 @@ pub async fn get(
 ) -> Result<Json<ConnectionView>, AdminError> {
     readable(&state, &who, &app_id).await?;
     let views = state
+        .nodes
         .connections(&Arc::from(app_id.as_str()), &ConnectionFilter::default())
         .await;
     views
@@ -130,6 +131,7 @@ pub async fn disconnect(
         });
     }
     match state
+        .nodes
         .disconnect(&Arc::from(app_id.as_str()), &socket_id, code, &reason)
         .await
     {

@@ -75,7 +75,9 @@ pub trait Bus: Send + Sync + 'static {
     /// Stores `message` when it comes from the HTTP API, then carries it; returns once it is stored.
     async fn publish(&self, message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError>;
     /// Calls `attach` at a point of `key`'s delivery order where nothing is in flight on this node, with
-    /// the position the subscriber's stream starts after and the messages it asked to replay.
+    /// the position the subscriber's stream starts after and the messages it asked to replay; returns
+    /// once `attach` has run (or never will: the node lost the channel's stream). Whatever this node
+    /// must do to receive the channel (a cluster node subscribes to it) is done before `attach` runs.
     async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach);
     /// A page of a channel's stored messages.
     async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError>;

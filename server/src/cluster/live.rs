@@ -1,5 +1,5 @@
-//! Live channel subscriptions: a node listens to a channel's subject exactly while it has local
-//! subscribers on that channel (interest-based routing), and one task per channel delivers it in order.
+//! Live channel delivery: one task per channel this node listens to (see `interest.rs`) delivers it
+//! in order.
 //!
 //! The task keeps the channel's cursor: the serial of the last stored message it delivered. Stored
 //! messages arrive republished by JetStream with their sequence; one whose `prev` is beyond the cursor
@@ -11,144 +11,29 @@
 //! its last message (a lost last message has no successor to reveal it). New subscribers are
 //! attached by the same task, between two deliveries, so their replay meets the live stream without a
 //! gap or a duplicate.
-//!
-//! A subscription is established (and confirmed by a NATS round trip) before the joining client is
-//! told `subscription_succeeded`; a join in progress keeps it from being dropped by a concurrent
-//! "last subscriber left", so no subscriber is ever left on a channel this node does not listen to.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::interest::AttachRequest;
 use super::recent::RecentMessages;
 use super::store::{decode, MessageStore};
 use super::tail::TailChecks;
-use super::Cluster;
-use crate::bus::{Attach, Deliver};
+use crate::bus::Deliver;
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
-use crate::history::{try_plan_start, NotRecovered, Position, Retention, StartFrom, StreamStart};
+use crate::history::{try_plan_start, NotRecovered, Position, StartFrom, StreamStart};
 use crate::history::{ChannelReader, HistoryError};
 use crate::hub::Hub;
 use crate::message::ChannelMessage;
 use crate::protocol::CloseCode;
 
-/// One channel's subscription.
-pub(super) struct Live {
-    task: AbortHandle,
-    attach: mpsc::UnboundedSender<AttachRequest>,
-    /// Subscribes in progress on this node.
-    joining: usize,
-}
-
-pub(super) struct AttachRequest {
-    pub from: Option<StartFrom>,
-    pub retention: Retention,
-    pub attach: Attach,
-}
-
-pub(super) type LiveMap = tokio::sync::Mutex<HashMap<ChannelKey, Live>>;
-
-impl Cluster {
-    /// Makes sure this node listens to `key` before a local client joins it; pair with `joined`.
-    pub async fn join_interest(&self, key: &ChannelKey) {
-        let mut live = self.live.lock().await;
-        if !live.contains_key(key) {
-            match self.client.subscribe(self.subjects.live(&key.app, &key.channel)).await {
-                Ok(sub) => {
-                    let (attach, requests) = mpsc::unbounded_channel();
-                    let (planned, plans) = mpsc::unbounded_channel();
-                    let channel = ChannelTask {
-                        key: key.clone(),
-                        hub: self.hub.clone(),
-                        store: self.store.clone(),
-                        cursor: None,
-                        recent: RecentMessages::default(),
-                        planned,
-                    };
-                    self.round_trip().await;
-                    let task = tokio::spawn(channel.run(sub, requests, plans, self.reconnects.subscribe()));
-                    let entry = Live {
-                        task: task.abort_handle(),
-                        attach,
-                        joining: 0,
-                    };
-                    live.insert(key.clone(), entry);
-                }
-                Err(e) => tracing::error!(error = %e, "cannot subscribe to a channel's subject"),
-            }
-        }
-        if let Some(entry) = live.get_mut(key) {
-            entry.joining += 1;
-        }
-    }
-
-    /// Has the channel's task attach a subscriber (see `Bus::attach`).
-    pub(super) async fn attach_live(&self, key: &ChannelKey, request: AttachRequest) {
-        let sender = self.live.lock().await.get(key).map(|l| l.attach.clone());
-        let refused = match sender {
-            Some(tx) => tx.send(request).err().map(|e| e.0),
-            None => Some(request),
-        };
-        // Not listening to the channel (NATS refused the subscription): attach without a position.
-        if let Some(request) = refused {
-            let reason = request.from.map(|_| NotRecovered::Unavailable);
-            (request.attach)(StreamStart::at(Position::default(), reason));
-        }
-    }
-
-    /// Waits for the server to answer a request sent after the subscription, so it has processed
-    /// the subscription (a server handles one connection's operations in order). Nobody answers
-    /// the probe subject: the server's "no responders" reply is the answer.
-    pub(super) async fn round_trip(&self) {
-        let probe = self
-            .client
-            .request(self.subjects.probe(&self.node), bytes::Bytes::new());
-        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-            Ok(Ok(_)) | Ok(Err(_)) => {}
-            Err(_) => tracing::warn!("NATS did not answer the subscription probe within 2 s"),
-        }
-    }
-
-    /// The local join of `key` finished (subscribed or refused).
-    pub async fn joined(&self, key: &ChannelKey) {
-        let mut live = self.live.lock().await;
-        if let Some(entry) = live.get_mut(key) {
-            entry.joining = entry.joining.saturating_sub(1);
-        }
-        self.drop_if_unused(&mut live, key);
-    }
-
-    /// The last local subscriber of `key` left.
-    pub(super) async fn interest_lost(&self, key: &ChannelKey) {
-        let mut live = self.live.lock().await;
-        self.drop_if_unused(&mut live, key);
-    }
-
-    fn drop_if_unused(&self, live: &mut HashMap<ChannelKey, Live>, key: &ChannelKey) {
-        let unused = live.get(key).is_some_and(|e| e.joining == 0)
-            && self.hub.channels.subscriber_count(&key.app, &key.channel) == 0;
-        if unused {
-            // Ending the task drops the subscription, which unsubscribes it.
-            if let Some(entry) = live.remove(key) {
-                entry.task.abort();
-            }
-        }
-    }
-}
-
-/// An empty live map.
-pub(super) fn new_map() -> Arc<LiveMap> {
-    Arc::new(tokio::sync::Mutex::new(HashMap::new()))
-}
-
 /// Delivers one channel on this node, in order.
-struct ChannelTask {
+pub(super) struct ChannelTask {
     key: ChannelKey,
     hub: Arc<Hub>,
     store: Arc<MessageStore>,
@@ -174,6 +59,27 @@ const STORE_READ: Duration = Duration::from_secs(2);
 const PLAN_DEADLINE: Duration = Duration::from_secs(30);
 
 impl ChannelTask {
+    /// Starts delivering `key` from `sub`; subscribers to attach come through `requests`.
+    pub(super) fn spawn(
+        key: ChannelKey,
+        hub: Arc<Hub>,
+        store: Arc<MessageStore>,
+        sub: async_nats::Subscriber,
+        requests: mpsc::UnboundedReceiver<AttachRequest>,
+        reconnects: watch::Receiver<u64>,
+    ) -> tokio::task::AbortHandle {
+        let (planned, plans) = mpsc::unbounded_channel();
+        let task = ChannelTask {
+            key,
+            hub,
+            store,
+            cursor: None,
+            recent: RecentMessages::default(),
+            planned,
+        };
+        tokio::spawn(task.run(sub, requests, plans, reconnects)).abort_handle()
+    }
+
     async fn run(
         mut self,
         mut sub: async_nats::Subscriber,

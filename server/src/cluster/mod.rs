@@ -10,6 +10,7 @@
 //! client events and presence are core NATS (at most once).
 
 mod events;
+mod interest;
 mod live;
 mod nodes;
 mod recent;
@@ -32,18 +33,18 @@ use tokio::sync::{mpsc, watch};
 use crate::bus::{Attach, Bus, BusError, Published, StoreOptions};
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
+use crate::config::{EventLogConfig, HistoryConfig};
 use crate::connections::{ConnectionFilter, ConnectionView};
 use crate::history::{self, Page, PageQuery, Retention, StartFrom};
-use crate::hub::{frame_of, Decision, Hub, HubEvent};
+use crate::hub::{frame_of, Decides, Decision, Hub, HubEvents};
 use crate::message::{ChannelMessage, Origin};
+use crate::nodes::{LocalNode, NodeStats, Nodes};
 use crate::protocol::{ChannelName, CloseCode};
 use crate::shutdown::Shutdown;
 pub use events::JetStreamEvents;
 use nodes::NodeTable;
 use store::MessageStore;
-pub use store::StreamLimits;
 use subjects::Subjects;
-pub use wire::NodeStats;
 use wire::{ChannelCounts, Control, Query};
 
 /// How long a scatter-gather query waits for nodes that have not answered.
@@ -60,32 +61,34 @@ pub struct Cluster {
     client: async_nats::Client,
     node: Arc<str>,
     subjects: Subjects,
-    nodes: NodeTable,
+    nodes: Arc<NodeTable>,
     hub: Arc<Hub>,
-    live: Arc<live::LiveMap>,
+    /// This node's own answers to the cluster's queries.
+    local: Arc<LocalNode>,
+    live: Arc<interest::LiveMap>,
     store: Arc<MessageStore>,
     /// Counts NATS reconnections and slow-consumer drops; channel tasks then look for messages
     /// they missed.
     reconnects: Arc<watch::Sender<u64>>,
-    stats_source: std::sync::OnceLock<StatsSource>,
 }
 
-/// This node's live figures for an app.
-pub type StatsSource = Arc<dyn Fn(&str) -> NodeStats + Send + Sync>;
+/// The first half of joining the cluster: connected to NATS, before the hub exists. What the
+/// lifecycle log (`event_store`) and the webhooks (`decides`) need comes from here, so the hub
+/// can be built with them; `start` then joins with the hub.
+pub struct ClusterLink {
+    client: async_nats::Client,
+    node: Arc<str>,
+    subjects: Subjects,
+    nodes: Arc<NodeTable>,
+    reconnects: Arc<watch::Sender<u64>>,
+    reconnected: mpsc::UnboundedReceiver<()>,
+}
 
-impl Cluster {
-    /// Connects to NATS (`urls`: one or more, comma-separated) and starts the cluster tasks. The node
-    /// keeps retrying a NATS it cannot reach, reporting not-ready meanwhile.
-    pub async fn start(
-        node: Arc<str>,
-        urls: &str,
-        prefix: &str,
-        node_timeout: Duration,
-        limits: StreamLimits,
-        hub: Arc<Hub>,
-        shutdown: Shutdown,
-    ) -> Result<Arc<Self>, ClusterError> {
-        let (reconnected_tx, reconnected_rx) = mpsc::unbounded_channel();
+impl ClusterLink {
+    /// Connects to NATS (`urls`: one or more, comma-separated). The node keeps retrying a NATS it
+    /// cannot reach, reporting not-ready meanwhile.
+    pub async fn connect(node: Arc<str>, urls: &[String], prefix: &str) -> Result<Self, ClusterError> {
+        let (reconnected_tx, reconnected) = mpsc::unbounded_channel();
         let reconnects = Arc::new(watch::Sender::new(0u64));
         let counter = reconnects.clone();
         let client = async_nats::ConnectOptions::new()
@@ -107,50 +110,77 @@ impl Cluster {
                     }
                 }
             })
-            .connect(urls.split(',').map(str::trim).collect::<Vec<_>>())
+            .connect(urls)
             .await
             .map_err(|e| ClusterError::Connect {
-                url: urls.to_string(),
+                url: urls.join(","),
                 message: e.to_string(),
             })?;
-        let subjects = Subjects::new(prefix);
-        let store = Arc::new(MessageStore::new(client.clone(), subjects.clone(), limits));
-        store.open_in_background();
-        let cluster = Arc::new(Cluster {
+        Ok(ClusterLink {
             client,
             node,
-            subjects,
-            store,
+            subjects: Subjects::new(prefix),
+            nodes: Arc::new(NodeTable::default()),
             reconnects,
-            nodes: NodeTable::default(),
-            hub: hub.clone(),
-            live: live::new_map(),
-            stats_source: std::sync::OnceLock::new(),
-        });
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
-        hub.attach(events_tx);
-        tasks::spawn_all(cluster.clone(), events_rx, reconnected_rx, node_timeout, shutdown);
-        Ok(cluster)
-    }
-
-    pub fn node_id(&self) -> &str {
-        &self.node
+            reconnected,
+        })
     }
 
     /// The lifecycle log's store on this cluster's NATS.
-    pub fn event_store(&self, max_age: Duration, max_bytes: i64) -> Arc<JetStreamEvents> {
-        JetStreamEvents::start(self.client.clone(), self.subjects.clone(), max_age, max_bytes)
+    /// Its age limit is stream-wide, at least a minute.
+    pub fn event_store(&self, config: &EventLogConfig) -> Arc<JetStreamEvents> {
+        let max_age = config.max_age.max(Duration::from_secs(60));
+        JetStreamEvents::start(self.client.clone(), self.subjects.clone(), max_age, config.max_bytes)
     }
 
     /// Whether this node decides cluster-wide events (webhooks): the live node with the lowest id,
     /// once it has listened long enough to have heard every other live node.
-    pub fn decides(&self) -> Decision {
-        self.nodes.decision(&self.node, std::time::Instant::now())
+    pub fn decides(&self) -> Decides {
+        let (nodes, me) = (self.nodes.clone(), self.node.clone());
+        Arc::new(move || nodes.decision(&me, Instant::now()))
     }
 
-    /// Subscriber counts of an app's channels (or one channel) summed over every node that answers
-    /// within the query timeout.
-    pub async fn channel_counts(&self, app: &Arc<str>, channel: Option<&ChannelName>) -> HashMap<ChannelName, usize> {
+    /// Joins the cluster with this node's hub and starts the cluster tasks.
+    pub fn start(self, parts: ClusterParts, shutdown: Shutdown) -> Arc<Cluster> {
+        let store = Arc::new(MessageStore::new(
+            self.client.clone(),
+            self.subjects.clone(),
+            parts.history,
+        ));
+        store.open_in_background();
+        let cluster = Arc::new(Cluster {
+            client: self.client,
+            node: self.node,
+            subjects: self.subjects,
+            nodes: self.nodes,
+            hub: parts.hub,
+            local: parts.local,
+            live: interest::new_map(),
+            store,
+            reconnects: self.reconnects,
+        });
+        let timeout = parts.node_timeout;
+        tasks::spawn_all(cluster.clone(), parts.hub_events, self.reconnected, timeout, shutdown);
+        cluster
+    }
+}
+
+/// What joining the cluster needs from this node.
+pub struct ClusterParts {
+    pub hub: Arc<Hub>,
+    /// The receiving end of the hub's events (interest, presence, counts).
+    pub hub_events: HubEvents,
+    /// This node's own answers to the cluster's queries.
+    pub local: Arc<LocalNode>,
+    pub node_timeout: Duration,
+    /// The message stream's limits (apps may keep less; see `Retention`).
+    pub history: HistoryConfig,
+}
+
+/// Every answer is gathered from the nodes that reply within the query timeout (this one included).
+#[async_trait]
+impl Nodes for Cluster {
+    async fn channel_counts(&self, app: &Arc<str>, channel: Option<&ChannelName>) -> HashMap<ChannelName, usize> {
         let query = Query::Channels {
             app: app.clone(),
             channel: channel.cloned(),
@@ -164,36 +194,15 @@ impl Cluster {
         totals
     }
 
-    /// Connections of `app` and `tenant` on the other nodes, as their last heartbeats said.
-    pub fn connections_elsewhere(&self, app: &str, tenant: &str) -> (usize, usize) {
-        self.nodes.connections(app, tenant)
-    }
-
-    /// An app's live figures summed over every node that answers within the query timeout.
-    pub async fn app_stats(&self, app: &Arc<str>) -> NodeStats {
+    async fn app_stats(&self, app: &Arc<str>) -> NodeStats {
         let mut total = NodeStats::default();
         for node in self.gather::<NodeStats>(&Query::Stats { app: app.clone() }).await {
-            total.connections += node.connections;
-            total.messages_in += node.messages_in;
-            total.messages_out += node.messages_out;
-            total.channels.extend(node.channels);
+            total.add(node);
         }
-        total.channels.sort();
-        total.channels.dedup();
         total
     }
 
-    /// Where this node's own figures come from (set once the publisher exists).
-    pub fn set_stats_source(&self, source: StatsSource) {
-        let _ = self.stats_source.set(source);
-    }
-
-    fn local_stats(&self, app: &str) -> NodeStats {
-        self.stats_source.get().map(|f| f(app)).unwrap_or_default()
-    }
-
-    /// Views of an app's connections on every node that answers within the query timeout.
-    pub async fn connections(&self, app: &Arc<str>, filter: &ConnectionFilter) -> Vec<ConnectionView> {
+    async fn connections(&self, app: &Arc<str>, filter: &ConnectionFilter) -> Vec<ConnectionView> {
         let query = Query::Connections {
             app: app.clone(),
             filter: filter.clone(),
@@ -205,8 +214,7 @@ impl Cluster {
             .collect()
     }
 
-    /// Closes one connection wherever it is; false when no node holds it.
-    pub async fn disconnect(&self, app: &Arc<str>, socket_id: &str, code: CloseCode, reason: &str) -> bool {
+    async fn disconnect(&self, app: &Arc<str>, socket_id: &str, code: CloseCode, reason: &str) -> bool {
         let query = Query::Disconnect {
             app: app.clone(),
             socket_id: socket_id.to_string(),
@@ -216,16 +224,29 @@ impl Cluster {
         self.gather::<bool>(&query).await.into_iter().any(|closed| closed)
     }
 
-    /// Closes `user`'s signed-in connections on every node.
-    pub async fn terminate_user(&self, app: &Arc<str>, user: &str) -> Result<(), BusError> {
-        self.send(
-            self.subjects.control(),
-            &Control::Terminate {
-                app: app.clone(),
-                user: user.to_string(),
-            },
-        )
-        .await
+    /// Sent to every node as a command; nothing to gather.
+    async fn terminate_user(&self, app: &Arc<str>, user: &str) -> Result<(), BusError> {
+        let command = Control::Terminate {
+            app: app.clone(),
+            user: user.to_string(),
+        };
+        self.send(self.subjects.control(), &command).await
+    }
+
+    /// From the other nodes' last heartbeats (up to about a second old).
+    fn connections_elsewhere(&self, app: &str, tenant: &str) -> (usize, usize) {
+        self.nodes.connections(app, tenant)
+    }
+}
+
+impl Cluster {
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether this node decides cluster-wide events now (see `ClusterLink::decides`).
+    fn decision(&self) -> Decision {
+        self.nodes.decision(&self.node, Instant::now())
     }
 
     /// Asks every node (this one included) and collects the answers that come within the timeout,
@@ -296,13 +317,25 @@ impl Bus for Cluster {
         Ok(published)
     }
 
+    /// This node listens to the channel before the subscriber is attached (so an event published
+    /// right after its `subscription_succeeded` is not missed), and the join in progress keeps the
+    /// channel's subscription until the subscriber is in.
     async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach) {
-        let request = live::AttachRequest {
+        self.join_interest(key).await;
+        let (attached, done) = tokio::sync::oneshot::channel();
+        let attach: Attach = Box::new(move |start| {
+            attach(start);
+            let _ = attached.send(());
+        });
+        let request = interest::AttachRequest {
             from,
             retention,
             attach,
         };
         self.attach_live(key, request).await;
+        // Err: the channel's task ended with the request unanswered (it will never run).
+        let _ = done.await;
+        self.joined(key).await;
     }
 
     async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError> {
@@ -317,6 +350,3 @@ impl Bus for Cluster {
         self.client.connection_state() == State::Connected
     }
 }
-
-/// Events the hub hands to the cluster layer, applied in order by one task.
-pub(crate) type HubEvents = mpsc::UnboundedReceiver<HubEvent>;

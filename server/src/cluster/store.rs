@@ -21,6 +21,7 @@ use super::subjects::Subjects;
 use crate::bus::{Published, StoreOptions};
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
+use crate::config::HistoryConfig;
 use crate::history::{ChannelReader, HistoryError, Position};
 use crate::message::ChannelMessage;
 
@@ -39,15 +40,6 @@ enum Chained {
     Failed(HistoryError),
 }
 
-/// Limits of the stream (apps may keep less; see `Retention`).
-#[derive(Debug, Clone, Copy)]
-pub struct StreamLimits {
-    pub max_messages_per_channel: i64,
-    pub max_age: Duration,
-    pub dedup_window: Duration,
-    pub replicas: usize,
-}
-
 struct Opened {
     stream: stream::Stream,
     /// The stream's creation time: a recreated stream is a new epoch.
@@ -58,7 +50,7 @@ struct Opened {
 pub struct MessageStore {
     js: Context,
     subjects: Subjects,
-    limits: StreamLimits,
+    limits: HistoryConfig,
     opened: tokio::sync::OnceCell<Opened>,
     /// Per channel, the sequence of its last stored message as this node knows it (`None`: read it);
     /// this node stores a channel's messages one at a time.
@@ -66,7 +58,7 @@ pub struct MessageStore {
 }
 
 impl MessageStore {
-    pub fn new(client: async_nats::Client, subjects: Subjects, limits: StreamLimits) -> Self {
+    pub fn new(client: async_nats::Client, subjects: Subjects, limits: HistoryConfig) -> Self {
         MessageStore {
             js: jetstream::new(client),
             subjects,

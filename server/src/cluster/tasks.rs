@@ -9,12 +9,10 @@ use tokio::sync::mpsc;
 
 use super::nodes::{Counts, HEARTBEAT};
 use super::wire::{ChannelCounts, Control, Heartbeat, PresenceEvent, Query};
-use super::{Cluster, HubEvents};
+use super::Cluster;
 use crate::bus::Bus;
 use crate::channel_key::ChannelKey;
-use crate::clock::unix_ms;
-use crate::connections::local_views;
-use crate::hub::{frame_of, Decision, HubEvent};
+use crate::hub::{frame_of, Decision, HubEvent, HubEvents};
 use crate::message::ChannelMessage;
 use crate::protocol::CloseCode;
 use crate::shutdown::Shutdown;
@@ -243,9 +241,9 @@ async fn heartbeats(cluster: Arc<Cluster>, node_timeout: Duration, mut reconnect
                 let _ = cluster.send(cluster.subjects.heartbeat(), &Heartbeat { node: cluster.node.clone(), apps, tenants }).await;
                 // Cut off from NATS, this node hears nobody: that says nothing about the others, so it
                 // expires no one until it is back (they come back into view with their heartbeats).
-                let decided = cluster.decides() == Decision::Decides;
+                let decided = cluster.decision() == Decision::Decides;
                 let dead = if cluster.is_ready() { cluster.nodes.expire(node_timeout, Instant::now()) } else { Vec::new() };
-                if !decided && cluster.decides() == Decision::Decides {
+                if !decided && cluster.decision() == Decision::Decides {
                     // The deciding node died: what it may not have decided since it was last heard
                     // is decided here, before its members' removal.
                     if let Some(since) = dead.iter().map(|(_, heard)| *heard).min() {
@@ -300,20 +298,16 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
                 let (Some(reply), Ok(query)) = (msg.reply, serde_json::from_slice::<Query>(&msg.payload)) else { continue };
                 let _ = match query {
                     Query::Channels { app, channel } => {
-                        let mut channels = cluster.hub.channels.channels_of(&app).into_iter().map(|(n, subs, _)| (n, subs)).collect::<Vec<_>>();
-                        if let Some(only) = channel {
-                            channels.retain(|(n, _)| *n == only);
-                        }
+                        let channels = cluster.local.local_channel_counts(&app, channel.as_ref());
                         cluster.send(reply.to_string(), &ChannelCounts { node: cluster.node.clone(), channels }).await
                     }
-                    Query::Stats { app } => cluster.send(reply.to_string(), &cluster.local_stats(&app)).await,
+                    Query::Stats { app } => cluster.send(reply.to_string(), &cluster.local.local_stats(&app)).await,
                     Query::Connections { app, filter } => {
-                        let views = local_views(&cluster.hub, &app, &cluster.node, &filter, unix_ms());
-                        cluster.send(reply.to_string(), &views).await
+                        cluster.send(reply.to_string(), &cluster.local.local_connections(&app, &filter)).await
                     }
                     Query::Disconnect { app, socket_id, code, reason } => {
                         let code = CloseCode::from_code(code).unwrap_or(CloseCode::Unauthorized);
-                        let closed = cluster.hub.disconnect(&app, &socket_id, code, &reason);
+                        let closed = cluster.local.local_disconnect(&app, &socket_id, code, &reason);
                         cluster.send(reply.to_string(), &closed).await
                     }
                 };
@@ -330,7 +324,7 @@ async fn queries_and_control(cluster: Arc<Cluster>) {
             }
             Some(msg) = control.next() => {
                 match serde_json::from_slice::<Control>(&msg.payload) {
-                    Ok(Control::Terminate { app, user }) => { cluster.hub.terminate_user(&app, &user); }
+                    Ok(Control::Terminate { app, user }) => cluster.local.local_terminate_user(&app, &user),
                     Err(e) => tracing::warn!(error = %e, "unreadable cluster command"),
                 }
             }

@@ -99,15 +99,6 @@ pub struct ChannelCounts {
     pub channels: Vec<(ChannelName, usize)>,
 }
 
-/// One node's live figures for an app.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct NodeStats {
-    pub connections: usize,
-    pub channels: Vec<ChannelName>,
-    pub messages_in: u64,
-    pub messages_out: u64,
-}
-
 /// A command every node carries out.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]

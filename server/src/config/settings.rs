@@ -1,12 +1,22 @@
-//! Configuration, typed and layered: built-in defaults, then a TOML file (`--config`), then `HERALD_*`
-//! environment variables, then command-line flags. Secrets are never part of `Debug` output or logs.
+//! `Settings`: the configuration as written, one flat key per setting (the TOML file's keys; the
+//! environment variable is `HERALD_` + the key in upper case), layered: built-in defaults, then a
+//! TOML file (`--config`), then `HERALD_*` environment variables, then command-line flags.
+//! `validate` turns them into the typed `Config` or names the key that makes no sense.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+use super::{
+    ClusterConfig, Config, ConfigError, EventLogConfig, HistoryConfig, LogConfig, ServerConfig, StoreConfig,
+    WebSocketConfig, WebhookConfig,
+};
 
 /// How the process log is written.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -27,10 +37,10 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Everything a node needs to start.
+/// Every setting, as written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {
+pub struct Settings {
     /// Address of the one port serving WebSocket, HTTP API and health checks.
     pub listen: SocketAddr,
     /// Where the embedded store keeps its files (and the generated master key).
@@ -81,24 +91,17 @@ pub struct Config {
     /// Milliseconds before a failed webhook is tried again; each later retry waits twice as long
     /// (ten attempts in all: with the default of 1000, over 8 minutes of retries).
     pub webhook_retry_base_ms: u64,
+    /// Serve the web console from this directory, read on every request, instead of the copy
+    /// embedded at build time (for working on the console without rebuilding).
+    pub console_dir: Option<PathBuf>,
     /// `tracing` filter, e.g. `info` or `herald=debug`.
     pub log: String,
     pub log_format: LogFormat,
 }
 
-impl Config {
-    /// True when `peer` is one of the trusted proxies.
-    pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
-        self.trusted_proxies.iter().any(|p| match p.parse::<ipnet::IpNet>() {
-            Ok(net) => net.contains(&peer),
-            Err(_) => p.parse::<std::net::IpAddr>() == Ok(peer),
-        })
-    }
-}
-
-impl Default for Config {
+impl Default for Settings {
     fn default() -> Self {
-        Config {
+        Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
             data_dir: PathBuf::from("herald-data"),
             database_url: None,
@@ -123,6 +126,7 @@ impl Default for Config {
             event_log_max_age: 24 * 3600,
             event_log_max_bytes: 256 * 1024 * 1024,
             webhook_retry_base_ms: 1000,
+            console_dir: None,
             log: "info".into(),
             log_format: LogFormat::Pretty,
         }
@@ -138,10 +142,10 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
-impl Config {
+impl Settings {
     /// Loads the layers in order: defaults, `file`, `HERALD_*`, `overrides`.
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -149,7 +153,7 @@ impl Config {
         // harness's `HERALD_BIN`, say) do not trip `deny_unknown_fields`.
         let known = known_keys();
         let env = Env::prefixed("HERALD_").filter(move |key| known.iter().any(|k| key == k.as_str()));
-        let mut config: Config = figment
+        let mut config: Settings = figment
             .merge(env)
             .merge(Serialized::defaults(overrides))
             .extract()
@@ -164,9 +168,126 @@ impl Config {
     }
 }
 
+impl Settings {
+    /// The typed configuration, or the first setting that makes no sense. Values below a documented
+    /// minimum are raised to it (`app_refresh_ms` 50, `node_timeout` 2).
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let positive = |key: &'static str, value: u64| match value {
+            0 => Err(ConfigError::new(key, "must be at least 1")),
+            v => Ok(v),
+        };
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| parse_proxy(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.max_message_bytes < 1024 {
+            return Err(ConfigError::new("max_message_bytes", "must be at least 1024"));
+        }
+        if !(1..=5).contains(&self.nats_replicas) {
+            return Err(ConfigError::new("nats_replicas", "must be 1 to 5"));
+        }
+        if self.event_log_max_bytes <= 0 {
+            return Err(ConfigError::new("event_log_max_bytes", "must be at least 1"));
+        }
+        let cluster = match self.nats_url {
+            None => None,
+            Some(urls) => Some(ClusterConfig {
+                nats_urls: parse_nats_urls(&urls.0)?,
+                prefix: check_prefix(self.nats_prefix)?,
+                node_timeout: Duration::from_secs(self.node_timeout.max(2)),
+                history: HistoryConfig {
+                    max_messages_per_channel: positive("history_size", self.history_size as u64)? as i64,
+                    max_age: Duration::from_secs(positive("history_max_age", self.history_max_age)?),
+                    dedup_window: Duration::from_secs(positive("dedup_window", self.dedup_window)?),
+                    replicas: self.nats_replicas,
+                },
+            }),
+        };
+        Ok(Config {
+            server: ServerConfig {
+                listen: self.listen,
+                max_connections: self.max_connections,
+                shutdown_grace: Duration::from_secs(self.shutdown_grace),
+                trusted_proxies,
+                console_dir: self.console_dir,
+            },
+            websocket: WebSocketConfig {
+                activity_timeout: Duration::from_secs(positive("activity_timeout", self.activity_timeout)?),
+                pong_timeout: Duration::from_secs(positive("pong_timeout", self.pong_timeout)?),
+                outbound_queue: positive("outbound_queue", self.outbound_queue as u64)? as usize,
+                max_message_bytes: self.max_message_bytes,
+            },
+            store: StoreConfig {
+                data_dir: self.data_dir,
+                database_url: self.database_url,
+                master_key: self.master_key,
+                migrate: self.migrate,
+                app_refresh: Duration::from_millis(self.app_refresh_ms.max(50)),
+            },
+            cluster,
+            event_log: EventLogConfig {
+                max_events: positive("event_log_max_events", self.event_log_max_events as u64)? as usize,
+                max_age: Duration::from_secs(self.event_log_max_age),
+                max_bytes: self.event_log_max_bytes,
+            },
+            webhooks: WebhookConfig {
+                retry_base: Duration::from_millis(positive("webhook_retry_base_ms", self.webhook_retry_base_ms)?),
+            },
+            log: LogConfig {
+                filter: self.log,
+                format: self.log_format,
+            },
+        })
+    }
+}
+
+/// A trusted proxy: an address or a CIDR range.
+fn parse_proxy(value: &str) -> Result<IpNet, ConfigError> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            ConfigError::new(
+                "trusted_proxies",
+                format!("{value:?} is neither an address nor a CIDR range (e.g. 10.0.0.0/8)"),
+            )
+        })
+}
+
+/// Comma-separated `nats://` (or `tls://`) URLs.
+fn parse_nats_urls(value: &str) -> Result<Vec<String>, ConfigError> {
+    let urls: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = urls.iter().find(|u| u.contains(char::is_whitespace)) {
+        return Err(ConfigError::new("nats_url", format!("{bad:?} is not a URL")));
+    }
+    Ok(urls)
+}
+
+/// A NATS subject token: letters, digits, `-` and `_`.
+fn check_prefix(prefix: String) -> Result<String, ConfigError> {
+    let valid = !prefix.is_empty()
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    match valid {
+        true => Ok(prefix),
+        false => Err(ConfigError::new(
+            "nats_prefix",
+            format!("{prefix:?}: use letters, digits, '-' and '_' only (it begins every NATS subject)"),
+        )),
+    }
+}
+
 fn known_keys() -> Vec<String> {
     // Optional keys serialize as null, so they are listed too.
-    match serde_json::to_value(Config::default()) {
+    match serde_json::to_value(Settings::default()) {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
     }
@@ -177,6 +298,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail returns its own error type
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("herald.toml", "listen = \"127.0.0.1:7000\"\nactivity_timeout = 30\n")?;
@@ -186,19 +308,19 @@ mod tests {
                 data_dir: Some("/tmp/x".into()),
                 ..Default::default()
             };
-            let config = Config::load(Some(Path::new("herald.toml")), &cli).expect("loads");
+            let config = Settings::load(Some(Path::new("herald.toml")), &cli).expect("loads");
             assert_eq!(config.listen.port(), 7000);
             assert_eq!(config.activity_timeout, 45);
             assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
             assert_eq!(config.pong_timeout, 30);
             jail.set_env("HERALD_NATS_URL", "");
             assert_eq!(
-                Config::load(None, &cli).expect("loads").nats_url,
+                Settings::load(None, &cli).expect("loads").nats_url,
                 None,
                 "empty is unset"
             );
             jail.set_env("HERALD_DATABASE_URL", "postgres://u:pw@h/db");
-            let config = Config::load(None, &cli).expect("loads");
+            let config = Settings::load(None, &cli).expect("loads");
             assert_eq!(config.database_url, Some(Secret("postgres://u:pw@h/db".into())));
             assert!(
                 !format!("{config:?}").contains("pw@"),
@@ -209,12 +331,82 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "lissten = \"x\"\n")?;
-            let err = Config::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
+            let err = Settings::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("lissten"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn defaults_validate_into_sections() {
+        let config = Settings::default().validate().expect("defaults are valid");
+        assert_eq!(config.server.listen.port(), 6001);
+        assert_eq!(config.websocket.activity_timeout, Duration::from_secs(120));
+        assert_eq!(config.store.app_refresh, Duration::from_millis(500));
+        assert!(config.cluster.is_none(), "no nats_url: a single node");
+        assert_eq!(config.webhooks.retry_base, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn nonsense_is_refused_naming_the_key_and_minimums_are_raised() {
+        let refused = |settings: Settings| settings.validate().unwrap_err().to_string();
+        let bad_proxy = refused(Settings {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "not-an-address".into()],
+            ..Settings::default()
+        });
+        assert!(
+            bad_proxy.contains("trusted_proxies") && bad_proxy.contains("HERALD_TRUSTED_PROXIES"),
+            "{bad_proxy}"
+        );
+        assert!(bad_proxy.contains("not-an-address"), "{bad_proxy}");
+        let cluster = |settings: Settings| Settings {
+            nats_url: Some(Secret("nats://127.0.0.1:4222".into())),
+            ..settings
+        };
+        assert!(refused(cluster(Settings {
+            nats_replicas: 7,
+            ..Settings::default()
+        }))
+        .contains("nats_replicas"));
+        assert!(refused(cluster(Settings {
+            nats_prefix: "a.b".into(),
+            ..Settings::default()
+        }))
+        .contains("nats_prefix"));
+        assert!(refused(Settings {
+            pong_timeout: 0,
+            ..Settings::default()
+        })
+        .contains("pong_timeout"));
+        assert!(refused(Settings {
+            outbound_queue: 0,
+            ..Settings::default()
+        })
+        .contains("outbound_queue"));
+
+        let config = cluster(Settings {
+            app_refresh_ms: 1,
+            node_timeout: 0,
+            ..Settings::default()
+        })
+        .validate()
+        .expect("valid");
+        assert_eq!(config.store.app_refresh, Duration::from_millis(50));
+        let cluster = config.cluster.expect("a cluster member");
+        assert_eq!(cluster.node_timeout, Duration::from_secs(2));
+        assert_eq!(cluster.nats_urls, vec!["nats://127.0.0.1:4222".to_string()]);
+        let proxies = Settings {
+            trusted_proxies: vec!["192.168.1.7".into(), "10.0.0.0/8".into()],
+            ..Settings::default()
+        }
+        .validate()
+        .expect("valid");
+        assert!(proxies.is_trusted_proxy("192.168.1.7".parse().unwrap()));
+        assert!(proxies.is_trusted_proxy("10.9.8.7".parse().unwrap()));
+        assert!(!proxies.is_trusted_proxy("192.168.1.8".parse().unwrap()));
     }
 }

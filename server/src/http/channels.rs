@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::signed::Signed;
+use crate::channel_key::ChannelKey;
 use crate::protocol::{ChannelKind, ChannelName};
 use crate::state::AppState;
 use crate::store::App;
@@ -30,7 +31,7 @@ pub async fn list(State(state): State<AppState>, signed: Signed) -> Result<Json<
     }
     let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
     // Occupied anywhere in the cluster: subscribers on some node, or presence members anywhere.
-    let mut occupied: Vec<ChannelName> = state.subscriber_counts(&app_id, None).await.into_keys().collect();
+    let mut occupied: Vec<ChannelName> = state.nodes.channel_counts(&app_id, None).await.into_keys().collect();
     occupied.extend(
         state
             .hub
@@ -66,7 +67,8 @@ pub async fn show(
     let mut body = info_attributes(&state, &signed.app, &channel, &info).await?;
     let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
     let subscribers = state
-        .subscriber_counts(&app_id, Some(&channel))
+        .nodes
+        .channel_counts(&app_id, Some(&channel))
         .await
         .get(&channel)
         .copied()
@@ -127,11 +129,11 @@ pub async fn info_attributes(
                 ))
             }
             "subscription_count" => {
-                let counts = state.subscriber_counts(&app_id, Some(channel)).await;
+                let counts = state.nodes.channel_counts(&app_id, Some(channel)).await;
                 out.insert(attr.clone(), json!(counts.get(channel).copied().unwrap_or(0)));
             }
             "cache" if channel.is_cache() => {
-                if let Some(hit) = state.hub.cached(&crate::channel_key::ChannelKey::of(&app_id, &channel)) {
+                if let Some(hit) = state.hub.cached(&ChannelKey::of(&app_id, channel)) {
                     let cache = json!({ "data": hit.data, "event": hit.event, "ttl": hit.ttl_left(Instant::now()) });
                     out.insert(attr.clone(), cache);
                 }

@@ -13,11 +13,14 @@
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use std::path::PathBuf;
+
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use memory_serve::{CacheControl, Manifest};
 use sha2::{Digest, Sha256};
+use tower_http::services::ServeDir;
 
 /// Where the console is served.
 pub const PATH: &str = "/console";
@@ -71,8 +74,13 @@ fn point_at_hashed(html: &str, manifest: &Manifest) -> String {
     html
 }
 
-/// The console's routes: `/console/…` and the redirects to it from `/` and `/console`.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// The console's routes: `/console/…` and the redirects to it from `/` and `/console`. With
+/// `from_disk` (the `console_dir` setting, for working on the console) the files are read from that
+/// directory on every request instead of the copy embedded at build time.
+pub fn router<S: Clone + Send + Sync + 'static>(from_disk: Option<PathBuf>) -> Router<S> {
+    if let Some(dir) = from_disk {
+        return disk_router(dir);
+    }
     let assets = memory_serve::load!()
         .index_file(None)
         .enable_hashed_routes(true)
@@ -101,6 +109,26 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
                 .layer(middleware::from_fn(security_headers)),
         )
         .nest(PATH, assets)
+}
+
+/// Serves the console from `dir` as it is now: no hashed routes, nothing cached.
+fn disk_router<S: Clone + Send + Sync + 'static>(dir: PathBuf) -> Router<S> {
+    let index = dir.join("index.html");
+    let page = move || {
+        let index = index.clone();
+        async move {
+            match tokio::fs::read_to_string(&index).await {
+                Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+                Err(e) => (StatusCode::NOT_FOUND, format!("{}: {e}", index.display())).into_response(),
+            }
+        }
+    };
+    let files = ServeDir::new(dir).fallback(get(page.clone()));
+    Router::new()
+        .route("/", get(|| async { Redirect::to(&format!("{PATH}/")) }))
+        .route(&format!("{PATH}/"), get(page))
+        .nest_service(PATH, files)
+        .layer(middleware::from_fn(security_headers))
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {

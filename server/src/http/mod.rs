@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .merge(console::router())
+        .merge(console::router(state.config.server.console_dir.clone()))
         .fallback(ws::not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -20,6 +20,7 @@ pub async fn terminate(
     let user_id = params.get("user_id").map(String::as_str).unwrap_or_default();
     let app_id: Arc<str> = Arc::from(signed.app.id.as_str());
     state
+        .nodes
         .terminate_user(&app_id, user_id)
         .await
         .map_err(|e| ApiError::Unavailable(format!("Could not reach every node, retry: {e}")))?;

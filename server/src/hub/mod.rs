@@ -27,7 +27,7 @@ pub use wire::Frame;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -64,8 +64,8 @@ pub struct Hub {
     ended_traffic: [AtomicU64; 4],
     /// Other nodes' subscriber counts of channels with subscription counting, by node.
     remote_counts: DashMap<ChannelKey, HashMap<Arc<str>, usize>>,
-    /// Where hub events go in cluster mode.
-    events: OnceLock<mpsc::UnboundedSender<HubEvent>>,
+    /// Where hub events go: the cluster layer; `None` on a single node, where nobody listens.
+    events: Option<mpsc::UnboundedSender<HubEvent>>,
     /// Frames delivered per app.
     delivered: PerAppCounter,
     apps: Arc<AppDirectory>,
@@ -90,6 +90,12 @@ pub enum HubEvent {
     UserOffline { app: Arc<str>, user: Arc<str> },
 }
 
+/// Connections per app or per tenant id.
+pub type CountsById = Vec<(Arc<str>, usize)>;
+
+/// The receiving end of a hub's events: the cluster layer applies them in order.
+pub type HubEvents = mpsc::UnboundedReceiver<HubEvent>;
+
 /// Connection limits to check on admission; 0 means unlimited.
 pub struct Limits {
     pub node: usize,
@@ -100,8 +106,13 @@ pub struct Limits {
 }
 
 impl Hub {
-    pub fn new(apps: Arc<AppDirectory>) -> Self {
-        let observers = Arc::new(Observers::default());
+    /// A hub whose webhook-worthy events go to `observers` and whose interest and presence
+    /// changes go to `events` (the cluster layer's receiver; `None` on a single node).
+    pub fn new(
+        apps: Arc<AppDirectory>,
+        observers: Arc<Observers>,
+        events: Option<mpsc::UnboundedSender<HubEvent>>,
+    ) -> Self {
         Hub {
             channels: ChannelRegistry::new(observers.clone()),
             observers,
@@ -114,7 +125,7 @@ impl Hub {
             total: AtomicUsize::new(0),
             ended_traffic: Default::default(),
             delivered: PerAppCounter::default(),
-            events: OnceLock::new(),
+            events,
             remote_counts: DashMap::new(),
             apps,
         }
@@ -197,14 +208,9 @@ impl Hub {
         Some(left)
     }
 
-    /// Sends hub events to `tx` (the cluster layer) from now on.
-    pub fn attach(&self, tx: mpsc::UnboundedSender<HubEvent>) {
-        let _ = self.events.set(tx);
-    }
-
     /// Completes once every event emitted so far has reached the bus; at once on a single node.
     pub async fn flush_events(&self) {
-        let Some(tx) = self.events.get() else { return };
+        let Some(tx) = &self.events else { return };
         let (done, wait) = tokio::sync::oneshot::channel();
         if tx.send(HubEvent::Flush(done)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
@@ -212,7 +218,7 @@ impl Hub {
     }
 
     fn emit(&self, event: HubEvent) {
-        if let Some(tx) = self.events.get() {
+        if let Some(tx) = &self.events {
             let _ = tx.send(event);
         }
     }
@@ -263,7 +269,7 @@ impl Hub {
     }
 
     /// Connections on this node per app and per tenant (other nodes count them toward quotas).
-    pub fn connection_counts(&self) -> (Vec<(Arc<str>, usize)>, Vec<(Arc<str>, usize)>) {
+    pub fn connection_counts(&self) -> (CountsById, CountsById) {
         let collect = |m: &DashMap<Arc<str>, usize>| {
             m.iter()
                 .filter(|e| *e.value() > 0)

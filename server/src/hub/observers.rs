@@ -12,7 +12,7 @@
 //! where they happened. Owns the occupancy view; delivers nothing itself.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashSet;
@@ -43,9 +43,9 @@ const MAX_HELD: usize = 10_000;
 const PASSED_OVER_KEEP: Duration = Duration::from_secs(60);
 const MAX_PASSED_OVER: usize = 10_000;
 
-#[derive(Default)]
 pub struct Observers {
-    webhooks: OnceLock<(Arc<Webhooks>, Decides)>,
+    webhooks: Arc<Webhooks>,
+    decides: Decides,
     /// Channels with subscribers somewhere in the cluster, as this node last counted them.
     occupied: DashSet<ChannelKey>,
     /// Cluster events seen while `NotYet`, in order.
@@ -55,22 +55,25 @@ pub struct Observers {
 }
 
 impl Observers {
-    pub fn set(&self, webhooks: Arc<Webhooks>, decides: Decides) {
-        let _ = self.webhooks.set((webhooks, decides));
+    /// Observers that pass events on to `webhooks`, the cluster's when `decides` says so.
+    pub fn new(webhooks: Arc<Webhooks>, decides: Decides) -> Self {
+        Observers {
+            webhooks,
+            decides,
+            occupied: DashSet::new(),
+            held: Arc::default(),
+            passed_over: Mutex::default(),
+        }
     }
 
     /// An event that happened on this node.
     pub fn local(&self, observation: Observation) {
-        if let Some((webhooks, _)) = self.webhooks.get() {
-            webhooks.observe(observation);
-        }
+        self.webhooks.observe(observation);
     }
 
     /// An event about the cluster's state, passed on by the deciding node only.
     pub fn cluster(&self, observation: Observation) {
-        let Some((webhooks, decides)) = self.webhooks.get() else {
-            return;
-        };
+        let (webhooks, decides) = (&self.webhooks, &self.decides);
         let mut held = self.held.lock();
         // Behind held events, an event waits its turn whatever the decision: order is kept.
         match (decides(), held.is_empty()) {
@@ -109,10 +112,8 @@ impl Observers {
     /// on, in order, the cluster events it passed over from then on.
     pub fn take_over(&self, since: Instant) {
         let passed = std::mem::take(&mut *self.passed_over.lock());
-        if let Some((webhooks, _)) = self.webhooks.get() {
-            for (_, observation) in passed.into_iter().filter(|(at, _)| *at >= since) {
-                webhooks.observe(observation);
-            }
+        for (_, observation) in passed.into_iter().filter(|(at, _)| *at >= since) {
+            self.webhooks.observe(observation);
         }
     }
 
@@ -128,9 +129,6 @@ impl Observers {
 
     /// The cluster-wide subscriber count of a channel is now `total`.
     pub fn subscribers(&self, key: &ChannelKey, total: usize, counted: bool) {
-        if self.webhooks.get().is_none() {
-            return;
-        }
         let event = |event: WebhookEvent| Observation::new(key.app.clone(), event);
         let channel = || key.channel.clone();
         if total > 0 && self.occupied.insert(key.clone()) {

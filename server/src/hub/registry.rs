@@ -67,7 +67,6 @@ pub enum JoinError {
 }
 
 /// The occupied channels of this node.
-#[derive(Default)]
 pub struct ChannelRegistry {
     channels: DashMap<ChannelKey, Arc<RwLock<ChannelState>>>,
     /// Told of every presence member added or removed (webhooks).

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::{EventLogError, EventQuery, EventStore, LifecycleEvent, LiveEvents};
 use crate::clock::unix_ms;
+use crate::config::EventLogConfig;
 use crate::shutdown::Shutdown;
 use crate::store::{ControlStore, EventFilter, EventRow};
 
@@ -30,14 +31,14 @@ pub struct SqlEvents {
 }
 
 impl SqlEvents {
-    pub fn start(store: Arc<dyn ControlStore>, max_events: usize, max_age_secs: u64, shutdown: Shutdown) -> Arc<Self> {
+    pub fn start(store: Arc<dyn ControlStore>, config: &EventLogConfig, shutdown: Shutdown) -> Arc<Self> {
         let (outbound, rx) = mpsc::channel(BACKLOG);
         let events = Arc::new(SqlEvents {
             store: store.clone(),
             outbound,
             live: broadcast::channel(1024).0,
         });
-        let keep = (max_events.max(1) as i64, max_age_secs as i64 * 1000);
+        let keep = (config.max_events as i64, config.max_age.as_millis() as i64);
         tokio::spawn(write(store, rx, keep, shutdown));
         events
     }

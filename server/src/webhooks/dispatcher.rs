@@ -53,9 +53,10 @@ impl Default for RetrySchedule {
 
 impl RetrySchedule {
     /// The default schedule with the first retry after `base_ms` (`webhook_retry_base_ms`).
-    pub fn from_base_ms(base_ms: u64) -> Self {
+    /// The default schedule, starting at `base` (at least a millisecond).
+    pub fn after(base: Duration) -> Self {
         RetrySchedule {
-            base: Duration::from_millis(base_ms.max(1)),
+            base: base.max(Duration::from_millis(1)),
             ..Default::default()
         }
     }
@@ -268,7 +269,7 @@ mod tests {
 
     #[test]
     fn the_base_is_configurable() {
-        let schedule = RetrySchedule::from_base_ms(200);
+        let schedule = RetrySchedule::after(Duration::from_millis(200));
         assert_eq!(schedule.after_failures(1), Some(Duration::from_millis(200)));
         assert_eq!(schedule.after_failures(3), Some(Duration::from_millis(800)));
         assert_eq!(schedule.after_failures(10), None);

@@ -68,7 +68,7 @@ impl Webhooks {
         Self::start_with(apps, store, shutdown, RetrySchedule::default(), None)
     }
 
-    /// `start`, with retries after `retry` (e.g. `RetrySchedule::from_base_ms(config.webhook_retry_base_ms)`).
+    /// `start`, with retries after `retry` (e.g. `RetrySchedule::after(config.webhooks.retry_base)`).
     pub fn start_with(
         apps: Arc<AppDirectory>,
         store: Arc<dyn ControlStore>,

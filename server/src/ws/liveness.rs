@@ -24,8 +24,8 @@ pub struct Liveness {
 impl Liveness {
     pub fn new(config: &Config) -> Self {
         Liveness {
-            activity: Duration::from_secs(config.activity_timeout.max(1)),
-            pong_wait: Duration::from_secs(config.pong_timeout.max(1)),
+            activity: config.websocket.activity_timeout,
+            pong_wait: config.websocket.pong_timeout,
             last_seen: Instant::now(),
             ping_sent: None,
         }

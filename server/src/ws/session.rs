@@ -183,7 +183,7 @@ fn accept(state: &AppState, request: &ConnectRequest) -> Result<(KeyEntry, Arc<C
             protocol,
             connected_at_ms: unix_ms(),
         },
-        state.config.outbound_queue,
+        state.config.websocket.outbound_queue,
     );
     let tenant_limit = state
         .apps
@@ -191,14 +191,10 @@ fn accept(state: &AppState, request: &ConnectRequest) -> Result<(KeyEntry, Arc<C
         .map(|t| t.limits.max_connections)
         .unwrap_or(0);
     let limits = Limits {
-        node: state.config.max_connections,
+        node: state.config.server.max_connections,
         app: app.settings.max_connections as usize,
         tenant: tenant_limit.max(0) as usize,
-        elsewhere: state
-            .cluster
-            .as_ref()
-            .map(|c| c.connections_elsewhere(&app.id, &app.tenant_id))
-            .unwrap_or((0, 0)),
+        elsewhere: state.nodes.connections_elsewhere(&app.id, &app.tenant_id),
     };
     state.hub.admit(&conn, limits)?;
     // Checked again once admitted: shutdown closes every admitted connection, so a connection admitted
@@ -245,8 +241,10 @@ pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: Conn
         user: None,
         rate: RateWindow::default(),
     };
-    let established =
-        frame::connection_established(session.conn.socket_id.as_str(), session.state.config.activity_timeout);
+    let established = frame::connection_established(
+        session.conn.socket_id.as_str(),
+        session.state.config.websocket.activity_timeout.as_secs(),
+    );
     session.reply(established);
     let meta = &session.conn.meta;
     let opened = LifecycleEvent::new(EventKind::ConnectionOpened, &session.conn.app_id).detail(serde_json::json!({
@@ -354,7 +352,7 @@ impl Session {
                     code: CloseCode::MessageTooBig,
                     message: format!(
                         "Message too big: the limit is {} bytes",
-                        self.state.config.max_message_bytes
+                        self.state.config.websocket.max_message_bytes
                     ),
                     cause: None,
                 })

@@ -106,8 +106,8 @@ pub async fn open(
     let limits = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .max_message_size(Some(config.max_message_bytes))
-        .max_frame_size(Some(config.max_message_bytes));
+        .max_message_size(Some(config.websocket.max_message_bytes))
+        .max_frame_size(Some(config.websocket.max_message_bytes));
     let ws = WebSocketStream::from_partially_read(io, early.to_vec(), Role::Server, Some(limits)).await;
     (socket, ws)
 }

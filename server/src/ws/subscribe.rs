@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::Session;
+use crate::channel_key::ChannelKey;
 use crate::history::{Retention, StreamStart};
 use crate::hub::Member;
 use crate::lifecycle::{redact, EventKind, LifecycleEvent};
@@ -39,12 +40,7 @@ impl Session {
             Err(message) => return self.refuse_subscription(&message, Some(channel.as_str())),
         };
         let from = start_from(req.resume.as_ref(), req.rewind.as_ref());
-        // In a cluster, this node listens to the channel before the client hears it is subscribed,
-        // so an event published right after subscription_succeeded is not missed.
-        let key = crate::channel_key::ChannelKey::of(&self.conn.app_id, &channel);
-        if let Some(cluster) = &self.state.cluster {
-            cluster.join_interest(&key).await;
-        }
+        let key = ChannelKey::of(&self.conn.app_id, &channel);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (hub, conn, joining) = (self.state.hub.clone(), self.conn.clone(), channel.clone());
         let (app2, member2) = (app.clone(), member.clone());
@@ -78,9 +74,6 @@ impl Session {
                 "Subscription failed: the node is shutting down or lost its bus; retry",
                 Some(channel.as_str()),
             ),
-        }
-        if let Some(cluster) = &self.state.cluster {
-            cluster.joined(&key).await;
         }
     }
 

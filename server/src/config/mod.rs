@@ -1,0 +1,159 @@
+//! Configuration: `Settings` as written (built-in defaults, then a TOML file, then `HERALD_*`
+//! environment variables, then flags; flat keys, as documented), and `Config`, what a node runs on:
+//! grouped by concern, with durations as `Duration`s and proxy ranges parsed, validated once by
+//! `Settings::validate`, which refuses nonsense with a message naming the key. Secrets are never
+//! part of `Debug` output or logs.
+
+mod settings;
+
+pub use settings::{LogFormat, Overrides, Secret, Settings};
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// Everything a node needs to start, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub websocket: WebSocketConfig,
+    pub store: StoreConfig,
+    /// `None` on a single node.
+    pub cluster: Option<ClusterConfig>,
+    pub event_log: EventLogConfig,
+    pub webhooks: WebhookConfig,
+    pub log: LogConfig,
+}
+
+/// The one port and what guards it.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// WebSocket, HTTP API, admin API, console and health checks.
+    pub listen: SocketAddr,
+    /// Connections on this node (4100 above it); 0 means unlimited.
+    pub max_connections: usize,
+    /// How long sessions get to close on shutdown.
+    pub shutdown_grace: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Serve the console from this directory instead of the embedded copy.
+    pub console_dir: Option<PathBuf>,
+}
+
+/// What each WebSocket connection gets.
+#[derive(Debug, Clone)]
+pub struct WebSocketConfig {
+    /// Silence before the server pings (sent to clients as `activity_timeout`).
+    pub activity_timeout: Duration,
+    /// Wait for a pong before closing with 4201.
+    pub pong_timeout: Duration,
+    /// Frames queued per connection before it is closed as too slow (4100).
+    pub outbound_queue: usize,
+    /// Largest message from a client, in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// The control store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    /// Postgres; `None` means the embedded SQLite file in `data_dir`.
+    pub database_url: Option<Secret>,
+    pub master_key: Option<Secret>,
+    pub migrate: bool,
+    /// How often a node checks the store for changed tenants, apps and keys.
+    pub app_refresh: Duration,
+}
+
+/// Cluster membership: present when `nats_url` is set.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// One or more NATS URLs.
+    pub nats_urls: Vec<String>,
+    pub prefix: String,
+    /// Silence after which a node counts as dead.
+    pub node_timeout: Duration,
+    /// The message stream's limits.
+    pub history: HistoryConfig,
+}
+
+/// What the cluster's message stream keeps.
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    pub max_messages_per_channel: i64,
+    pub max_age: Duration,
+    pub dedup_window: Duration,
+    pub replicas: usize,
+}
+
+/// The lifecycle log's retention.
+#[derive(Debug, Clone)]
+pub struct EventLogConfig {
+    pub max_events: usize,
+    pub max_age: Duration,
+    pub max_bytes: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The first retry's delay; each later one doubles.
+    pub retry_base: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// A `tracing` filter.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+/// A setting that makes no sense, named by its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{key}` (HERALD_{env}): {message}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    env: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(key: &'static str, message: impl Into<String>) -> Self {
+        ConfigError {
+            key,
+            env: key.to_ascii_uppercase(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used: unreadable layers or a value that makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Layers(#[from] Box<figment::Error>),
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+}
+
+impl Config {
+    /// Loads the layers in order (defaults, `file`, `HERALD_*`, `overrides`) and validates them.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, LoadError> {
+        Ok(Settings::load(file, overrides)?.validate()?)
+    }
+
+    /// True when `peer` is one of the trusted proxies.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.server.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+}
+
+impl Default for Config {
+    /// The built-in defaults (a single node on 127.0.0.1:6001).
+    fn default() -> Self {
+        Settings::default()
+            .validate()
+            .unwrap_or_else(|e| unreachable!("the built-in settings are valid: {e}"))
+    }
+}
