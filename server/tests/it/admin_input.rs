@@ -3,11 +3,9 @@
 //! and bad credentials: wrong passwords (rate-limited), forged or expired JWTs, revoked API tokens,
 //! reused refresh tokens. A suspended tenant's apps refuse publishes.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, Backend, TestApp, OWNER_EMAIL, PASSWORD};
+use crate::common::{spawn_app, Backend, TestApp, OWNER_EMAIL, PASSWORD};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 

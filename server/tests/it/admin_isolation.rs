@@ -3,11 +3,9 @@
 //! resources, checked against the OpenAPI document so a new route cannot be forgotten); viewers
 //! cannot write; secrets are shown only to admins who ask; app A's key cannot reach app B.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{spawn_app, Backend, TestApp, PASSWORD};
+use crate::common::{spawn_app, Backend, TestApp, PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -401,14 +399,18 @@ async fn app_a_key_cannot_publish_to_or_query_app_b(backend: Backend) {
     let path = format!("/apps/{}/channels", b.app);
     let res = t
         .client
-        .get(common::pusher_signed_url(&t.base, "GET", &path, &a.key, &a.secret, b""))
+        .get(crate::common::pusher_signed_url(
+            &t.base, "GET", &path, &a.key, &a.secret, b"",
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 401, "A's key queried app B");
     let res = t
         .client
-        .get(common::pusher_signed_url(&t.base, "GET", &path, &b.key, &b.secret, b""))
+        .get(crate::common::pusher_signed_url(
+            &t.base, "GET", &path, &b.key, &b.secret, b"",
+        ))
         .send()
         .await
         .unwrap();

@@ -2,12 +2,10 @@
 //! node made a moment ago is found at once when a client or publisher presents it, not at the
 //! next periodic reload, and a reload made that way still hands its revocations to the hub.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{open_store, test_config, Backend};
+use crate::common::{open_store, test_config, Backend};
 use herald::apps::{AppDirectory, Revoked};
 use herald::shutdown::Shutdown;
 use herald::store::prelude::*;
@@ -87,9 +85,9 @@ async fn unknown_keys_are_looked_for_and_revocations_still_arrive(backend: Backe
     );
     drop(revoked);
     shutdown.trigger();
-    let _ = std::fs::remove_dir_all(&config.data_dir);
+    let _ = std::fs::remove_dir_all(&config.store.data_dir);
     if let Some((_, name)) = database {
-        common::drop_database(name);
+        crate::common::drop_database(name);
     }
 }
 

@@ -1,9 +1,7 @@
 //! The lifecycle log in the control store (a single node's), on SQLite and Postgres: filters, newest
 //! first, and pruning by age and by a count per app.
 
-mod common;
-
-use common::{open_store, test_config, Backend};
+use crate::common::{open_store, test_config, Backend};
 use herald::store::prelude::*;
 use herald::store::{EventFilter, EventRow};
 
@@ -85,9 +83,9 @@ async fn events_are_filtered_ordered_and_pruned(backend: Backend) {
     assert!(kept[1].contains(r#""socket":"1.4""#), "{kept:?}");
     assert_eq!(store.query_events("b", &all(10)).await.unwrap().len(), 1);
 
-    let _ = std::fs::remove_dir_all(&config.data_dir);
+    let _ = std::fs::remove_dir_all(&config.store.data_dir);
     if let Some((_, name)) = database {
-        common::drop_database(name);
+        crate::common::drop_database(name);
     }
 }
 both_backends!(

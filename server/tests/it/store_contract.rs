@@ -2,13 +2,11 @@
 //! apps, keys, revisions and snapshots, admins, refresh and API tokens, the audit log, and that a
 //! failed write leaves nothing behind. The webhook queue has its own suite (`webhook_store.rs`).
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::store_fixture::{actor, fixture, new_app};
-use common::Backend;
+use crate::common::store_fixture::{actor, fixture, new_app};
+use crate::common::Backend;
 use herald::clock::unix_secs;
 use herald::store::prelude::*;
 use herald::store::{

@@ -2,8 +2,6 @@
 //! answers admin writes with 503 (and stays ready), and recovers by itself when Postgres returns.
 //! This test runs its own Postgres (scripts/postgres-throwaway) so it can stop and restart it.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -62,9 +60,9 @@ impl Drop for PrivatePostgres {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_serves_from_cache_while_postgres_is_down_and_recovers() {
     let pg = PrivatePostgres::start();
-    let (mut config, _) = common::test_config(common::Backend::Sqlite).await;
-    config.database_url = Some(Secret(pg.url.clone()));
-    let store = common::open_store(&config).await;
+    let (mut config, _) = crate::common::test_config(crate::common::Backend::Sqlite).await;
+    config.store.database_url = Some(Secret(pg.url.clone()));
+    let store = crate::common::open_store(&config).await;
     {
         use herald::store::prelude::*;
         let tenant = store
@@ -89,7 +87,7 @@ async fn node_serves_from_cache_while_postgres_is_down_and_recovers() {
     let client = reqwest::Client::new();
     let body = br#"{"name":"e","channels":["c"],"data":"{}"}"#;
     let publish = || async {
-        let url = common::pusher_signed_url(&base, "POST", "/apps/77/events", "acme-key", "acme-secret", body);
+        let url = crate::common::pusher_signed_url(&base, "POST", "/apps/77/events", "acme-key", "acme-secret", body);
         client
             .post(url)
             .header("content-type", "application/json")

@@ -2,10 +2,8 @@
 //! a lease, retries and dead letters with every attempt kept, filters over the events a delivery
 //! carried, and racing claimers.
 
-mod common;
-
-use common::store_fixture::{actor, fixture, new_app};
-use common::Backend;
+use crate::common::store_fixture::{actor, fixture, new_app};
+use crate::common::Backend;
 use herald::store::prelude::*;
 use herald::store::{
     AfterAttempt, AppPatch, Attempt, DeliveryEvent, DeliveryFilter, DeliveryStatus, NewDelivery, SettingsPatch,

@@ -5,15 +5,13 @@
 //! Postgres comes from `HERALD_TEST_PG_URL` (`scripts/test` starts a throwaway server and sets it);
 //! each test creates its own database and drops it when done, so tests run in parallel and twice.
 
-#![allow(dead_code)]
-
 pub mod store_fixture;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use herald::admin::password;
-use herald::config::{Config, Secret};
+use herald::config::{Config, Secret, Settings};
 use herald::shutdown::Shutdown;
 use herald::startup::Application;
 use herald::store::{Actor, ControlStore, Role, SecretBox, SqlStore};
@@ -32,9 +30,7 @@ pub enum Backend {
 /// A running node and a way to talk to it.
 pub struct TestApp {
     pub base: String,
-    pub port: u16,
     pub client: reqwest::Client,
-    pub store: Arc<dyn ControlStore>,
     pub owner_token: String,
     pub data_dir: PathBuf,
     shutdown: Shutdown,
@@ -70,24 +66,28 @@ pub async fn test_config(backend: Backend) -> (Config, Option<(String, String)>)
         Backend::Postgres => Some(fresh_database().await),
         Backend::Sqlite => None,
     };
-    let config = Config {
+    let config = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir,
         database_url: database.as_ref().map(|(url, _)| Secret(url.clone())),
         app_refresh_ms: 100,
-        ..Config::default()
-    };
+        ..Settings::default()
+    }
+    .validate()
+    .expect("valid test settings");
     (config, database)
 }
 
 /// Opens the store of `config` directly (migrated), as the CLI does.
 pub async fn open_store(config: &Config) -> Arc<SqlStore> {
-    herald::startup::open_store(config, true).await.expect("store opens")
+    herald::startup::open_store(&config.store, true)
+        .await
+        .expect("store opens")
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let (config, database) = test_config(backend).await;
-    let data_dir = config.data_dir.clone();
+    let data_dir = config.store.data_dir.clone();
     let shutdown = Shutdown::new();
     let app = Application::build(config.clone(), shutdown.clone())
         .await
@@ -102,9 +102,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .expect("owner");
     let mut test = TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        port,
         client: reqwest::Client::new(),
-        store,
         owner_token: String::new(),
         data_dir,
         shutdown,

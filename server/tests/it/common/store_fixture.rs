@@ -24,12 +24,12 @@ pub async fn fixture(backend: Backend) -> Fixture {
     let store = open_store(&config).await;
     let url = match &database {
         Some((url, _)) => url.clone(),
-        None => format!("sqlite://{}", config.data_dir.join("herald.db").display()),
+        None => format!("sqlite://{}", config.store.data_dir.join("herald.db").display()),
     };
     Fixture {
         store,
         url,
-        data_dir: config.data_dir.clone(),
+        data_dir: config.store.data_dir.clone(),
         database,
         config,
     }
