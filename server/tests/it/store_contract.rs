@@ -209,10 +209,7 @@ both_backends!(
 async fn keys_are_listed_decrypted_stored_encrypted_revoked_and_expire(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
+    let t = f.tenant("t").await;
     let app = s.create_app(&t.id, new_app("a"), &actor()).await.unwrap().app;
     let secret = "plain-secret-XYZ-123";
     let new = NewKey::new(Some("k2".into()), Some(secret.into()), "rotation".into(), None).unwrap();
@@ -287,10 +284,7 @@ async fn every_cached_write_bumps_the_revision_and_snapshot_has_everything(backe
             last = r;
         }};
     }
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
+    let t = f.tenant("t").await;
     bumped!("create_tenant");
     s.update_tenant(
         &t.id,
@@ -364,10 +358,7 @@ both_backends!(
 async fn admins_are_unique_case_insensitive_and_role_checked(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
+    let t = f.tenant("t").await;
     let owner = s
         .create_admin("Boss@Example.COM", "h1", Role::Owner, None, &actor())
         .await
@@ -454,10 +445,7 @@ both_backends!(refresh_tokens, refresh_tokens_are_single_use_and_expire);
 async fn api_tokens_are_found_by_hash_until_revoked(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
+    let t = f.tenant("t").await;
     let tok = s
         .create_api_token(&t.id, "deploy", Role::TenantViewer, "hash-1", &actor())
         .await
@@ -475,10 +463,7 @@ async fn api_tokens_are_found_by_hash_until_revoked(backend: Backend) {
     );
     assert_eq!(s.list_api_tokens(&t.id).await.unwrap(), vec![tok.clone()]);
 
-    let other = s
-        .create_tenant("O", "o", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
+    let other = f.tenant("o").await;
     let wrong_tenant = s.revoke_api_token(&other.id, &tok.id, &actor()).await;
     assert!(
         matches!(wrong_tenant, Err(StoreError::NotFound(_))),
@@ -583,10 +568,7 @@ both_backends!(audit_log, audit_log_records_each_write_newest_first_and_pages);
 async fn failed_writes_leave_nothing_half_written(backend: Backend) {
     let f = fixture(backend).await;
     let s = &f.store;
-    let t = s
-        .create_tenant("T", "t", TenantLimits::default(), &actor())
-        .await
-        .unwrap();
+    let t = f.tenant("t").await;
     let first = NewApp {
         name: "first".into(),
         key: Some("taken".into()),

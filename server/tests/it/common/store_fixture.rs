@@ -42,13 +42,17 @@ impl Fixture {
         open_store(&self.config).await
     }
 
+    /// A tenant with default limits whose name is `slug` in upper case.
+    pub async fn tenant(&self, slug: &str) -> Tenant {
+        self.store
+            .create_tenant(&slug.to_uppercase(), slug, TenantLimits::default(), &actor())
+            .await
+            .expect("tenant")
+    }
+
     /// A tenant `T` (default limits) with one app named `app`: the tenant and the app's id.
     pub async fn tenant_with_app(&self, app: &str) -> (Tenant, String) {
-        let t = self
-            .store
-            .create_tenant("T", "t", TenantLimits::default(), &actor())
-            .await
-            .expect("tenant");
+        let t = self.tenant("t").await;
         let app = self.store.create_app(&t.id, new_app(app), &actor()).await.expect("app");
         (t, app.app.id)
     }
