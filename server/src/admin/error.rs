@@ -6,6 +6,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::publish::request::PublishError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,9 @@ pub enum AdminError {
     /// 409: a unique field is taken, or a plan limit is reached.
     #[error("{message}")]
     Conflict { message: String, field: Option<String> },
+    /// 413: a message over the app's size limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// 429: too many failed logins; retry later.
     #[error("{0}")]
     TooManyRequests(String),
@@ -45,11 +49,22 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable machine-readable code: bad_request, unauthorized, forbidden, not_found, conflict,
-    /// too_many_requests, unavailable, internal.
+    /// payload_too_large, too_many_requests, unavailable, internal.
     pub code: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+impl From<PublishError> for AdminError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::BadRequest(message) => AdminError::BadRequest { message, field: None },
+            PublishError::OverQuota(message) => AdminError::Forbidden(message),
+            e @ PublishError::PayloadTooLarge { .. } => AdminError::PayloadTooLarge(e.to_string()),
+            PublishError::Unavailable(message) => AdminError::Unavailable(message),
+        }
+    }
 }
 
 impl AdminError {
@@ -71,6 +86,7 @@ impl AdminError {
             AdminError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             AdminError::Conflict { field, .. } => (StatusCode::CONFLICT, "conflict", field.clone()),
+            AdminError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", Some("data".into())),
             AdminError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None),
             AdminError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             AdminError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),

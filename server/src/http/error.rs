@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::protocol::http_signature::HttpAuthError;
 use crate::protocol::NameError;
+use crate::publish::request::PublishError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -48,6 +49,17 @@ impl ApiError {
 impl From<HttpAuthError> for ApiError {
     fn from(e: HttpAuthError) -> Self {
         ApiError::Unauthorized(e.to_string())
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::BadRequest(m) => ApiError::BadRequest(m),
+            PublishError::OverQuota(m) => ApiError::Forbidden(m),
+            PublishError::PayloadTooLarge { size, limit } => ApiError::PayloadTooLarge { size, limit },
+            PublishError::Unavailable(m) => ApiError::Unavailable(m),
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! The publish path: hand a message to the bus, which stores it (HTTP API messages) and carries it.
+//! `request` checks and carries out a publish request as the HTTP API takes it.
 //!
-//! Counts what was accepted; knows nothing about sockets.
+//! Counts what was accepted; knows nothing about sockets or HTTP.
+
+pub mod request;
 
 use std::sync::Arc;
 
