@@ -25,6 +25,7 @@ pub mod quota;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod topology;
 pub mod webhooks;

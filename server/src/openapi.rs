@@ -15,18 +15,21 @@ use crate::{admin, http};
     info(title = "Herald admin API", description = "Tenants, apps, keys, admins and audit of a Herald installation, and the Pusher HTTP API's history extension."),
     paths(
         admin::session::login, admin::session::refresh, admin::session::logout, admin::session::me,
+        admin::session::change_password,
         admin::tenants::list, admin::tenants::create, admin::tenants::get, admin::tenants::update, admin::tenants::delete,
         admin::apps::list, admin::apps::create, admin::apps::get, admin::apps::update, admin::apps::delete, admin::apps::stats,
+        admin::stats::series_of, admin::messages::publish_message,
+        admin::channels::list, admin::channels::get, admin::channels::members, admin::channels::history,
         admin::keys::list, admin::keys::create, admin::keys::revoke,
-        admin::admins::list, admin::admins::create, admin::admins::delete, admin::admins::list_tokens, admin::admins::create_token, admin::admins::revoke_token,
+        admin::admins::list, admin::admins::create, admin::admins::delete, admin::admins::update, admin::admins::list_tokens, admin::admins::create_token, admin::admins::revoke_token,
         admin::audit::list,
-        admin::webhooks::deliveries,
-        admin::connections::list, admin::connections::get, admin::connections::disconnect,
+        admin::webhooks::deliveries, admin::webhooks::redeliver, admin::webhooks::test,
+        admin::connections::list, admin::connections::get, admin::connections::disconnect, admin::failures::failed,
         admin::events::list, admin::events::live,
         http::history::history,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tenants"), (name = "apps"), (name = "keys"), (name = "admins"), (name = "tokens"), (name = "audit"), (name = "webhooks", description = "Webhook deliveries; the endpoints are app settings (`settings.webhooks`)"), (name = "connections"), (name = "events"), (name = "history", description = "Channel history, on the Pusher HTTP API (signed as Pusher signs requests)"))
+    tags((name = "auth"), (name = "tenants"), (name = "apps"), (name = "keys"), (name = "admins"), (name = "tokens"), (name = "audit"), (name = "webhooks", description = "Webhook deliveries; the endpoints are app settings (`settings.webhooks`)"), (name = "connections"), (name = "channels", description = "Occupied channels, presence members and stored history, for admins"), (name = "events"), (name = "history", description = "Channel history, on the Pusher HTTP API (signed as Pusher signs requests)"))
 )]
 pub struct ApiDoc;
 

@@ -74,6 +74,8 @@ pub struct Application {
     state: AppState,
     /// The app created because the store was empty, to show its credentials once.
     pub created_default_app: Option<AppWithKeys>,
+    /// No admin exists yet: nobody can sign in to the console until one is created (CLI).
+    pub needs_owner: bool,
 }
 
 impl Application {
@@ -82,6 +84,7 @@ impl Application {
         let admin = Arc::new(AdminAuth::new(&sql.secrets().derive("herald admin JWT")));
         let store: Arc<dyn ControlStore> = sql;
         let created_default_app = create_default_app(store.as_ref()).await?;
+        let needs_owner = store.list_admins(None).await?.is_empty();
         let apps = Arc::new(AppDirectory::default());
         apps.refresh(store.as_ref()).await?;
         let node_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
@@ -101,6 +104,13 @@ impl Application {
         let hub = Arc::new(Hub::new(apps.clone(), observers, topology.hub_events()));
         let accepted = Arc::new(PerAppCounter::default());
         let local = Arc::new(LocalNode::new(node_id.clone(), hub.clone(), accepted.clone()));
+        crate::stats::spawn_sampler(
+            local.clone(),
+            apps.clone(),
+            store.clone(),
+            config.stats.retention,
+            shutdown.clone(),
+        );
         let (bus, nodes) = topology.join(&hub, local, &config, &shutdown);
         let publisher = Arc::new(Publisher::new(bus, accepted));
 
@@ -133,6 +143,7 @@ impl Application {
             listener,
             state,
             created_default_app,
+            needs_owner,
         })
     }
 

@@ -168,3 +168,49 @@ pub async fn revoke_token(
     state.store.revoke_api_token(&tenant_id, &token_id, &who.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAdmin {
+    pub role: Role,
+    /// The tenant of a tenant role; leave out for owners (and to keep a tenant admin's tenant).
+    pub tenant_id: Option<String>,
+}
+
+/// Change an admin's role. Owners change anyone; tenant admins change their tenant's admins between
+/// tenant roles. The last owner keeps its role.
+#[utoipa::path(operation_id = "update_admin", patch, path = "/api/v1/admins/{admin_id}", tag = "admins", security(("bearer" = [])),
+    params(("admin_id" = String, Path)), request_body = UpdateAdmin,
+    responses((status = 200, body = Admin), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(admin_id): Path<String>,
+    Body(req): Body<UpdateAdmin>,
+) -> Result<Json<Admin>, AdminError> {
+    let admin = state.store.get_admin(&admin_id).await?;
+    match &admin.tenant_id {
+        Some(tenant) => who.write(tenant)?,
+        None => who.owner()?,
+    }
+    let tenant_id = match req.role {
+        Role::Owner => {
+            who.owner()?;
+            None
+        }
+        _ => {
+            let tenant = req
+                .tenant_id
+                .or(admin.tenant_id)
+                .ok_or_else(|| AdminError::bad("tenant_id", "tenant roles need a tenant_id"))?;
+            who.write(&tenant)?;
+            Some(tenant)
+        }
+    };
+    let updated = state
+        .store
+        .update_admin(&admin_id, req.role, tenant_id.as_deref(), &who.actor)
+        .await?;
+    Ok(Json(updated))
+}

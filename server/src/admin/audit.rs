@@ -12,8 +12,10 @@ use crate::state::AppState;
 use crate::store::AuditEntry;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// At most this many entries (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Entries older than this entry id (for paging).
     pub before: Option<i64>,

@@ -1,10 +1,12 @@
 //! The lifecycle log of an app: a query over the kept events, and a live stream (Server-Sent Events)
 //! for the console's debug view.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
@@ -15,7 +17,7 @@ use super::apps::readable;
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
 use super::json::Params;
-use crate::lifecycle::{EventKind, EventQuery, LifecycleEvent};
+use crate::lifecycle::{time_of_id, EventKind, EventQuery, LifecycleEvent};
 use crate::state::AppState;
 
 /// Most events one answer holds.
@@ -34,11 +36,15 @@ pub struct EventParams {
     socket_id: Option<String>,
     user_id: Option<String>,
     /// Events to return, newest first: 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The live stream only: resume after this event id (as `Last-Event-ID` does).
+    #[param(ignore)]
+    last_event_id: Option<String>,
 }
 
 impl EventParams {
-    fn query(self) -> Result<EventQuery, AdminError> {
+    fn query(&self) -> Result<EventQuery, AdminError> {
         let bad = |message: String, field: &str| AdminError::BadRequest {
             message,
             field: Some(field.into()),
@@ -61,9 +67,9 @@ impl EventParams {
             since: self.since,
             until: self.until,
             kinds,
-            channel: self.channel,
-            socket_id: self.socket_id,
-            user_id: self.user_id,
+            channel: self.channel.clone(),
+            socket_id: self.socket_id.clone(),
+            user_id: self.user_id.clone(),
             limit,
         })
     }
@@ -98,29 +104,74 @@ pub async fn list(
     Ok(Json(EventList { events }))
 }
 
+/// How far before the last event a client saw its reconnect replays the log: events reach the log
+/// a little after their time (other nodes', batched writes), and the client drops those it has.
+const RESUME_OVERLAP_MS: i64 = 2_000;
+
 /// Stream an app's lifecycle events as they happen (Server-Sent Events, `event: lifecycle`, the
-/// event as JSON in `data`), over every node; the same filters as the query (without times).
+/// event as JSON in `data`, its `id` as the SSE id), over every node; the same filters as the query
+/// (without times). A reconnect with `Last-Event-ID` (header, or the `last_event_id` parameter)
+/// first replays what was logged from shortly before that event on (at most 1000 events; the
+/// client drops ids it already has), then goes on live, without a gap.
 #[utoipa::path(operation_id = "stream_events", get, path = "/api/v1/apps/{app_id}/events/live", tag = "events",
-    security(("bearer" = [])), params(("app_id" = String, Path), EventParams),
-    responses((status = 200, description = "text/event-stream of lifecycle events"), (status = 404, body = ErrorBody)))]
+    security(("bearer" = [])), params(("app_id" = String, Path), EventParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received"),
+        ("last_event_id" = Option<String>, Query, description = "The same, for clients that cannot set headers")),
+    responses((status = 200, description = "text/event-stream of lifecycle events"), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn live(
     State(state): State<AppState>,
     who: Principal,
     Path(app_id): Path<String>,
+    headers: HeaderMap,
     Params(params): Params<EventParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AdminError> {
     readable(&state, &who, &app_id).await?;
-    let query = params.query()?;
-    let events = state
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(params.last_event_id.clone());
+    let mut query = params.query()?;
+    let live = state
         .events
         .store()
         .live(&app_id)
         .await
         .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    // Subscribed first, then the replay read: an event logged meanwhile is in one or both, never
+    // in neither; ids sent in the replay are not sent again.
+    let replay = match last_id.as_deref().and_then(time_of_id) {
+        Some(time) => {
+            query.since = Some(time - RESUME_OVERLAP_MS);
+            query.limit = MAX_LIMIT;
+            let mut events = state
+                .events
+                .store()
+                .query(&app_id, &query)
+                .await
+                .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+            events.reverse(); // oldest first
+            events.retain(|e| Some(&e.id) != last_id.as_ref());
+            events
+        }
+        None => Vec::new(),
+    };
+    let replayed: HashSet<String> = replay.iter().map(|e| e.id.clone()).collect();
+    query.since = None;
     let shutdown = state.shutdown.clone();
-    let stream = events
-        .filter(move |e| std::future::ready(query.matches(e)))
-        .map(|e| Ok(Event::default().event("lifecycle").json_data(&e).unwrap_or_default()))
+    let live = live.filter(move |e| std::future::ready(query.matches(e) && !replayed.contains(&e.id)));
+    let stream = futures_util::stream::iter(replay)
+        .chain(live)
+        .map(|e| Ok(sse_event(&e)))
         .take_until(async move { shutdown.stopping().await });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn sse_event(e: &LifecycleEvent) -> Event {
+    let event = Event::default().event("lifecycle").json_data(e).unwrap_or_default();
+    match e.id.is_empty() {
+        true => event,
+        false => event.id(e.id.clone()),
+    }
 }

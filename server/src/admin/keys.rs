@@ -25,6 +25,7 @@ pub struct CreateKey {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListKeys {
     /// Include secrets (tenant admins and owners only).
     #[serde(default)]

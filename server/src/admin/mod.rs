@@ -9,14 +9,18 @@ pub(crate) mod admins;
 pub(crate) mod apps;
 pub(crate) mod audit;
 pub mod auth;
+pub(crate) mod channels;
 pub(crate) mod connections;
 mod error;
 pub(crate) mod events;
+pub(crate) mod failures;
 mod json;
 pub(crate) mod keys;
+pub(crate) mod messages;
 pub mod password;
 mod refresh_cookie;
 pub(crate) mod session;
+pub(crate) mod stats;
 pub(crate) mod tenants;
 pub(crate) mod webhooks;
 
@@ -41,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", post(session::login))
         .route("/auth/refresh", post(session::refresh))
         .route("/auth/logout", post(session::logout))
+        .route("/auth/password", post(session::change_password))
         .route("/me", get(session::me))
         .route("/tenants", get(tenants::list).post(tenants::create))
         .route(
@@ -59,7 +64,19 @@ pub fn router() -> Router<AppState> {
             get(apps::get).patch(apps::update).delete(apps::delete),
         )
         .route("/apps/{app_id}/stats", get(apps::stats))
+        .route("/apps/{app_id}/stats/series", get(stats::series_of))
+        .route("/apps/{app_id}/messages", post(messages::publish_message))
+        .route("/apps/{app_id}/channels", get(channels::list))
+        .route("/apps/{app_id}/channels/{name}", get(channels::get))
+        .route("/apps/{app_id}/channels/{name}/members", get(channels::members))
+        .route("/apps/{app_id}/channels/{name}/history", get(channels::history))
         .route("/apps/{app_id}/webhooks/deliveries", get(webhooks::deliveries))
+        .route(
+            "/apps/{app_id}/webhooks/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route("/apps/{app_id}/webhooks/test", post(webhooks::test))
+        .route("/apps/{app_id}/connections/failed", get(failures::failed))
         .route("/apps/{app_id}/connections", get(connections::list))
         .route("/apps/{app_id}/events", get(events::list))
         .route("/apps/{app_id}/events/live", get(events::live))
@@ -70,6 +87,6 @@ pub fn router() -> Router<AppState> {
         .route("/apps/{app_id}/keys", get(keys::list).post(keys::create))
         .route("/apps/{app_id}/keys/{key}", delete(keys::revoke))
         .route("/admins", get(admins::list).post(admins::create))
-        .route("/admins/{admin_id}", delete(admins::delete))
+        .route("/admins/{admin_id}", delete(admins::delete).patch(admins::update))
         .fallback(|| async { AdminError::NotFound("no such admin API route; see /api/v1/openapi.json".into()) })
 }

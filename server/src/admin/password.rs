@@ -13,6 +13,8 @@ pub const MIN_LEN: usize = 12;
 pub enum PasswordError {
     #[error("password must be at least {MIN_LEN} characters")]
     TooShort,
+    #[error("password must not be only spaces")]
+    Blank,
     #[error("password hashing failed")]
     Hash,
 }
@@ -20,6 +22,9 @@ pub enum PasswordError {
 pub fn check_strength(password: &str) -> Result<(), PasswordError> {
     if password.chars().count() < MIN_LEN {
         return Err(PasswordError::TooShort);
+    }
+    if password.trim().is_empty() {
+        return Err(PasswordError::Blank);
     }
     Ok(())
 }
@@ -65,6 +70,7 @@ mod tests {
         assert!(!verify("wrong horse battery", &h));
         assert!(!verify("x", "not a hash"));
         assert!(hash("short").is_err());
+        assert!(matches!(check_strength(&" ".repeat(12)), Err(PasswordError::Blank)));
         assert!(!verify("anything-long-enough", decoy()));
     }
 }

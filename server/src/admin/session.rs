@@ -200,3 +200,44 @@ pub async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<Me
         admin,
     }))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    /// At least 12 characters, not all spaces.
+    pub new_password: String,
+}
+
+/// Change the signed-in admin's own password. Its other sessions end (their refresh tokens stop
+/// working; access tokens expire within 15 minutes).
+#[utoipa::path(operation_id = "change_password", post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePassword,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    who: Principal,
+    Body(req): Body<ChangePassword>,
+) -> Result<StatusCode, AdminError> {
+    let admin_id = who
+        .admin_id
+        .clone()
+        .ok_or_else(|| AdminError::Forbidden("an API token has no password; sign in as an admin".into()))?;
+    let admin = state.store.get_admin(&admin_id).await?;
+    let creds = state
+        .store
+        .admin_credentials(&admin.email)
+        .await?
+        .ok_or_else(|| AdminError::Unauthorized("no such admin; sign in again".into()))?;
+    let (current, new) = (req.current_password, req.new_password);
+    let hash = tokio::task::spawn_blocking(move || {
+        if !password::verify(&current, &creds.password_hash) {
+            return Err(AdminError::bad("current_password", "the current password is wrong"));
+        }
+        password::hash(&new).map_err(|e| AdminError::bad("new_password", e.to_string()))
+    })
+    .await
+    .map_err(|_| AdminError::Internal)??;
+    state.store.set_admin_password(&admin_id, &hash, &who.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

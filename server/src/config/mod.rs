@@ -24,6 +24,7 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     pub event_log: EventLogConfig,
     pub webhooks: WebhookConfig,
+    pub stats: StatsConfig,
     pub log: LogConfig,
 }
 
@@ -100,6 +101,13 @@ pub struct EventLogConfig {
 pub struct WebhookConfig {
     /// The first retry's delay; each later one doubles.
     pub retry_base: Duration,
+}
+
+/// The per-app stats series (the console's charts).
+#[derive(Debug, Clone)]
+pub struct StatsConfig {
+    /// How long minutes are kept.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -14,8 +14,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClusterConfig, Config, ConfigError, EventLogConfig, HistoryConfig, LogConfig, ServerConfig, StoreConfig,
-    WebSocketConfig, WebhookConfig,
+    ClusterConfig, Config, ConfigError, EventLogConfig, HistoryConfig, LogConfig, ServerConfig, StatsConfig,
+    StoreConfig, WebSocketConfig, WebhookConfig,
 };
 
 /// How the process log is written.
@@ -91,6 +91,8 @@ pub struct Settings {
     /// Milliseconds before a failed webhook is tried again; each later retry waits twice as long
     /// (ten attempts in all: with the default of 1000, over 8 minutes of retries).
     pub webhook_retry_base_ms: u64,
+    /// Seconds the per-app stats series (one row per app, node and minute) is kept.
+    pub stats_retention: u64,
     /// Serve the web console from this directory, read on every request, instead of the copy
     /// embedded at build time (for working on the console without rebuilding).
     pub console_dir: Option<PathBuf>,
@@ -126,6 +128,7 @@ impl Default for Settings {
             event_log_max_age: 24 * 3600,
             event_log_max_bytes: 256 * 1024 * 1024,
             webhook_retry_base_ms: 1000,
+            stats_retention: 7 * 24 * 3600,
             console_dir: None,
             log: "info".into(),
             log_format: LogFormat::Pretty,
@@ -233,6 +236,9 @@ impl Settings {
             },
             webhooks: WebhookConfig {
                 retry_base: Duration::from_millis(positive("webhook_retry_base_ms", self.webhook_retry_base_ms)?),
+            },
+            stats: StatsConfig {
+                retention: Duration::from_secs(positive("stats_retention", self.stats_retention)?),
             },
             log: LogConfig {
                 filter: self.log,

@@ -7,6 +7,7 @@
 
 mod memory;
 mod replay;
+pub mod view;
 
 pub use memory::{ChannelLog, MemoryHistory};
 pub use replay::{page, plan_start, try_plan_start, Page, PageQuery, StreamStart};

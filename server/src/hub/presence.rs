@@ -179,6 +179,18 @@ impl PresenceMembers {
         self.order.iter()
     }
 
+    /// The members (id and info), in join order.
+    pub fn members(&self) -> Vec<Member> {
+        let info = |id: &Arc<str>| self.users.get(id).map(|e| e.info.clone()).unwrap_or_default();
+        self.order
+            .iter()
+            .map(|id| Member {
+                user_id: id.clone(),
+                user_info: info(id),
+            })
+            .collect()
+    }
+
     /// `{"presence":{"ids":[…],"hash":{id:info},"count":N}}` for `subscription_succeeded`.
     pub fn snapshot(&self) -> Value {
         let mut hash = serde_json::Map::new();

@@ -284,6 +284,12 @@ impl ChannelRegistry {
             .unwrap_or_default()
     }
 
+    /// The members of a presence channel (id and info), cluster-wide, in join order.
+    pub fn members(&self, app_id: &Arc<str>, channel: &ChannelName) -> Vec<Member> {
+        self.with_state(app_id, channel, |s| s.members.members())
+            .unwrap_or_default()
+    }
+
     pub fn member_count(&self, app_id: &Arc<str>, channel: &ChannelName) -> usize {
         self.with_state(app_id, channel, |s| s.members.count()).unwrap_or(0)
     }

@@ -12,6 +12,7 @@ mod sql;
 pub use sql::SqlEvents;
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -43,6 +44,10 @@ crate::wire_enum::wire_enum! {
 /// One event of the lifecycle log.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LifecycleEvent {
+    /// Unique, and ordered by time within a node: `{time}-{node}-{sequence}` (the live stream's
+    /// `id:`, for `Last-Event-ID`).
+    #[serde(default)]
+    pub id: String,
     /// Unix milliseconds.
     pub time: i64,
     pub app_id: String,
@@ -71,6 +76,7 @@ pub struct LifecycleEvent {
 impl LifecycleEvent {
     pub fn new(kind: EventKind, app_id: &str) -> Self {
         LifecycleEvent {
+            id: String::new(),
             time: unix_ms(),
             app_id: app_id.to_string(),
             node: String::new(),
@@ -178,6 +184,8 @@ pub struct LifecycleLog {
     node: String,
     store: Arc<dyn EventStore>,
     metrics: Arc<Metrics>,
+    /// Numbers this node's events (their ids).
+    sequence: AtomicU64,
 }
 
 impl LifecycleLog {
@@ -186,12 +194,15 @@ impl LifecycleLog {
             node: node.to_string(),
             store,
             metrics,
+            sequence: AtomicU64::new(0),
         }
     }
 
     /// Logs `event` (tracing) and keeps it.
     pub fn record(&self, mut event: LifecycleEvent) {
         event.node.clone_from(&self.node);
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        event.id = event_id(event.time, &self.node, sequence);
         tracing::info!(
             target: "herald::lifecycle",
             kind = event.kind.as_str(),
@@ -215,6 +226,18 @@ impl LifecycleLog {
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }
+}
+
+/// An event's id: its time (zero-padded, so ids sort by time), the node's first 8 characters and the
+/// node's sequence number.
+fn event_id(time_ms: i64, node: &str, sequence: u64) -> String {
+    let node: String = node.chars().take(8).collect();
+    format!("{time_ms:013}-{node}-{sequence:016x}")
+}
+
+/// The time (Unix milliseconds) in an event id, if it is one.
+pub fn time_of_id(id: &str) -> Option<i64> {
+    id.split('-').next()?.parse().ok()
 }
 
 /// A refusal's message as the log keeps it: a signature error names what was signed (socket id,

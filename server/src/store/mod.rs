@@ -24,7 +24,9 @@ pub use webhook::{
 
 /// The store traits, to call their methods on a `dyn ControlStore`.
 pub mod prelude {
-    pub use super::{AdminStore, AppStore, AuditStore, ControlStore, EventLogStore, TenantStore, WebhookStore};
+    pub use super::{
+        AdminStore, AppStore, AuditStore, ControlStore, EventLogStore, StatsStore, TenantStore, WebhookStore,
+    };
 }
 
 use async_trait::async_trait;
@@ -141,7 +143,19 @@ pub trait AdminStore: Send + Sync {
     async fn admin_credentials(&self, email: &str) -> Result<Option<AdminCredentials>, StoreError>;
     async fn get_admin(&self, id: &str) -> Result<Admin, StoreError>;
     async fn list_admins(&self, tenant_id: Option<&str>) -> Result<Vec<Admin>, StoreError>;
+    /// Removes an admin; the last owner cannot be removed (`Limit`).
     async fn delete_admin(&self, id: &str, actor: &Actor) -> Result<(), StoreError>;
+    /// Gives an admin another role (and tenant: none for owners, one for tenant roles); the last
+    /// owner keeps its role (`Limit`).
+    async fn update_admin(
+        &self,
+        id: &str,
+        role: Role,
+        tenant_id: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Admin, StoreError>;
+    /// Replaces an admin's password hash and ends its sessions (its refresh tokens).
+    async fn set_admin_password(&self, id: &str, password_hash: &str, actor: &Actor) -> Result<(), StoreError>;
     async fn save_refresh_token(&self, token_hash: &str, admin_id: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Removes a refresh token and returns its admin when it was valid (tokens are single-use).
     async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
@@ -179,8 +193,11 @@ pub trait AuditStore: Send + Sync {
 /// the lease runs out (at-least-once). Times are Unix milliseconds.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    /// Queues a delivery, due at once.
-    async fn enqueue_webhook(&self, delivery: NewDelivery) -> Result<(), StoreError>;
+    /// Queues a delivery, due at once; its id.
+    async fn enqueue_webhook(&self, delivery: NewDelivery) -> Result<i64, StoreError>;
+    /// Makes a failed (pending after a failed attempt) or dead delivery of `app_id` due at `now` with
+    /// a fresh retry schedule; false when there is no such delivery or it is in flight.
+    async fn redeliver_webhook(&self, app_id: &str, id: i64, now: i64) -> Result<bool, StoreError>;
     /// Claims the pending delivery due first (`next_attempt_at <= now`) that no node holds, and
     /// holds it until `lease_until`; `None` when nothing is due.
     async fn claim_webhook(&self, now: i64, lease_until: i64) -> Result<Option<ClaimedDelivery>, StoreError>;
@@ -229,10 +246,36 @@ pub trait EventLogStore: Send + Sync {
     async fn prune_events(&self, before: i64, keep_per_app: i64) -> Result<u64, StoreError>;
 }
 
+/// One node's figures for one app and minute, or (read back) every node's summed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsRow {
+    pub app_id: String,
+    /// Unix ms, the start of the minute.
+    pub bucket: i64,
+    /// Empty when summed over nodes.
+    pub node: String,
+    /// Peak connections during the minute (summed over nodes: the sum of the nodes' peaks).
+    pub connections: i64,
+    pub messages_in: i64,
+    pub messages_out: i64,
+}
+
+/// Per-app figures by the minute.
+#[async_trait]
+pub trait StatsStore: Send + Sync {
+    /// Keeps nodes' rows (a row already kept for the same app, minute and node stays as it was).
+    async fn record_stats(&self, rows: &[StatsRow]) -> Result<(), StoreError>;
+    /// An app's minutes in `[since, until)`, summed over nodes, oldest first; minutes without rows
+    /// are left out.
+    async fn stats(&self, app_id: &str, since: i64, until: i64) -> Result<Vec<StatsRow>, StoreError>;
+    /// Removes minutes before `before`; returns how many rows went.
+    async fn prune_stats(&self, before: i64) -> Result<u64, StoreError>;
+}
+
 /// Where the control plane lives.
 #[async_trait]
 pub trait ControlStore:
-    TenantStore + AppStore + AdminStore + AuditStore + WebhookStore + EventLogStore + 'static
+    TenantStore + AppStore + AdminStore + AuditStore + WebhookStore + EventLogStore + StatsStore + 'static
 {
     /// True when the store answers.
     async fn ping(&self) -> bool;

@@ -43,7 +43,7 @@ impl TenantStatus {
 
 /// Plan limits; 0 means unlimited.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct TenantLimits {
     pub max_apps: i64,
     /// Summed over the tenant's apps.

@@ -125,7 +125,7 @@ impl Outbox {
         let mut saved = false;
         while let Some(next) = unsaved.front() {
             match self.store.enqueue_webhook(next.clone()).await {
-                Ok(()) => {
+                Ok(_) => {
                     unsaved.pop_front();
                     saved = true;
                 }

@@ -11,6 +11,7 @@ mod admin_input;
 mod admin_isolation;
 mod admin_smoke;
 mod app_directory;
+mod console_api;
 mod event_log_store;
 mod openapi;
 mod store_contract;

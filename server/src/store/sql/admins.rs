@@ -146,6 +146,9 @@ impl AdminStore for SqlStore {
     async fn delete_admin(&self, id: &str, actor: &Actor) -> Result<(), StoreError> {
         let admin = self.get_admin(id).await?;
         let mut tx = self.write_tx().await?;
+        if admin.role == Role::Owner {
+            keep_an_owner(&mut tx, "remove").await?;
+        }
         sqlx::query("DELETE FROM admins WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -157,6 +160,74 @@ impl AdminStore for SqlStore {
             "admin.delete",
             &admin.email,
             serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_admin(
+        &self,
+        id: &str,
+        role: Role,
+        tenant_id: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Admin, StoreError> {
+        if (role == Role::Owner) != tenant_id.is_none() {
+            return Err(invalid(
+                "tenant_id",
+                "owners have no tenant; tenant admins and viewers need one",
+            ));
+        }
+        let admin = self.get_admin(id).await?;
+        let mut tx = self.write_tx().await?;
+        if admin.role == Role::Owner && role != Role::Owner {
+            keep_an_owner(&mut tx, "demote").await?;
+        }
+        sqlx::query("UPDATE admins SET role = $1, tenant_id = $2 WHERE id = $3")
+            .bind(role.as_str())
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("tenant"),
+                other => StoreError::Database(other),
+            })?;
+        let detail = serde_json::json!({ "role": role, "tenant_id": tenant_id, "was": admin.role });
+        audit(
+            &mut tx,
+            tenant_id.or(admin.tenant_id.as_deref()),
+            actor,
+            "admin.update",
+            &admin.email,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.get_admin(id).await
+    }
+
+    async fn set_admin_password(&self, id: &str, password_hash: &str, actor: &Actor) -> Result<(), StoreError> {
+        let admin = self.get_admin(id).await?;
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM refresh_tokens WHERE admin_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({});
+        audit(
+            &mut tx,
+            admin.tenant_id.as_deref(),
+            actor,
+            "admin.password",
+            &admin.email,
+            detail,
         )
         .await?;
         tx.commit().await?;
@@ -276,5 +347,19 @@ impl AdminStore for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Refuses to `what` an owner when it is the last one (inside the caller's write transaction, so two
+/// such changes cannot both pass): without an owner only the CLI could manage the installation.
+async fn keep_an_owner(tx: &mut sqlx::Transaction<'static, sqlx::Any>, what: &str) -> Result<(), StoreError> {
+    let (owners,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM admins WHERE role = 'owner'")
+        .fetch_one(&mut **tx)
+        .await?;
+    match owners {
+        0 | 1 => Err(StoreError::Limit(format!(
+            "cannot {what} the last owner: make another admin an owner first"
+        ))),
+        _ => Ok(()),
     }
 }

@@ -9,6 +9,7 @@ mod admins;
 mod apps;
 mod audit;
 mod events;
+mod stats;
 mod tenants;
 mod webhooks;
 mod write;

@@ -37,7 +37,7 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, StoreError> {
 
 #[async_trait]
 impl WebhookStore for SqlStore {
-    async fn enqueue_webhook(&self, d: NewDelivery) -> Result<(), StoreError> {
+    async fn enqueue_webhook(&self, d: NewDelivery) -> Result<i64, StoreError> {
         let mut tx = self.write_tx().await?;
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO webhook_deliveries (app_id, url, body, status, attempts, next_attempt_at, locked_until, created_at) \
@@ -69,7 +69,21 @@ impl WebhookStore for SqlStore {
             insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(id)
+    }
+
+    async fn redeliver_webhook(&self, app_id: &str, id: i64, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = 0 \
+             WHERE id = $2 AND app_id = $3 AND locked_until < $1 \
+               AND (status = 'dead' OR (status = 'pending' AND last_error IS NOT NULL))",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(app_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn claim_webhook(&self, now: i64, lease_until: i64) -> Result<Option<ClaimedDelivery>, StoreError> {

@@ -61,21 +61,28 @@ async fn fresh_database() -> (String, String) {
 
 /// A config for a test node: random port, fresh data directory, fast reloads.
 pub async fn test_config(backend: Backend) -> (Config, Option<(String, String)>) {
+    test_config_with(backend, |_| {}).await
+}
+
+/// `test_config`, with other settings changed by `change`.
+pub async fn test_config_with(
+    backend: Backend,
+    change: impl FnOnce(&mut Settings),
+) -> (Config, Option<(String, String)>) {
     let data_dir = std::env::temp_dir().join(format!("herald-it-{}", uuid::Uuid::new_v4().simple()));
     let database = match backend {
         Backend::Postgres => Some(fresh_database().await),
         Backend::Sqlite => None,
     };
-    let config = Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir,
         database_url: database.as_ref().map(|(url, _)| Secret(url.clone())),
         app_refresh_ms: 100,
         ..Settings::default()
-    }
-    .validate()
-    .expect("valid test settings");
-    (config, database)
+    };
+    change(&mut settings);
+    (settings.validate().expect("valid test settings"), database)
 }
 
 /// Opens the store of `config` directly (migrated), as the CLI does.
@@ -86,7 +93,12 @@ pub async fn open_store(config: &Config) -> Arc<SqlStore> {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    let (config, database) = test_config(backend).await;
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// `spawn_app`, with other settings changed by `change`.
+pub async fn spawn_app_with(backend: Backend, change: impl FnOnce(&mut Settings)) -> TestApp {
+    let (config, database) = test_config_with(backend, change).await;
     let data_dir = config.store.data_dir.clone();
     let shutdown = Shutdown::new();
     let app = Application::build(config.clone(), shutdown.clone())
