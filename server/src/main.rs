@@ -1,5 +1,6 @@
 //! The `herald` command: `serve`, `migrate`, `openapi`, and the management commands (`manage.rs`).
 
+mod first_start;
 mod manage;
 
 use std::net::SocketAddr;
@@ -10,7 +11,6 @@ use clap::{Parser, Subcommand};
 use herald::config::{Config, LogFormat, Overrides};
 use herald::shutdown::{self, Shutdown};
 use herald::startup::{open_store, Application};
-use herald::store::AppWithKeys;
 use manage::{AdminsCommand, AppsCommand, TenantsCommand};
 
 #[derive(Parser)]
@@ -90,14 +90,19 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.store.data_dir.clone();
+    let uses_database = config.store.database_url.is_some();
     let shutdown = Shutdown::new();
     let app = Application::build(config, shutdown.clone()).await?;
     let addr = app.local_addr()?;
     if let Some(default) = &app.created_default_app {
-        print_first_start(default, addr);
+        first_start::announce_default_app(default, addr, &data_dir)?;
     }
     tracing::info!(%addr, console = %format!("http://{addr}/console/"), "herald listening");
     println!("Web console: http://{addr}/console/");
+    if app.needs_owner {
+        first_start::explain_first_owner(&data_dir, uses_database);
+    }
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         shutdown::signal().await;
@@ -107,25 +112,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run().await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Shown once, on the first start with an empty store: the only time `serve` prints a secret.
-fn print_first_start(created: &AppWithKeys, addr: SocketAddr) {
-    let Some(key) = created.keys.first() else { return };
-    let secret = key.secret.as_deref().unwrap_or_default();
-    println!("Created the default app (shown once; `herald apps list` shows it again):");
-    println!(
-        "  app_id: {}\n  key:    {}\n  secret: {}",
-        created.app.id, key.key, secret
-    );
-    println!("Connect with pusher-js:");
-    println!(
-        "  const pusher = new Pusher('{}', {{ wsHost: '{}', wsPort: {}, forceTLS: false, enabledTransports: ['ws'], cluster: '' }});",
-        key.key,
-        addr.ip(),
-        addr.port()
-    );
-    println!("  pusher.subscribe('my-channel').bind('my-event', (data) => console.log(data));");
 }
 
 fn init_logging(config: &Config) {

@@ -2,6 +2,8 @@
 // endpoints and the apps CLI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import {
   startHerald, connected, waitFor, SOCKET_ID_RE, eventually, within,
 } from './helpers/herald.mjs';
@@ -161,14 +163,20 @@ test('apps update changes settings and prints or persists them', async (t) => {
   assert.equal(app.cache_ttl, 60);
 });
 
-test('first start on an empty store creates a default app and prints its credentials once', async (t) => {
+test('first start on an empty store creates a default app; off a terminal its credentials go to a 0600 file, not the output', async (t) => {
   const h = await startHerald(t, { noApp: true });
   const apps = await h.listApps();
   assert.equal(apps.length, 1, 'exactly one default app');
   const [app] = apps;
   const logs = h.logs();
-  for (const k of ['key', 'secret']) assert.ok(logs.includes(app[k]), `startup output shows the ${k}`);
-  assert.ok(logs.includes(String(app.id)), 'startup output shows the app id');
+  assert.ok(!logs.includes(app.secret), 'the secret is not in the output (it is not a terminal)');
+  const file = path.join(h.dataDir, 'first-start-credentials.txt');
+  assert.ok(logs.includes(file), `the output says where the credentials are: ${logs}`);
+  assert.equal((await stat(file)).mode & 0o777, 0o600, 'readable by the owner only');
+  const saved = await readFile(file, 'utf8');
+  for (const k of ['key', 'secret']) assert.ok(saved.includes(app[k]), `the file has the ${k}`);
+  assert.ok(saved.includes(String(app.id)), 'the file has the app id');
+  assert.ok(logs.includes('herald admins create'), 'with no admin yet, the output says how to create the first owner');
   // and the printed app works
   h.app = { ...app, id: String(app.id) };
   const client = h.pusherClient();
