@@ -20,7 +20,7 @@ use crate::{admin, http};
         admin::apps::list, admin::apps::create, admin::apps::get, admin::apps::update, admin::apps::delete, admin::apps::stats,
         admin::stats::series_of, admin::messages::publish_message,
         admin::channels::list, admin::channels::get, admin::channels::members, admin::channels::history,
-        admin::keys::list, admin::keys::create, admin::keys::revoke,
+        admin::keys::list, admin::keys::create, admin::keys::revoke, admin::keys::update,
         admin::admins::list, admin::admins::create, admin::admins::delete, admin::admins::update, admin::admins::list_tokens, admin::admins::create_token, admin::admins::revoke_token,
         admin::audit::list,
         admin::webhooks::deliveries, admin::webhooks::redeliver, admin::webhooks::test,

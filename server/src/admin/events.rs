@@ -161,9 +161,14 @@ pub async fn live(
     query.since = None;
     let shutdown = state.shutdown.clone();
     let live = live.filter(move |e| std::future::ready(query.matches(e) && !replayed.contains(&e.id)));
-    let stream = futures_util::stream::iter(replay)
-        .chain(live)
-        .map(|e| Ok(sse_event(&e)))
+    // A comment first, so the response (and the client's "live" state) starts at once.
+    let opened = futures_util::stream::once(async { Ok(Event::default().comment("live")) });
+    let stream = opened
+        .chain(
+            futures_util::stream::iter(replay)
+                .chain(live)
+                .map(|e| Ok(sse_event(&e))),
+        )
         .take_until(async move { shutdown.stopping().await });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -61,8 +61,9 @@ fn field_of(message: &str) -> Option<String> {
     }
     let detail = message.split(": ").nth(1)?;
     let path = detail; // "field: message" has a path here; a bare message ("EOF while …") has spaces
-    (path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') && !path.is_empty())
-        .then(|| path.trim_end_matches(':').to_string())
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "_.[]".contains(c);
+    let starts_with_a_name = path.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    (starts_with_a_name && path.chars().all(path_char)).then(|| path.trim_end_matches(':').to_string())
 }
 
 #[cfg(test)]
@@ -76,5 +77,8 @@ mod tests {
         assert_eq!(field_of(m).as_deref(), Some("colour"));
         let m = "Failed to deserialize the JSON body into the target type: missing field `slug` at line 1 column 2";
         assert_eq!(field_of(m).as_deref(), Some("slug"));
+        let m = "Failed to deserialize the JSON body into the target type: settings.webhooks[0].url: webhook url \"ftp://x\" \
+                 must be an http:// or https:// URL with a host at line 1 column 41";
+        assert_eq!(field_of(m).as_deref(), Some("settings.webhooks[0].url"));
     }
 }

@@ -1,4 +1,4 @@
-//! App keys: create (the secret is shown once), list, revoke. A revoked key is refused at once
+//! App keys: create (the secret is shown once), list, set expiry, revoke. A revoked key is refused at once
 //! (4001 on connect, 401 on HTTP) and its open connections close.
 
 use axum::extract::{Path, State};
@@ -83,4 +83,37 @@ pub async fn revoke(
     revoked.secret = None;
     super::apply_now(&state).await;
     Ok(Json(revoked))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    /// Unix seconds after which the key stops working; null: it does not expire.
+    pub expires_at: Option<i64>,
+}
+
+/// Set or remove an active key's expiry. A key past its expiry is refused like a revoked one.
+#[utoipa::path(operation_id = "update_key", patch, path = "/api/v1/apps/{app_id}/keys/{key}", tag = "keys", security(("bearer" = [])),
+    params(("app_id" = String, Path), ("key" = String, Path)), request_body = UpdateKey,
+    responses((status = 200, body = AppKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((app_id, key)): Path<(String, String)>,
+    Body(req): Body<UpdateKey>,
+) -> Result<Json<AppKey>, AdminError> {
+    writable(&state, &who, &app_id).await?;
+    if req.expires_at.is_some_and(|at| at <= 0) {
+        return Err(AdminError::bad(
+            "expires_at",
+            "expires_at is Unix seconds (or null for no expiry)",
+        ));
+    }
+    let mut updated = state
+        .store
+        .set_key_expiry(&app_id, &key, req.expires_at, &who.actor)
+        .await?;
+    updated.secret = None;
+    super::apply_now(&state).await;
+    Ok(Json(updated))
 }

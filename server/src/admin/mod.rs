@@ -85,7 +85,7 @@ pub fn router() -> Router<AppState> {
             get(connections::get).delete(connections::disconnect),
         )
         .route("/apps/{app_id}/keys", get(keys::list).post(keys::create))
-        .route("/apps/{app_id}/keys/{key}", delete(keys::revoke))
+        .route("/apps/{app_id}/keys/{key}", delete(keys::revoke).patch(keys::update))
         .route("/admins", get(admins::list).post(admins::create))
         .route("/admins/{admin_id}", delete(admins::delete).patch(admins::update))
         .fallback(|| async { AdminError::NotFound("no such admin API route; see /api/v1/openapi.json".into()) })

@@ -123,10 +123,10 @@ fn disk_router<S: Clone + Send + Sync + 'static>(dir: PathBuf) -> Router<S> {
             }
         }
     };
-    let files = ServeDir::new(dir).fallback(get(page.clone()));
+    // `/console/` itself is the directory: ServeDir answers it with index.html.
+    let files = ServeDir::new(dir).fallback(get(page));
     Router::new()
         .route("/", get(|| async { Redirect::to(&format!("{PATH}/")) }))
-        .route(&format!("{PATH}/"), get(page))
         .nest_service(PATH, files)
         .layer(middleware::from_fn(security_headers))
 }

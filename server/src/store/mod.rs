@@ -116,6 +116,14 @@ pub trait AppStore: Send + Sync {
     /// Keys of an app, secrets decrypted (callers decide who may see them).
     async fn list_keys(&self, app_id: &str) -> Result<Vec<AppKey>, StoreError>;
     async fn revoke_key(&self, app_id: &str, key: &str, actor: &Actor) -> Result<AppKey, StoreError>;
+    /// Sets (or with `None` removes) an active key's expiry, in Unix seconds.
+    async fn set_key_expiry(
+        &self,
+        app_id: &str,
+        key: &str,
+        expires_at: Option<i64>,
+        actor: &Actor,
+    ) -> Result<AppKey, StoreError>;
     /// Records that keys were used (batched by the node).
     async fn touch_keys(&self, keys: &[String], at: i64) -> Result<(), StoreError>;
     /// A number that changes whenever cached data (tenants, apps, keys) changes.

@@ -112,7 +112,38 @@ fn tenant_routes(victim: &Side) -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/tenants/{tenant_id}/audit", None),
         (Method::GET, "/tenants/{tenant_id}/audit?limit=5", None),
         (Method::DELETE, "/admins/{admin_id}", None),
+        (
+            Method::PATCH,
+            "/admins/{admin_id}",
+            Some(json!({ "role": "tenant_admin", "tenant_id": victim.tenant })),
+        ),
         (Method::POST, "/admins", Some(new_admin)),
+        (
+            Method::PATCH,
+            "/apps/{app_id}/keys/{key}",
+            Some(json!({ "expires_at": 1 })),
+        ),
+        (Method::GET, "/apps/{app_id}/stats/series?range=day", None),
+        (
+            Method::POST,
+            "/apps/{app_id}/messages",
+            Some(json!({ "channels": ["c"], "name": "e", "data": "x" })),
+        ),
+        (Method::GET, "/apps/{app_id}/channels", None),
+        (Method::GET, "/apps/{app_id}/channels/{name}", None),
+        (Method::GET, "/apps/{app_id}/channels/{name}/members", None),
+        (Method::GET, "/apps/{app_id}/channels/{name}/history", None),
+        (Method::GET, "/apps/{app_id}/connections/failed", None),
+        (
+            Method::POST,
+            "/apps/{app_id}/webhooks/deliveries/{delivery_id}/redeliver",
+            None,
+        ),
+        (
+            Method::POST,
+            "/apps/{app_id}/webhooks/test",
+            Some(json!({ "url": "http://127.0.0.1:9/hook" })),
+        ),
     ]
 }
 
@@ -124,6 +155,8 @@ fn fill(template: &str, s: &Side) -> String {
         .replace("{socket_id}", "1.2")
         .replace("{token_id}", s.api_admin_id.as_str())
         .replace("{admin_id}", s.admin_id.as_str())
+        .replace("{name}", "presence-room")
+        .replace("{delivery_id}", "1")
 }
 
 /// Everything of a tenant, read by the owner (secrets included).

@@ -23,19 +23,31 @@ fn every_admin_route_is_documented_with_its_parameters_where_they_are() {
     let routes: Vec<String> = router
         .split(".route(")
         .skip(1)
-        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next().map(str::to_string))
+        .filter_map(|rest| {
+            rest.trim_start()
+                .strip_prefix('"')?
+                .split('"')
+                .next()
+                .map(str::to_string)
+        })
         .collect();
     assert!(routes.len() > 30, "read the admin routes: {routes:?}");
     for route in routes {
         let documented = format!("/api/v1{route}");
-        assert!(paths.contains_key(&documented), "{documented} is missing from the OpenAPI document");
+        assert!(
+            paths.contains_key(&documented),
+            "{documented} is missing from the OpenAPI document"
+        );
     }
     for (path, operations) in paths {
         for (method, operation) in operations.as_object().expect("operations") {
             for param in operation["parameters"].as_array().into_iter().flatten() {
                 let name = param["name"].as_str().unwrap_or_default();
                 if param["in"] == "path" {
-                    assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: {name} is documented in the path");
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: {name} is documented in the path"
+                    );
                 }
             }
         }

@@ -215,6 +215,40 @@ impl AppStore for SqlStore {
         rows.iter().map(|r| self.key_from_row(r)).collect()
     }
 
+    async fn set_key_expiry(
+        &self,
+        app_id: &str,
+        key: &str,
+        expires_at: Option<i64>,
+        actor: &Actor,
+    ) -> Result<AppKey, StoreError> {
+        let app = self.get_app(app_id).await?;
+        let mut tx = self.cached_write().await?;
+        let done =
+            sqlx::query("UPDATE app_keys SET expires_at = $1 WHERE app_id = $2 AND key = $3 AND revoked_at IS NULL")
+                .bind(expires_at)
+                .bind(app_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("active key"));
+        }
+        tx.commit(AuditEntry {
+            tenant_id: Some(&app.tenant_id),
+            actor,
+            action: "key.expiry",
+            target: app_id,
+            detail: serde_json::json!({ "key": key, "expires_at": expires_at }),
+        })
+        .await?;
+        self.list_keys(app_id)
+            .await?
+            .into_iter()
+            .find(|k| k.key == key)
+            .ok_or(StoreError::NotFound("key"))
+    }
+
     async fn revoke_key(&self, app_id: &str, key: &str, actor: &Actor) -> Result<AppKey, StoreError> {
         let app = self.get_app(app_id).await?;
         let mut tx = self.cached_write().await?;
