@@ -1,0 +1,59 @@
+// Serves web-console/ from disk under /console/ (with the console's security headers, as the
+// binary sends them) and passes everything else to a herald node: for working on the console with
+// a binary whose embedded copy is older (HERALD_TEST_CONSOLE=proxy, or `node devserver.mjs`).
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const CSP = "default-src 'self'; base-uri 'self'; form-action 'self'; object-src 'none'; frame-ancestors 'none'";
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.txt': 'text/plain',
+};
+
+/** Starts the proxy on a free port of 127.0.0.1: {url, close()}. `target` is the node's base URL. */
+export async function startConsoleProxy(target, dir) {
+  const upstream = new URL(target);
+  const server = http.createServer(async (req, res) => {
+    const { pathname } = new URL(req.url, 'http://x');
+    if (pathname === '/' || pathname === '/console') {
+      res.writeHead(303, { location: '/console/' }).end();
+      return;
+    }
+    if (pathname.startsWith('/console/')) {
+      const rel = decodeURIComponent(pathname.slice('/console/'.length));
+      const ext = path.extname(rel);
+      const file = ext ? path.join(dir, rel) : path.join(dir, 'index.html');
+      if (!file.startsWith(dir)) return void res.writeHead(404).end();
+      try {
+        const body = await readFile(file);
+        res.writeHead(200, {
+          'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+          'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY',
+          'referrer-policy': 'no-referrer', 'cache-control': 'no-store',
+        });
+        res.end(body);
+      } catch {
+        res.writeHead(404, { 'content-security-policy': CSP }).end('not found');
+      }
+      return;
+    }
+    const out = http.request({
+      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
+      headers: { ...req.headers, host: upstream.host },
+    }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
+    res.on('close', () => out.destroy());
+    req.pipe(out);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+  };
+}
