@@ -34,7 +34,7 @@ pub fn announce_default_app(created: &AppWithKeys, addr: SocketAddr, data_dir: &
         addr.port()
     );
     if std::io::stdout().is_terminal() {
-        print!("{text}");
+        say(&text);
         return Ok(());
     }
     let path = data_dir.join(CREDENTIALS_FILE);
@@ -47,11 +47,11 @@ pub fn announce_default_app(created: &AppWithKeys, addr: SocketAddr, data_dir: &
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
+    say(&format!(
         "Created the default app; its credentials are in {} (readable by this user only; not printed \
-         because the output is not a terminal).",
+         because the output is not a terminal).\n",
         path.display()
-    );
+    ));
     Ok(())
 }
 
@@ -64,8 +64,16 @@ pub fn explain_first_owner(data_dir: &Path, uses_database: bool) {
             format!(" --data-dir {}", dir.display())
         }
     };
-    println!(
+    say(&format!(
         "No admin yet. Create the first owner (it asks for a password, or generates one and prints it):\n  \
-         herald admins create --email you@example.com --role owner{store}\nthen sign in to the web console."
-    );
+         herald admins create --email you@example.com --role owner{store}\nthen sign in to the web console.\n"
+    ));
+}
+
+/// Writes to standard output, ignoring a closed one (`herald serve | head`): the server goes on, and
+/// still stops on SIGTERM, rather than panicking in a print.
+pub fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }

@@ -99,7 +99,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         first_start::announce_default_app(default, addr, &data_dir)?;
     }
     tracing::info!(%addr, console = %format!("http://{addr}/console/"), "herald listening");
-    println!("Web console: http://{addr}/console/");
+    first_start::say(&format!("Web console: http://{addr}/console/\n"));
     if app.needs_owner {
         first_start::explain_first_owner(&data_dir, uses_database);
     }

@@ -91,7 +91,9 @@ impl Application {
         let topology = Topology::connect(&config, &node_id).await?;
 
         let event_store = topology.event_store(&config, store.clone(), &shutdown);
-        let events = Arc::new(LifecycleLog::new(&node_id, event_store, Arc::new(Metrics::default())));
+        let metrics = Arc::new(Metrics::default());
+        let previews = config.log.payload_previews;
+        let events = Arc::new(LifecycleLog::new(&node_id, event_store, metrics, previews));
         let retry = RetrySchedule::after(config.webhooks.retry_base);
         let webhooks = Webhooks::start_with(
             apps.clone(),

@@ -3,6 +3,7 @@
 // channel where it stopped. Plus the plugin's logic against a fake pusher object.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import {
   startHerald, subscribed, waitFor, eventually, sleep, clusterSkip,
 } from './helpers/herald.mjs';
@@ -406,4 +407,16 @@ test('plugin logic: attaches at once when already connected; storage; disable re
   assert.equal(p.connection.count('connected'), 0);
   p.connect();
   assert.equal(lastSubscribe(p).resume, undefined, 'disabled: no resume');
+});
+
+test('the node serves the plugin itself at /clients/pusher-js-resume.mjs, as a module with an ETag', async (t) => {
+  const h = await startHerald(t);
+  const res = await fetch(`${h.url}/clients/pusher-js-resume.mjs`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /javascript/);
+  const served = await res.text();
+  const file = await readFile(new URL('../../clients/pusher-js-resume/index.mjs', import.meta.url), 'utf8');
+  assert.equal(served, file, 'the file of clients/pusher-js-resume, as built into the binary');
+  const again = await fetch(`${h.url}/clients/pusher-js-resume.mjs`, { headers: { 'if-none-match': res.headers.get('etag') } });
+  assert.equal(again.status, 304);
 });

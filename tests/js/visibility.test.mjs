@@ -734,7 +734,7 @@ test('refused channel auth and signins leave no signature in the log', async (t)
   }
 });
 
-test('the process log (log_format json) has every lifecycle event with its detail, shutdown closes as server_shutdown, and no secret or signature', async (t) => {
+test('the process log (log_format json) has every lifecycle event with its detail, shutdown closes as server_shutdown, and no secret, signature or payload', async (t) => {
   const h = await startHerald(t, { env: { HERALD_LOG_FORMAT: 'json' } });
   const s = await h.rawConnected();
   const auth = h.auth(s.socketId, 'private-vis-log').auth;
@@ -742,7 +742,7 @@ test('the process log (log_format json) has every lifecycle event with its detai
   const stale = await h.rawConnected();
   stale.subscribe('private-vis-stale', { auth }); // s's signature, refused for this socket
   await stale.error();
-  await h.serverSdk().trigger('private-vis-log', 'tick', { n: 1 });
+  await h.serverSdk().trigger('private-vis-log', 'tick', { payload: 'payload-marker-4711' });
   await s.event('tick', 'private-vis-log');
   const gone = await h.rawConnected();
   gone.close();
@@ -783,6 +783,8 @@ test('the process log (log_format json) has every lifecycle event with its detai
   const text = h.logs();
   assert.ok(!text.includes(h.app.secret), 'no app secret in the process log');
   assert.ok(!text.includes(auth.split(':')[1]), 'no channel-auth signature in the process log');
+  assert.ok(!text.includes('payload-marker-4711'), 'no payload in the process log (its preview stays in the lifecycle log)');
+  assert.equal(published.detail.preview, undefined, 'the publish is logged without its preview');
 });
 
 test('publish previews are on by default, off after --log-payload-previews false, on again through the admin API', async (t) => {

@@ -244,6 +244,10 @@ impl Cluster {
         &self.node
     }
 
+    fn connected(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+
     /// Whether this node decides cluster-wide events now (see `ClusterLink::decides`).
     fn decision(&self) -> Decision {
         self.nodes.decision(&self.node, Instant::now())
@@ -295,7 +299,7 @@ impl Bus for Cluster {
     /// one included) delivers from its subscription, so there is one path and no double delivery.
     async fn publish(&self, mut message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
         // Without NATS nothing can be stored or carried: say so at once rather than after timeouts.
-        if !self.is_ready() {
+        if !self.connected() {
             return Err(BusError::Unavailable("not connected to NATS"));
         }
         if message.origin == Origin::Client {
@@ -346,7 +350,9 @@ impl Bus for Cluster {
         Ok(page)
     }
 
+    /// Connected to NATS, and the message stream is open (a stream being created with several
+    /// replicas can take seconds to elect its leader: publishes would wait on it meanwhile).
     fn is_ready(&self) -> bool {
-        self.client.connection_state() == State::Connected
+        self.connected() && self.store.opened_epoch().is_some()
     }
 }

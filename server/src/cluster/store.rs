@@ -46,6 +46,28 @@ struct Opened {
     epoch: u64,
 }
 
+/// The stream metadata key of its epoch.
+const EPOCH_KEY: &str = "herald_epoch";
+
+/// The stream's epoch: the one written into its metadata when it was created, the same on every
+/// replica (nats-server 2.10 and later). A server that keeps no metadata (2.9) gives the stream's
+/// creation time instead, which with several replicas can differ between them: run 2.10 or later
+/// with `nats_replicas` above 1.
+fn epoch_of(info: &stream::Info) -> u64 {
+    info.config
+        .metadata
+        .get(EPOCH_KEY)
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(info.created.unix_timestamp_nanos() as u64)
+}
+
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
 /// The JetStream stream of a cluster's messages.
 pub struct MessageStore {
     js: Context,
@@ -88,12 +110,14 @@ impl MessageStore {
                         destination,
                         headers_only: false,
                     }),
+                    // Written when the stream is created (whichever node creates it), kept by updates.
+                    metadata: [(EPOCH_KEY.to_string(), unix_nanos().to_string())].into(),
                     ..Default::default()
                 };
                 let stream = super::streams::open(&self.js, config)
                     .await
                     .map_err(|e| HistoryError::failed("opening the message stream", e))?;
-                let epoch = stream.cached_info().created.unix_timestamp_nanos() as u64;
+                let epoch = epoch_of(stream.cached_info());
                 Ok(Opened { stream, epoch })
             })
             .await

@@ -17,6 +17,11 @@ pub(super) async fn open(js: &jetstream::Context, config: stream::Config) -> Res
                     return Ok(existing);
                 };
                 tracing::info!(stream = %config.name, %setting, "the stream's settings differ from this node's: updating it");
+                // Metadata is the stream's own (its epoch): an update keeps what the stream has.
+                let config = stream::Config {
+                    metadata: existing.cached_info().config.metadata.clone(),
+                    ..config.clone()
+                };
                 js.update_stream(&config).await?;
                 return Ok(js.get_stream(&config.name).await?);
             }
@@ -36,7 +41,8 @@ fn not_found(kind: GetStreamErrorKind) -> bool {
 }
 
 /// The first setting `wanted` chooses (one not left at its default, which the server reports in
-/// its own way, -1 for "unlimited") that differs from the stream's, with both values.
+/// its own way, -1 for "unlimited") that differs from the stream's, with both values. Metadata is
+/// not a setting: it is written once, when the stream is created.
 fn differs(current: &stream::Config, wanted: &stream::Config) -> Option<String> {
     let as_object = |c: &stream::Config| match serde_json::to_value(c) {
         Ok(serde_json::Value::Object(map)) => Some(map),
@@ -51,7 +57,7 @@ fn differs(current: &stream::Config, wanted: &stream::Config) -> Option<String> 
     };
     wanted
         .iter()
-        .filter(|(key, value)| defaults.get(*key) != Some(value))
+        .filter(|(key, value)| *key != "metadata" && defaults.get(*key) != Some(value))
         .find(|(key, value)| current.get(*key) != Some(value))
         .map(|(key, value)| format!("{key}: {:?} wanted {value}", current.get(key)))
 }
@@ -85,5 +91,10 @@ mod tests {
             ..wanted.clone()
         };
         assert!(differs(&longer, &wanted).is_some_and(|s| s.starts_with("max_age")));
+        let another_epoch = stream::Config {
+            metadata: [("herald_epoch".to_string(), "2".to_string())].into(),
+            ..wanted.clone()
+        };
+        assert_eq!(differs(&wanted, &another_epoch), None, "metadata is the stream's own");
     }
 }

@@ -115,6 +115,9 @@ pub struct LogConfig {
     /// A `tracing` filter.
     pub filter: String,
     pub format: LogFormat,
+    /// Whether the process log shows the start of published payloads (the lifecycle log keeps
+    /// them per app, as the app's `log_payload_previews` says).
+    pub payload_previews: bool,
 }
 
 /// A setting that makes no sense, named by its key.

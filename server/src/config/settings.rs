@@ -91,6 +91,9 @@ pub struct Settings {
     /// Milliseconds before a failed webhook is tried again; each later retry waits twice as long
     /// (ten attempts in all: with the default of 1000, over 8 minutes of retries).
     pub webhook_retry_base_ms: u64,
+    /// Show the start of published payloads in the process log (off: they stay in the lifecycle log
+    /// of apps that allow previews).
+    pub log_payload_previews: bool,
     /// Seconds the per-app stats series (one row per app, node and minute) is kept.
     pub stats_retention: u64,
     /// Serve the web console from this directory, read on every request, instead of the copy
@@ -128,6 +131,7 @@ impl Default for Settings {
             event_log_max_age: 24 * 3600,
             event_log_max_bytes: 256 * 1024 * 1024,
             webhook_retry_base_ms: 1000,
+            log_payload_previews: false,
             stats_retention: 7 * 24 * 3600,
             console_dir: None,
             log: "info".into(),
@@ -243,6 +247,7 @@ impl Settings {
             log: LogConfig {
                 filter: self.log,
                 format: self.log_format,
+                payload_previews: self.log_payload_previews,
             },
         })
     }

@@ -3,6 +3,7 @@
 //! Handlers are thin: they validate, call the hub or the publisher, and shape the answer.
 
 mod channels;
+mod clients;
 pub mod console;
 mod error;
 mod events;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { axum::Json(<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi()) }),
         )
         .nest("/api/v1", crate::admin::router())
+        .route("/clients/pusher-js-resume.mjs", get(clients::pusher_js_resume))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

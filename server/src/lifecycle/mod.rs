@@ -179,6 +179,9 @@ pub trait EventStore: Send + Sync + 'static {
     async fn live(&self, app_id: &str) -> Result<LiveEvents, EventLogError>;
 }
 
+/// The field of a publish's detail that holds the start of its payload.
+pub const PREVIEW: &str = "preview";
+
 /// The front of the lifecycle log.
 pub struct LifecycleLog {
     node: String,
@@ -186,15 +189,33 @@ pub struct LifecycleLog {
     metrics: Arc<Metrics>,
     /// Numbers this node's events (their ids).
     sequence: AtomicU64,
+    /// Whether the process log shows payload previews (the kept events have them when the app
+    /// allows).
+    previews_in_process_log: bool,
 }
 
 impl LifecycleLog {
-    pub fn new(node: &str, store: Arc<dyn EventStore>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(node: &str, store: Arc<dyn EventStore>, metrics: Arc<Metrics>, previews_in_process_log: bool) -> Self {
         LifecycleLog {
             node: node.to_string(),
             store,
             metrics,
             sequence: AtomicU64::new(0),
+            previews_in_process_log,
+        }
+    }
+
+    /// The detail as the process log shows it: without the payload preview unless it is allowed.
+    fn logged_detail<'a>(&self, detail: &'a serde_json::Value) -> std::borrow::Cow<'a, serde_json::Value> {
+        match detail.get(PREVIEW) {
+            Some(_) if !self.previews_in_process_log => {
+                let mut shown = detail.clone();
+                if let Some(fields) = shown.as_object_mut() {
+                    fields.remove(PREVIEW);
+                }
+                std::borrow::Cow::Owned(shown)
+            }
+            _ => std::borrow::Cow::Borrowed(detail),
         }
     }
 
@@ -212,7 +233,7 @@ impl LifecycleLog {
             channel = event.channel.as_deref(),
             code = event.code,
             reason = event.reason.as_deref(),
-            detail = event.detail.as_ref().map(tracing::field::display),
+            detail = event.detail.as_ref().map(|d| tracing::field::display(self.logged_detail(d))),
             "lifecycle"
         );
         counted::count(&self.metrics, &event);
