@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod message;
 pub mod metrics;
 pub mod nodes;
+pub mod open_store;
 pub mod openapi;
 pub mod per_app;
 pub mod protocol;

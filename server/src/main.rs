@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use herald::config::{Config, LogFormat, Overrides};
+use herald::open_store::{open_store, OpenMode};
 use herald::shutdown::{self, Shutdown};
-use herald::startup::{open_store, Application};
+use herald::startup::Application;
 use manage::{AdminsCommand, AppsCommand, TenantsCommand};
 
 #[derive(Parser)]
@@ -75,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::Migrate => {
-            open_store(&config.store, true).await?;
+            open_store(&config.store, true, OpenMode::CreateIfMissing, &|_| {}).await?;
             println!("migrations applied");
             Ok(())
         }

@@ -4,7 +4,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use herald::admin::password;
 use herald::config::Config;
-use herald::startup::{default_tenant, open_store};
+use herald::open_store::{open_store, OpenMode};
+use herald::startup::default_tenant;
 use herald::store::prelude::*;
 use herald::store::{
     Actor, AppPatch, AppWithKeys, ControlStore, NewApp, Role, SettingsPatch, TenantLimits, WebhookEndpoint,
@@ -160,8 +161,17 @@ impl From<SettingsArgs> for SettingsPatch {
     }
 }
 
+/// Opens the store for a command: one that only reads never creates a store.
+async fn store_for(config: &Config, writes: bool) -> anyhow::Result<std::sync::Arc<herald::store::SqlStore>> {
+    let mode = match writes {
+        true => OpenMode::CreateIfMissing,
+        false => OpenMode::Existing,
+    };
+    Ok(open_store(&config.store, false, mode, &|_| {}).await?)
+}
+
 pub async fn tenants(config: Config, command: TenantsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config.store, false).await?;
+    let store = store_for(&config, matches!(command, TenantsCommand::Create { .. })).await?;
     let out = match command {
         TenantsCommand::Create {
             name,
@@ -200,7 +210,7 @@ async fn tenant_id(store: &dyn ControlStore, slug: Option<&str>) -> anyhow::Resu
 }
 
 pub async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config.store, false).await?;
+    let store = store_for(&config, matches!(command, AppsCommand::Create { .. })).await?;
     let out = match command {
         AppsCommand::Create {
             tenant,
@@ -268,7 +278,7 @@ fn app_json(a: &AppWithKeys) -> serde_json::Value {
 }
 
 pub async fn admins(config: Config, command: AdminsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config.store, false).await?;
+    let store = store_for(&config, true).await?;
     let AdminsCommand::Create { email, role, tenant } = command;
     let role = Role::parse(&role).context("role must be owner, tenant_admin or tenant_viewer")?;
     let tenant_id = match tenant {

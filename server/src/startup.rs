@@ -9,27 +9,29 @@ use tokio::net::TcpListener;
 use crate::admin::AdminAuth;
 use crate::apps::AppDirectory;
 use crate::cluster::ClusterError;
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
+use crate::http::starting::{answer_while, StartingStatus};
 use crate::hub::{Hub, Observers};
 use crate::lifecycle::LifecycleLog;
 use crate::metrics::Metrics;
 use crate::nodes::LocalNode;
+use crate::open_store::{open_store, OpenError, OpenMode};
 use crate::per_app::PerAppCounter;
 use crate::protocol::CloseCode;
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
-use crate::store::{Actor, AppWithKeys, ControlStore, NewApp, SecretBox, SqlStore, StoreError, Tenant, TenantLimits};
+use crate::store::{Actor, AppWithKeys, ControlStore, NewApp, StoreError, Tenant, TenantLimits};
 use crate::topology::Topology;
 use crate::webhooks::{RetrySchedule, Webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Open(#[from] OpenError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -41,28 +43,19 @@ pub enum StartupError {
 /// The tenant that apps created without `--tenant` belong to.
 pub const DEFAULT_TENANT: &str = "default";
 
-/// Opens the control store the configuration selects: Postgres when `database_url` is set, the
-/// embedded SQLite file otherwise. Runs migrations when `migrate` (or `config.migrate`) is set.
-pub async fn open_store(config: &StoreConfig, migrate: bool) -> Result<Arc<SqlStore>, StartupError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let secrets = SecretBox::load(config.master_key.as_ref().map(|s| s.0.as_str()), &config.data_dir)?;
-    let url = config.database_url.as_ref().map(|s| s.0.as_str());
-    Ok(Arc::new(
-        SqlStore::connect(url, &config.data_dir, secrets, migrate || config.migrate).await?,
-    ))
-}
-
 /// The default tenant, created on first use.
 pub async fn default_tenant(store: &dyn ControlStore) -> Result<Tenant, StoreError> {
     match store.tenant_by_slug(DEFAULT_TENANT).await {
         Ok(t) => Ok(t),
         Err(StoreError::NotFound(_)) => {
-            store
+            let created = store
                 .create_tenant("Default", DEFAULT_TENANT, TenantLimits::default(), &Actor::system())
-                .await
+                .await;
+            match created {
+                // Another process made it in between: it is there now.
+                Err(StoreError::Duplicate(_)) => store.tenant_by_slug(DEFAULT_TENANT).await,
+                other => other,
+            }
         }
         Err(e) => Err(e),
     }
@@ -80,7 +73,17 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, shutdown: Shutdown) -> Result<Self, StartupError> {
-        let sql = open_store(&config.store, false).await?;
+        // Bound first: while the store is opened (a database may take a while to answer), the port
+        // already says what the node waits for.
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Listen { addr, source })?;
+        let status = StartingStatus::default();
+        *status.lock() = "opening the control store".into();
+        let report = |why: &str| *status.lock() = why.to_string();
+        let opening = open_store(&config.store, false, OpenMode::CreateIfMissing, &report);
+        let sql = answer_while(&listener, status.clone(), opening).await?;
         let admin = Arc::new(AdminAuth::new(&sql.secrets().derive("herald admin JWT")));
         let store: Arc<dyn ControlStore> = sql;
         let created_default_app = create_default_app(store.as_ref()).await?;
@@ -124,10 +127,6 @@ impl Application {
             });
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
         spawn_session_closer(hub.clone(), shutdown.clone());
-        let addr = config.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Listen { addr, source })?;
         let state = AppState {
             config: Arc::new(config),
             apps,
@@ -168,16 +167,15 @@ impl Application {
 }
 
 /// On a store with no app and no tenant but the default one, creates the default app.
+/// Nodes starting together on one empty store make one app between them.
 async fn create_default_app(store: &dyn ControlStore) -> Result<Option<AppWithKeys>, StoreError> {
-    if !store.list_apps(None).await?.is_empty() || store.list_tenants().await?.len() > 1 {
-        return Ok(None);
-    }
-    let tenant = default_tenant(store).await?;
     let new = NewApp {
         name: "default".into(),
         ..Default::default()
     };
-    Ok(Some(store.create_app(&tenant.id, new, &Actor::system()).await?))
+    store
+        .create_first_app(("Default", DEFAULT_TENANT), new, &Actor::system())
+        .await
 }
 
 /// On shutdown, every connection of this node is closed with 4200 (its client reconnects elsewhere).

@@ -3,9 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import {
-  startHerald, connected, waitFor, SOCKET_ID_RE, eventually, within,
+  startHerald, connected, waitFor, SOCKET_ID_RE, eventually, within, heraldBin, freePort,
 } from './helpers/herald.mjs';
 
 test('pusher-js connects and gets a socket id of the form \\d+.\\d+', async (t) => {
@@ -186,4 +188,37 @@ test('first start on an empty store creates a default app; off a terminal its cr
   const got = waitFor(ch, 'greet');
   await h.serverSdk().trigger('hello', 'greet', { hi: 1 });
   assert.deepEqual(await got, { hi: 1 });
+});
+
+test('a node whose database does not answer waits for it, says so on /readyz, then exits naming the host', async (t) => {
+  const bin = await heraldBin();
+  const port = await freePort();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-nodb-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const dead = await freePort(); // nothing listens there
+  const proc = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    env: {
+      ...process.env,
+      HERALD_DATABASE_URL: `postgres://herald:secret-pw@127.0.0.1:${dead}/herald`,
+      HERALD_MASTER_KEY: Buffer.alloc(32, 3).toString('base64'),
+      HERALD_DATABASE_WAIT: '3',
+      HERALD_LOG: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout.on('data', (d) => { output += d; });
+  proc.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+  t.after(() => proc.kill('SIGKILL'));
+  const waiting = await eventually(async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+    const text = r && r.status === 503 && (await r.text());
+    return text && text.includes('waiting for') && text;
+  }, { timeout: 3000, what: '/readyz while waiting' });
+  assert.match(waiting, new RegExp(`waiting for the control database at 127\\.0\\.0\\.1:${dead}`));
+  assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'the process is up');
+  assert.notEqual(await exited, 0, 'it gives up after database_wait');
+  assert.match(output, new RegExp(`127\\.0\\.0\\.1:${dead}.*did not answer for 3 s`), output);
+  assert.ok(!output.includes('secret-pw'), 'the password stays out of the output');
 });

@@ -3,6 +3,7 @@
 // can reach the other (events, HTTP API, admin API). Needs HERALD_TEST_PG_URL (scripts/test sets it).
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import Pusher from 'pusher';
 import { startHerald, waitFor, subscribed, CLUSTER_TOPOLOGY } from './helpers/herald.mjs';
 import { PG_URL, freshDatabase } from './helpers/postgres.mjs';
@@ -13,7 +14,7 @@ test('two tenants on Postgres: each works, neither reaches the other', {
   skip: !PG && 'HERALD_TEST_PG_URL not set',
 }, async (t) => {
   // the cluster topology puts its nodes on a fresh database of its own
-  const env = CLUSTER_TOPOLOGY ? {} : { HERALD_DATABASE_URL: (await freshDatabase(t)).url };
+  const env = CLUSTER_TOPOLOGY ? {} : { HERALD_DATABASE_URL: (await freshDatabase(t)).url, HERALD_MASTER_KEY: randomBytes(32).toString('base64') };
   const h = await startHerald(t, { noApp: true, env });
   const owner = await h.owner();
 

@@ -63,7 +63,11 @@ pub struct StoreConfig {
     /// Postgres; `None` means the embedded SQLite file in `data_dir`.
     pub database_url: Option<Secret>,
     pub master_key: Option<Secret>,
+    /// A file holding the master key (a mounted secret), when `master_key` is not set.
+    pub master_key_file: Option<PathBuf>,
     pub migrate: bool,
+    /// How long a starting node or command waits for a database that does not answer.
+    pub database_wait: Duration,
     /// How often a node checks the store for changed tenants, apps and keys.
     pub app_refresh: Duration,
 }

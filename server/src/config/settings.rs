@@ -49,8 +49,12 @@ pub struct Settings {
     pub database_url: Option<Secret>,
     /// Base64 of 32 bytes; encrypts app secrets at rest. Unset: generated into the data directory.
     pub master_key: Option<Secret>,
+    /// A file holding the master key (e.g. a mounted secret), read when `master_key` is not set.
+    pub master_key_file: Option<PathBuf>,
     /// Run database migrations on start.
     pub migrate: bool,
+    /// Seconds to keep retrying a control database that does not answer at start.
+    pub database_wait: u64,
     /// Seconds of client silence before the server pings (sent to clients as `activity_timeout`).
     pub activity_timeout: u64,
     /// Seconds to wait for a pong before closing with 4201.
@@ -111,7 +115,9 @@ impl Default for Settings {
             data_dir: PathBuf::from("herald-data"),
             database_url: None,
             master_key: None,
+            master_key_file: None,
             migrate: true,
+            database_wait: 60,
             activity_timeout: 120,
             pong_timeout: 30,
             max_connections: 0,
@@ -166,7 +172,7 @@ impl Settings {
             .extract()
             .map_err(Box::new)?;
         // An empty URL (`HERALD_NATS_URL=` in a compose file, say) means the same as none.
-        for url in [&mut config.database_url, &mut config.nats_url] {
+        for url in [&mut config.database_url, &mut config.nats_url, &mut config.master_key] {
             if url.as_ref().is_some_and(|u| u.0.trim().is_empty()) {
                 *url = None;
             }
@@ -229,7 +235,9 @@ impl Settings {
                 data_dir: self.data_dir,
                 database_url: self.database_url,
                 master_key: self.master_key,
+                master_key_file: self.master_key_file,
                 migrate: self.migrate,
+                database_wait: Duration::from_secs(self.database_wait),
                 app_refresh: Duration::from_millis(self.app_refresh_ms.max(50)),
             },
             cluster,

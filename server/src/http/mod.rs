@@ -11,6 +11,7 @@ mod health;
 pub(crate) mod history;
 mod serve;
 mod signed;
+pub mod starting;
 mod users;
 
 pub use error::ApiError;

@@ -25,7 +25,8 @@ pub use webhook::{
 /// The store traits, to call their methods on a `dyn ControlStore`.
 pub mod prelude {
     pub use super::{
-        AdminStore, AppStore, AuditStore, ControlStore, EventLogStore, StatsStore, TenantStore, WebhookStore,
+        AdminStore, AppStore, AuditStore, ControlStore, EventLogStore, FirstAppStore, StatsStore, TenantStore,
+        WebhookStore,
     };
 }
 
@@ -52,6 +53,13 @@ pub enum StoreError {
     Settings(#[from] serde_json::Error),
     #[error("a stored secret cannot be decrypted with this master key")]
     Decrypt,
+    /// The master key is not the one the store's secrets are sealed with.
+    #[error(
+        "this master key (fingerprint {given}) is not the one the store's app secrets are sealed with \
+         (fingerprint {recorded}): give every node and every CLI call of this store the same \
+         HERALD_MASTER_KEY (or HERALD_MASTER_KEY_FILE)"
+    )]
+    MasterKeyMismatch { recorded: String, given: String },
     #[error("{0}")]
     Io(std::io::Error),
 }
@@ -268,6 +276,20 @@ pub struct StatsRow {
     pub messages_out: i64,
 }
 
+/// The first start's default app.
+#[async_trait]
+pub trait FirstAppStore: Send + Sync {
+    /// On an empty store (no app, no tenant but `tenant`'s slug), creates the tenant `(name, slug)`
+    /// when it is missing and the app in it; `None` when the store is not empty. Processes that
+    /// start together on one store make one app between them.
+    async fn create_first_app(
+        &self,
+        tenant: (&str, &str),
+        new: NewApp,
+        actor: &Actor,
+    ) -> Result<Option<AppWithKeys>, StoreError>;
+}
+
 /// Per-app figures by the minute.
 #[async_trait]
 pub trait StatsStore: Send + Sync {
@@ -283,7 +305,7 @@ pub trait StatsStore: Send + Sync {
 /// Where the control plane lives.
 #[async_trait]
 pub trait ControlStore:
-    TenantStore + AppStore + AdminStore + AuditStore + WebhookStore + EventLogStore + StatsStore + 'static
+    TenantStore + AppStore + FirstAppStore + AdminStore + AuditStore + WebhookStore + EventLogStore + StatsStore + 'static
 {
     /// True when the store answers.
     async fn ping(&self) -> bool;

@@ -80,6 +80,12 @@ impl SecretBox {
     }
 
     /// A key for another purpose (e.g. signing admin JWTs), derived from the master key.
+    /// A short public name of the key (it reveals nothing of it): the first 8 bytes of a key derived
+    /// for this purpose, in hex.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&self.derive("herald master key fingerprint")[..8])
+    }
+
     pub fn derive(&self, purpose: &str) -> Vec<u8> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.master).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());

@@ -15,5 +15,6 @@ mod console_api;
 mod event_log_store;
 mod openapi;
 mod store_contract;
+mod store_open;
 mod store_outage;
 mod webhook_store;

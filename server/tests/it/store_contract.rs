@@ -665,3 +665,33 @@ async fn writers_in_two_processes_wait_their_turn(backend: Backend) {
     assert_eq!(f.store.get_app(&app).await.unwrap().name, "busy-39");
 }
 both_backends!(two_writers, writers_in_two_processes_wait_their_turn);
+
+/// Three processes starting together on one empty store (three pools here) make one default app
+/// between them, whichever gets there first; a store with an app or another tenant gets none.
+async fn processes_starting_together_make_one_first_app(backend: Backend) {
+    let f = fixture(backend).await;
+    let stores = [f.store.clone(), f.second_store().await, f.second_store().await];
+    let starts = stores.iter().map(|s| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.create_first_app(("Default", "default"), new_app("default"), &actor())
+                .await
+        })
+    });
+    let made: Vec<_> = futures_util::future::join_all(starts).await;
+    let made: Vec<_> = made.into_iter().map(|r| r.expect("task").expect("no error")).collect();
+    assert_eq!(
+        made.iter().filter(|m| m.is_some()).count(),
+        1,
+        "one of them made it: {made:?}"
+    );
+    assert_eq!(f.store.list_apps(None).await.unwrap().len(), 1);
+    assert_eq!(f.store.list_tenants().await.unwrap().len(), 1);
+    let again = f
+        .store
+        .create_first_app(("Default", "default"), new_app("x"), &actor())
+        .await
+        .unwrap();
+    assert!(again.is_none(), "not a first start any more");
+}
+both_backends!(first_app_once, processes_starting_together_make_one_first_app);

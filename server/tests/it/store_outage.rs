@@ -62,6 +62,7 @@ async fn node_serves_from_cache_while_postgres_is_down_and_recovers() {
     let pg = PrivatePostgres::start();
     let (mut config, _) = crate::common::test_config(crate::common::Backend::Sqlite).await;
     config.store.database_url = Some(Secret(pg.url.clone()));
+    config.store.master_key = Some(Secret(crate::common::TEST_MASTER_KEY.into()));
     let store = crate::common::open_store(&config).await;
     {
         use herald::store::prelude::*;

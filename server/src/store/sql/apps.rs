@@ -44,6 +44,28 @@ impl SqlStore {
         })
     }
 
+    /// Inserts `app` (of its tenant) with its first key, inside the caller's transaction.
+    pub(super) async fn insert_app(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        app: &App,
+        key: &NewKey,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO apps (id, tenant_id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&app.id)
+        .bind(&app.tenant_id)
+        .bind(&app.name)
+        .bind(serde_json::to_string(&app.settings)?)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("app id"))?;
+        self.insert_key(tx, &app.id, key, at).await
+    }
+
     async fn insert_key(
         &self,
         tx: &mut sqlx::AnyConnection,
@@ -86,18 +108,7 @@ impl AppStore for SqlStore {
                 return Err(StoreError::Limit(msg));
             }
         }
-        sqlx::query(
-            "INSERT INTO apps (id, tenant_id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(&app.id)
-        .bind(tenant_id)
-        .bind(&app.name)
-        .bind(serde_json::to_string(&app.settings)?)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique("app id"))?;
-        self.insert_key(&mut tx, &app.id, &key, at).await?;
+        self.insert_app(&mut tx, &app, &key, at).await?;
         tx.commit(AuditEntry {
             tenant_id: Some(tenant_id),
             actor,

@@ -9,6 +9,8 @@ mod admins;
 mod apps;
 mod audit;
 mod events;
+mod first_app;
+mod meta;
 mod stats;
 mod tenants;
 mod webhooks;

@@ -10,7 +10,7 @@ use crate::clock::unix_secs;
 use crate::store::app::{check_name, invalid};
 use crate::store::{Actor, StoreError, Tenant, TenantLimits, TenantPatch, TenantStatus, TenantStore};
 
-const COLUMNS: &str = "id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at";
+pub(super) const COLUMNS: &str = "id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at";
 
 pub(super) fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
     Ok(Tenant {
@@ -43,6 +43,31 @@ fn check_slug(slug: &str) -> Result<(), StoreError> {
     })
 }
 
+/// Inserts an active tenant, inside the caller's transaction.
+pub(super) async fn insert_tenant(
+    tx: &mut sqlx::AnyConnection,
+    id: &str,
+    name: &str,
+    slug: &str,
+    limits: &TenantLimits,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO tenants (id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(slug)
+    .bind(limits.max_apps)
+    .bind(limits.max_connections)
+    .bind(limits.max_messages_per_day)
+    .bind(unix_secs())
+    .execute(&mut *tx)
+    .await
+    .map_err(unique("slug"))?;
+    Ok(())
+}
+
 fn check_limits(l: &TenantLimits) -> Result<(), StoreError> {
     if l.max_apps < 0 || l.max_connections < 0 || l.max_messages_per_day < 0 {
         return Err(invalid("limits", "limits must be 0 (unlimited) or positive"));
@@ -63,22 +88,8 @@ impl TenantStore for SqlStore {
         check_slug(slug)?;
         check_limits(&limits)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let at = unix_secs();
         let mut tx = self.cached_write().await?;
-        sqlx::query(
-            "INSERT INTO tenants (id, name, slug, status, max_apps, max_connections, max_messages_per_day, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7)",
-        )
-        .bind(&id)
-        .bind(&name)
-        .bind(slug)
-        .bind(limits.max_apps)
-        .bind(limits.max_connections)
-        .bind(limits.max_messages_per_day)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique("slug"))?;
+        insert_tenant(&mut tx, &id, &name, slug, &limits).await?;
         tx.commit(AuditEntry {
             tenant_id: Some(&id),
             actor,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use herald::admin::password;
 use herald::config::{Config, Secret, Settings};
+use herald::open_store::OpenMode;
 use herald::shutdown::Shutdown;
 use herald::startup::Application;
 use herald::store::{Actor, ControlStore, Role, SecretBox, SqlStore};
@@ -59,6 +60,9 @@ async fn fresh_database() -> (String, String) {
     (format!("{base}/{name}"), name)
 }
 
+/// The master key of test nodes on Postgres (base64 of 32 bytes of 7).
+pub const TEST_MASTER_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
 /// A config for a test node: random port, fresh data directory, fast reloads.
 pub async fn test_config(backend: Backend) -> (Config, Option<(String, String)>) {
     test_config_with(backend, |_| {}).await
@@ -78,6 +82,8 @@ pub async fn test_config_with(
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir,
         database_url: database.as_ref().map(|(url, _)| Secret(url.clone())),
+        // A shared database needs a given key; the embedded store would generate one.
+        master_key: database.as_ref().map(|_| Secret(TEST_MASTER_KEY.into())),
         app_refresh_ms: 100,
         ..Settings::default()
     };
@@ -87,7 +93,7 @@ pub async fn test_config_with(
 
 /// Opens the store of `config` directly (migrated), as the CLI does.
 pub async fn open_store(config: &Config) -> Arc<SqlStore> {
-    herald::startup::open_store(&config.store, true)
+    herald::open_store::open_store(&config.store, true, OpenMode::CreateIfMissing, &|_| {})
         .await
         .expect("store opens")
 }
@@ -231,7 +237,11 @@ impl TestApp {
     }
 
     pub fn secrets(&self) -> SecretBox {
-        SecretBox::load(None, &self.data_dir).expect("master key")
+        match self.database.is_some() {
+            true => SecretBox::from_base64(TEST_MASTER_KEY),
+            false => SecretBox::load(None, &self.data_dir),
+        }
+        .expect("master key")
     }
 }
 
