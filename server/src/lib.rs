@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod config;
 pub mod connections;
 pub mod history;
+pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod lifecycle;

@@ -103,21 +103,39 @@ pub async fn open_store(
 }
 
 /// The embedded store's directory: refused when a read-only command would have to create it;
-/// otherwise made, and a new store announced.
+/// otherwise made (0700), a new store announced. The store's file is kept 0600 (it holds password
+/// hashes and the lifecycle log; SQLite gives its WAL and shared-memory files the same mode).
 fn prepare_embedded(data_dir: &Path, mode: OpenMode) -> Result<(), OpenError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let file = data_dir.join("herald.db");
-    if file.exists() {
-        return Ok(());
-    }
-    let shown = absolute(&file);
-    if mode == OpenMode::Existing {
-        return Err(OpenError::NoStore(shown));
-    }
-    std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
+    let dir_error = |source| OpenError::DataDir {
         path: absolute(data_dir),
         source,
-    })?;
-    tracing::info!(path = %shown.display(), "creating a new Herald store");
+    };
+    if !file.exists() {
+        if mode == OpenMode::Existing {
+            return Err(OpenError::NoStore(absolute(&file)));
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(dir_error)?;
+        tracing::info!(path = %absolute(&file).display(), "creating a new Herald store");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&file)
+            .map_err(dir_error)?;
+    }
+    for name in ["herald.db", "herald.db-wal", "herald.db-shm"] {
+        let path = data_dir.join(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(dir_error)?;
+        }
+    }
     Ok(())
 }
 

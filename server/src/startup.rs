@@ -126,6 +126,7 @@ impl Application {
                 revoked_hub.close_revoked(&r)
             });
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
+        crate::housekeeping::spawn(store.clone(), config.store.audit_retention, shutdown.clone());
         spawn_session_closer(hub.clone(), shutdown.clone());
         let state = AppState {
             config: Arc::new(config),

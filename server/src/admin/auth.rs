@@ -2,18 +2,20 @@
 //! hashed API tokens for automation. `Principal` is the extractor; its methods say what it may do.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use dashmap::DashMap;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use tokio::sync::{Semaphore, SemaphorePermit};
+
 use super::error::AdminError;
+pub use super::login_limiter::LoginLimiter;
 use crate::clock::unix_secs;
 use crate::state::AppState;
 use crate::store::{Actor, Role, StoreError};
@@ -25,12 +27,19 @@ pub const REFRESH_TTL: i64 = 30 * 24 * 3600;
 /// API tokens start with this, so they are told apart from JWTs.
 pub const API_TOKEN_PREFIX: &str = "hrld_";
 
-/// Signing keys and the login limiter of the admin API.
+/// Signing keys, the login limiter and the password-check slots of the admin API.
 pub struct AdminAuth {
     encoding: EncodingKey,
     decoding: DecodingKey,
     limiter: LoginLimiter,
+    /// Password checks (argon2: ~19 MiB and tens of milliseconds each) running at once.
+    checks: Semaphore,
 }
+
+/// Password checks at once on a node: more wait (up to `CHECK_WAIT`), then are refused.
+const CONCURRENT_CHECKS: usize = 4;
+/// How long a password check waits for a slot before the request is answered 503.
+const CHECK_WAIT: Duration = Duration::from_secs(3);
 
 #[derive(Serialize, Deserialize)]
 struct Claims {
@@ -48,6 +57,17 @@ impl AdminAuth {
             encoding: EncodingKey::from_secret(signing_key),
             decoding: DecodingKey::from_secret(signing_key),
             limiter: LoginLimiter::default(),
+            checks: Semaphore::new(CONCURRENT_CHECKS),
+        }
+    }
+
+    /// A slot to check a password in; 503 when none frees up soon (a flood of logins).
+    pub async fn check_slot(&self) -> Result<SemaphorePermit<'_>, AdminError> {
+        match tokio::time::timeout(CHECK_WAIT, self.checks.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AdminError::Unavailable(
+                "too many sign-ins at once on this node; retry in a few seconds".into(),
+            )),
         }
     }
 
@@ -167,45 +187,6 @@ impl FromRequestParts<AppState> for Principal {
             admin_id: Some(admin.id),
             actor: Actor(format!("admin:{}", admin.email)),
         })
-    }
-}
-
-/// Failed logins per email: at most `MAX_FAILURES` in `WINDOW`, then 429 until the window ends.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: DashMap<String, (u32, Instant)>,
-}
-
-const MAX_FAILURES: u32 = 5;
-const WINDOW: Duration = Duration::from_secs(300);
-
-impl LoginLimiter {
-    pub fn check(&self, email: &str) -> Result<(), AdminError> {
-        match self.failures.get(email) {
-            Some(f) if f.0 >= MAX_FAILURES && f.1.elapsed() < WINDOW => {
-                let wait = (WINDOW - f.1.elapsed()).as_secs() + 1;
-                Err(AdminError::TooManyRequests(format!(
-                    "too many failed logins; retry in {wait} s"
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub fn failed(&self, email: &str) {
-        // Made-up emails must not grow the table without bound: drop stale windows now and then.
-        if self.failures.len() > 10_000 {
-            self.failures.retain(|_, f| f.1.elapsed() < WINDOW);
-        }
-        let mut entry = self.failures.entry(email.to_string()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    pub fn succeeded(&self, email: &str) {
-        self.failures.remove(email);
     }
 }
 

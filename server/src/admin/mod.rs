@@ -16,6 +16,7 @@ pub(crate) mod events;
 pub(crate) mod failures;
 mod json;
 pub(crate) mod keys;
+mod login_limiter;
 pub(crate) mod messages;
 pub mod password;
 mod refresh_cookie;

@@ -1,6 +1,9 @@
 //! Login, refresh, logout and `me`.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +18,7 @@ use super::password;
 use super::refresh_cookie;
 use crate::clock::unix_secs;
 use crate::state::AppState;
-use crate::store::{Actor, Admin, Role};
+use crate::store::{Actor, Admin, RefreshUse, Role};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,14 +59,16 @@ pub struct Me {
     pub admin: Option<Admin>,
 }
 
-async fn pair(state: &AppState, admin: &Admin) -> Result<TokenPair, AdminError> {
+/// An access token and a refresh token of `family` (one sign-in and its refreshes).
+async fn pair(state: &AppState, admin: &Admin, family: &str) -> Result<TokenPair, AdminError> {
     let access_token = state
         .admin
         .issue(&admin.id, &admin.email, admin.role, admin.tenant_id.as_deref())?;
     let refresh_token = random_token();
+    let expires = unix_secs() + REFRESH_TTL;
     state
         .store
-        .save_refresh_token(&token_hash(&refresh_token), &admin.id, unix_secs() + REFRESH_TTL)
+        .save_refresh_token(&token_hash(&refresh_token), &admin.id, family, expires)
         .await?;
     Ok(TokenPair {
         access_token,
@@ -83,28 +88,54 @@ fn answer(mut pair: TokenPair, cookie: bool, headers: &HeaderMap) -> Response {
     ([(header::SET_COOKIE, set)], Json(pair)).into_response()
 }
 
-/// Log in with email and password. Five failures in five minutes lock the email out for the rest of the window.
+/// Longest email address (RFC 5321's path limit).
+pub const MAX_EMAIL: usize = 254;
+/// Longest password checked (argon2 hashes anything; this bounds the work of a bad request).
+const MAX_PASSWORD: usize = 1024;
+
+/// Log in with email and password. Failed logins slow down: after five failures of one email from
+/// one address, each further try there waits longer (1 s, doubling, at most 60 s); one address
+/// trying many emails and one email tried from many addresses back off too.
 #[utoipa::path(operation_id = "login", post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Body(req): Body<LoginRequest>,
 ) -> Result<Response, AdminError> {
     let email = req.email.trim().to_ascii_lowercase();
-    state.admin.limiter().check(&email)?;
+    check_email(&email)?;
+    if req.password.len() > MAX_PASSWORD {
+        return Err(AdminError::bad(
+            "password",
+            format!("password must be at most {MAX_PASSWORD} bytes"),
+        ));
+    }
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let address = state.config.client_address(peer.ip(), forwarded);
+    let limiter = state.admin.limiter();
+    if let Err(wait) = limiter.check(&email, address, Instant::now()) {
+        let wait = wait.as_secs() + 1;
+        return Err(AdminError::TooManyRequests(format!(
+            "too many failed logins; retry in {wait} s"
+        )));
+    }
     let creds = state.store.admin_credentials(&email).await?;
     let hash = creds
         .as_ref()
         .map(|c| c.password_hash.clone())
         .unwrap_or_else(|| password::decoy().to_string());
     let pw = req.password;
+    let slot = state.admin.check_slot().await?;
     // argon2 is deliberately slow: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
         .await
         .unwrap_or(false);
+    drop(slot);
     let Some(creds) = creds.filter(|_| ok) else {
-        state.admin.limiter().failed(&email);
+        limiter.failed(&email, address, Instant::now());
         let tenant = state
             .store
             .admin_credentials(&email)
@@ -112,31 +143,43 @@ pub async fn login(
             .ok()
             .flatten()
             .and_then(|c| c.admin.tenant_id);
+        let detail = json!({ "address": address.to_string() });
+        let actor = Actor(format!("admin:{email}"));
         state
             .store
-            .record(
-                tenant.as_deref(),
-                &Actor(format!("admin:{email}")),
-                "login.failed",
-                &email,
-                json!({}),
-            )
+            .record(tenant.as_deref(), &actor, "login.failed", &email, detail)
             .await?;
         return Err(AdminError::Unauthorized("wrong email or password".into()));
     };
-    state.admin.limiter().succeeded(&email);
+    limiter.succeeded(&email, address);
     let admin = creds.admin;
+    let actor = Actor(format!("admin:{email}"));
+    let detail = json!({ "address": address.to_string() });
     state
         .store
-        .record(
-            admin.tenant_id.as_deref(),
-            &Actor(format!("admin:{email}")),
-            "login",
-            &email,
-            json!({}),
-        )
+        .record(admin.tenant_id.as_deref(), &actor, "login", &email, detail)
         .await?;
-    Ok(answer(pair(&state, &admin).await?, req.refresh_cookie, &headers))
+    let family = uuid::Uuid::new_v4().simple().to_string();
+    Ok(answer(
+        pair(&state, &admin, &family).await?,
+        req.refresh_cookie,
+        &headers,
+    ))
+}
+
+/// An email address as a login takes it: checked before anything is looked up, remembered or
+/// audited, so unauthenticated input is bounded.
+fn check_email(email: &str) -> Result<(), AdminError> {
+    let shaped = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace));
+    match email.len() <= MAX_EMAIL && shaped {
+        true => Ok(()),
+        false => Err(AdminError::bad(
+            "email",
+            format!("email must be an email address of at most {MAX_EMAIL} characters"),
+        )),
+    }
 }
 
 /// Exchange a refresh token (from the body, or else the `herald_refresh` cookie) for a new token
@@ -149,13 +192,29 @@ pub async fn refresh(
     Body(req): Body<RefreshRequest>,
 ) -> Result<Response, AdminError> {
     let (token, cookie) = presented(req, &headers)?;
-    let admin_id = state
-        .store
-        .take_refresh_token(&token_hash(&token), unix_secs())
-        .await?
-        .ok_or_else(|| AdminError::Unauthorized("refresh token unknown, used or expired; log in again".into()))?;
-    let admin = state.store.get_admin(&admin_id).await?;
-    Ok(answer(pair(&state, &admin).await?, cookie, &headers))
+    let unknown = || AdminError::Unauthorized("refresh token unknown, used or expired; log in again".into());
+    match state.store.take_refresh_token(&token_hash(&token), unix_secs()).await? {
+        RefreshUse::Valid { admin_id, family } => {
+            let admin = state.store.get_admin(&admin_id).await?;
+            Ok(answer(pair(&state, &admin, &family).await?, cookie, &headers))
+        }
+        RefreshUse::Reused { admin_id } => {
+            // A copy of a used token: whoever holds it, every session of that sign-in ends.
+            if let Ok(admin) = state.store.get_admin(&admin_id).await {
+                let actor = Actor(format!("admin:{}", admin.email));
+                let tenant = admin.tenant_id.as_deref();
+                let detail = json!({ "revoked": "every refresh token of the sign-in" });
+                state
+                    .store
+                    .record(tenant, &actor, "login.refresh_reused", &admin.email, detail)
+                    .await?;
+            }
+            Err(AdminError::Unauthorized(
+                "this refresh token was used before: every session of that sign-in has ended; log in again".into(),
+            ))
+        }
+        RefreshUse::Unknown => Err(unknown()),
+    }
 }
 
 /// The refresh token a request presents, and whether it came as the cookie.
@@ -182,7 +241,9 @@ pub async fn logout(
     let Ok((token, _)) = presented(req, &headers) else {
         return Ok((StatusCode::NO_CONTENT, clear).into_response());
     };
-    state.store.take_refresh_token(&token_hash(&token), unix_secs()).await?;
+    if let RefreshUse::Valid { family, .. } = state.store.take_refresh_token(&token_hash(&token), unix_secs()).await? {
+        state.store.revoke_refresh_family(&family).await?;
+    }
     Ok((StatusCode::NO_CONTENT, clear).into_response())
 }
 
@@ -230,6 +291,7 @@ pub async fn change_password(
         .await?
         .ok_or_else(|| AdminError::Unauthorized("no such admin; sign in again".into()))?;
     let (current, new) = (req.current_password, req.new_password);
+    let _slot = state.admin.check_slot().await?;
     let hash = tokio::task::spawn_blocking(move || {
         if !password::verify(&current, &creds.password_hash) {
             return Err(AdminError::bad("current_password", "the current password is wrong"));

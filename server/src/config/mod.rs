@@ -68,6 +68,8 @@ pub struct StoreConfig {
     pub migrate: bool,
     /// How long a starting node or command waits for a database that does not answer.
     pub database_wait: Duration,
+    /// How long audit entries are kept.
+    pub audit_retention: Duration,
     /// How often a node checks the store for changed tenants, apps and keys.
     pub app_refresh: Duration,
 }
@@ -161,6 +163,17 @@ impl Config {
     /// True when `peer` is one of the trusted proxies.
     pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
         self.server.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+
+    /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
+    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    pub fn client_address(&self, peer: IpAddr, forwarded: Option<&str>) -> IpAddr {
+        if !self.is_trusted_proxy(peer) {
+            return peer;
+        }
+        let hops = forwarded.unwrap_or("").split(',').rev();
+        let mut addresses = hops.filter_map(|h| h.trim().parse::<IpAddr>().ok());
+        addresses.find(|a| !self.is_trusted_proxy(*a)).unwrap_or(peer)
     }
 }
 

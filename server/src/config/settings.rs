@@ -55,6 +55,8 @@ pub struct Settings {
     pub migrate: bool,
     /// Seconds to keep retrying a control database that does not answer at start.
     pub database_wait: u64,
+    /// Seconds audit entries are kept (pruned hourly).
+    pub audit_retention: u64,
     /// Seconds of client silence before the server pings (sent to clients as `activity_timeout`).
     pub activity_timeout: u64,
     /// Seconds to wait for a pong before closing with 4201.
@@ -118,6 +120,7 @@ impl Default for Settings {
             master_key_file: None,
             migrate: true,
             database_wait: 60,
+            audit_retention: 365 * 24 * 3600,
             activity_timeout: 120,
             pong_timeout: 30,
             max_connections: 0,
@@ -238,6 +241,7 @@ impl Settings {
                 master_key_file: self.master_key_file,
                 migrate: self.migrate,
                 database_wait: Duration::from_secs(self.database_wait),
+                audit_retention: Duration::from_secs(positive("audit_retention", self.audit_retention)?),
                 app_refresh: Duration::from_millis(self.app_refresh_ms.max(50)),
             },
             cluster,

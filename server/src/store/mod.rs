@@ -172,9 +172,18 @@ pub trait AdminStore: Send + Sync {
     ) -> Result<Admin, StoreError>;
     /// Replaces an admin's password hash and ends its sessions (its refresh tokens).
     async fn set_admin_password(&self, id: &str, password_hash: &str, actor: &Actor) -> Result<(), StoreError>;
-    async fn save_refresh_token(&self, token_hash: &str, admin_id: &str, expires_at: i64) -> Result<(), StoreError>;
-    /// Removes a refresh token and returns its admin when it was valid (tokens are single-use).
-    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+    /// Keeps a refresh token of `family` (one sign-in and the refreshes after it).
+    async fn save_refresh_token(
+        &self,
+        token_hash: &str,
+        admin_id: &str,
+        family: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Uses a refresh token (each works once). A token used before revokes its whole family.
+    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<RefreshUse, StoreError>;
+    /// Revokes every refresh token of a family (logout).
+    async fn revoke_refresh_family(&self, family: &str) -> Result<(), StoreError>;
     async fn create_api_token(
         &self,
         tenant_id: &str,
@@ -199,6 +208,8 @@ pub trait AuditStore: Send + Sync {
         target: &str,
         detail: serde_json::Value,
     ) -> Result<(), StoreError>;
+    /// Removes entries older than `before` (Unix seconds); returns how many went.
+    async fn prune_audit(&self, before: i64) -> Result<u64, StoreError>;
     /// A tenant's audit log, newest first, before `before` (an entry id) when given.
     async fn audit_log(&self, tenant_id: &str, limit: i64, before: Option<i64>) -> Result<Vec<AuditEntry>, StoreError>;
 }
@@ -274,6 +285,17 @@ pub struct StatsRow {
     pub connections: i64,
     pub messages_in: i64,
     pub messages_out: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// It was valid and is used now: a new token of the same family may be issued to the admin.
+    Valid { admin_id: String, family: String },
+    /// It had been used before: its family is revoked (a copy of it was presented).
+    Reused { admin_id: String },
+    /// Unknown or expired.
+    Unknown,
 }
 
 /// The first start's default app.

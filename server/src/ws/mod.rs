@@ -49,23 +49,14 @@ pub async fn upgrade(
         key,
         protocol: params.remove("protocol"),
         origin: header("origin"),
-        remote: client_address(&state, peer.ip(), header("x-forwarded-for").as_deref()),
+        remote: state
+            .config
+            .client_address(peer.ip(), header("x-forwarded-for").as_deref()),
         user_agent: header("user-agent").map(|ua| ua.chars().take(256).collect()),
         client: params.remove("client").map(|c| c.chars().take(32).collect()),
         version: params.remove("version").map(|v| v.chars().take(32).collect()),
     };
     ws.accept(move |stream, early| session::run(stream, early, state, request))
-}
-
-/// The client's address: the peer's, or, when the peer is a trusted proxy, the last address in
-/// `X-Forwarded-For` that is not itself a trusted proxy.
-fn client_address(state: &AppState, peer: IpAddr, forwarded: Option<&str>) -> IpAddr {
-    if !state.config.is_trusted_proxy(peer) {
-        return peer;
-    }
-    let hops = forwarded.unwrap_or("").split(',').rev();
-    let mut addresses = hops.filter_map(|h| h.trim().parse::<IpAddr>().ok());
-    addresses.find(|a| !state.config.is_trusted_proxy(*a)).unwrap_or(peer)
 }
 
 const NOT_FOUND: &str =

@@ -13,6 +13,7 @@ mod admin_smoke;
 mod app_directory;
 mod console_api;
 mod event_log_store;
+mod login_limits;
 mod openapi;
 mod store_contract;
 mod store_open;

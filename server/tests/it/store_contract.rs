@@ -10,7 +10,8 @@ use crate::common::Backend;
 use herald::clock::unix_secs;
 use herald::store::prelude::*;
 use herald::store::{
-    Actor, AppPatch, EventRow, NewApp, NewKey, Role, SettingsPatch, StoreError, TenantLimits, TenantPatch, TenantStatus,
+    Actor, AppPatch, EventRow, NewApp, NewKey, RefreshUse, Role, SettingsPatch, StoreError, TenantLimits, TenantPatch,
+    TenantStatus,
 };
 
 fn limits(max_apps: i64) -> TenantLimits {
@@ -422,23 +423,48 @@ async fn refresh_tokens_are_single_use_and_expire(backend: Backend) {
         .create_admin("a@x.test", "h", Role::Owner, None, &actor())
         .await
         .unwrap();
-    s.save_refresh_token("live", &admin.id, unix_secs() + 60).await.unwrap();
-    s.save_refresh_token("stale", &admin.id, unix_secs() - 1).await.unwrap();
+    let now = unix_secs();
+    s.save_refresh_token("live", &admin.id, "f1", now + 60).await.unwrap();
+    s.save_refresh_token("next", &admin.id, "f1", now + 60).await.unwrap();
+    s.save_refresh_token("other", &admin.id, "f2", now + 60).await.unwrap();
+    s.save_refresh_token("stale", &admin.id, "f3", now - 1).await.unwrap();
+    let valid = RefreshUse::Valid {
+        admin_id: admin.id.clone(),
+        family: "f1".into(),
+    };
+    assert_eq!(s.take_refresh_token("live", now).await.unwrap(), valid);
     assert_eq!(
-        s.take_refresh_token("live", unix_secs()).await.unwrap().as_deref(),
-        Some(admin.id.as_str())
-    );
-    assert_eq!(
-        s.take_refresh_token("live", unix_secs()).await.unwrap(),
-        None,
+        s.take_refresh_token("live", now).await.unwrap(),
+        RefreshUse::Reused {
+            admin_id: admin.id.clone()
+        },
         "second use"
     );
     assert_eq!(
-        s.take_refresh_token("stale", unix_secs()).await.unwrap(),
-        None,
+        s.take_refresh_token("next", now).await.unwrap(),
+        RefreshUse::Unknown,
+        "its family went with it"
+    );
+    assert!(
+        matches!(
+            s.take_refresh_token("other", now).await.unwrap(),
+            RefreshUse::Valid { .. }
+        ),
+        "another family stays"
+    );
+    assert_eq!(
+        s.take_refresh_token("stale", now).await.unwrap(),
+        RefreshUse::Unknown,
         "expired"
     );
-    assert_eq!(s.take_refresh_token("unknown", unix_secs()).await.unwrap(), None);
+    assert_eq!(s.take_refresh_token("unknown", now).await.unwrap(), RefreshUse::Unknown);
+    s.save_refresh_token("later", &admin.id, "f4", now + 60).await.unwrap();
+    s.revoke_refresh_family("f4").await.unwrap();
+    assert_eq!(
+        s.take_refresh_token("later", now).await.unwrap(),
+        RefreshUse::Unknown,
+        "logout revoked it"
+    );
 }
 both_backends!(refresh_tokens, refresh_tokens_are_single_use_and_expire);
 

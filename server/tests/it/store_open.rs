@@ -69,3 +69,31 @@ fn base64_of(bytes: [u8; 32]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[tokio::test]
+async fn the_embedded_store_and_its_wal_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (config, _) = test_config(Backend::Sqlite).await;
+    let store = open_store(&config.store, true, OpenMode::CreateIfMissing, &|_| {})
+        .await
+        .expect("opens");
+    {
+        use herald::store::prelude::*;
+        let admin = herald::store::Actor::cli();
+        store
+            .create_tenant("T", "t", Default::default(), &admin)
+            .await
+            .expect("a write makes the WAL");
+    }
+    let mode = |name: &str| std::fs::metadata(config.store.data_dir.join(name)).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode("herald.db").expect("db"), 0o600);
+    assert_eq!(mode("herald.db-wal").expect("wal"), 0o600);
+    assert_eq!(mode("master.key").expect("key"), 0o600);
+    let dir = std::fs::metadata(&config.store.data_dir)
+        .expect("dir")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir, 0o700);
+    let _ = std::fs::remove_dir_all(&config.store.data_dir);
+}

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{audit, missing, opt_i64, unique, SqlStore};
 use crate::clock::unix_secs;
 use crate::store::app::{check_name, invalid};
-use crate::store::{Actor, Admin, AdminCredentials, AdminStore, ApiToken, Role, StoreError};
+use crate::store::{Actor, Admin, AdminCredentials, AdminStore, ApiToken, RefreshUse, Role, StoreError};
 
 const ADMIN_COLUMNS: &str = "id, email, role, tenant_id, created_at";
 const TOKEN_COLUMNS: &str = "id, tenant_id, name, role, created_at, last_used_at, revoked_at";
@@ -234,32 +234,66 @@ impl AdminStore for SqlStore {
         Ok(())
     }
 
-    async fn save_refresh_token(&self, token_hash: &str, admin_id: &str, expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, admin_id, expires_at) VALUES ($1, $2, $3)")
+    async fn save_refresh_token(
+        &self,
+        token_hash: &str,
+        admin_id: &str,
+        family: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, admin_id, family, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(admin_id)
+            .bind(family)
             .bind(expires_at)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<RefreshUse, StoreError> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT admin_id, expires_at FROM refresh_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM refresh_tokens WHERE token_hash = $1 OR expires_at <= $2")
-            .bind(token_hash)
+        sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        let row = sqlx::query("SELECT admin_id, family, used_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(RefreshUse::Unknown);
+        };
+        let (admin_id, family): (String, String) = (row.try_get("admin_id")?, row.try_get("family")?);
+        let used = opt_i64(&row, "used_at")?.is_some();
+        let outcome = match used {
+            true => {
+                sqlx::query("DELETE FROM refresh_tokens WHERE family = $1 AND family <> ''")
+                    .bind(&family)
+                    .execute(&mut *tx)
+                    .await?;
+                RefreshUse::Reused { admin_id }
+            }
+            false => {
+                sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
+                    .bind(now)
+                    .bind(token_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                RefreshUse::Valid { admin_id, family }
+            }
+        };
         tx.commit().await?;
-        match row {
-            Some(row) if row.try_get::<i64, _>("expires_at")? > now => Ok(Some(row.try_get("admin_id")?)),
-            _ => Ok(None),
-        }
+        Ok(outcome)
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM refresh_tokens WHERE family = $1")
+            .bind(family)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn create_api_token(

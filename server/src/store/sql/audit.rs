@@ -22,6 +22,14 @@ impl AuditStore for SqlStore {
         Ok(())
     }
 
+    async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn audit_log(&self, tenant_id: &str, limit: i64, before: Option<i64>) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, tenant_id, actor, action, target, detail, at FROM audit_log \
