@@ -24,6 +24,7 @@ use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Actor, AppWithKeys, ControlStore, NewApp, StoreError, Tenant, TenantLimits};
 use crate::topology::Topology;
+use crate::webhooks::egress::EgressPolicy;
 use crate::webhooks::{RetrySchedule, Webhooks};
 
 #[derive(Debug, thiserror::Error)]
@@ -98,12 +99,17 @@ impl Application {
         let previews = config.log.payload_previews;
         let events = Arc::new(LifecycleLog::new(&node_id, event_store, metrics, previews));
         let retry = RetrySchedule::after(config.webhooks.retry_base);
+        let egress = EgressPolicy {
+            allowed: config.webhooks.allowed_networks.clone(),
+        };
+        let webhook_log = Some(events.clone());
         let webhooks = Webhooks::start_with(
             apps.clone(),
             store.clone(),
             shutdown.clone(),
             retry,
-            Some(events.clone()),
+            egress,
+            webhook_log,
         );
         let observers = Arc::new(Observers::new(webhooks, topology.decides()));
         let hub = Arc::new(Hub::new(apps.clone(), observers, topology.hub_events()));

@@ -13,6 +13,7 @@ use super::error::{AdminError, ErrorBody};
 use super::json::Body;
 use crate::state::AppState;
 use crate::store::{App, AppKey, AppPatch, NewApp, SettingsPatch};
+use crate::webhooks::egress::EgressPolicy;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +59,14 @@ pub(super) async fn readable(state: &AppState, who: &Principal, app_id: &str) ->
     Ok(app)
 }
 
+/// Checks settings against the operator's ceilings and egress policy.
+async fn check_settings(state: &AppState, settings: &SettingsPatch) -> Result<(), AdminError> {
+    let egress = EgressPolicy {
+        allowed: state.config.webhooks.allowed_networks.clone(),
+    };
+    super::settings_check::check(&state.config.app_ceilings, &egress, settings).await
+}
+
 /// The app, after checking the caller may change its tenant.
 pub(super) async fn writable(state: &AppState, who: &Principal, app_id: &str) -> Result<App, AdminError> {
     let app = readable(state, who, app_id).await?;
@@ -88,12 +97,14 @@ pub async fn create(
     Body(req): Body<CreateApp>,
 ) -> Result<(StatusCode, Json<CreatedApp>), AdminError> {
     who.write(&tenant_id)?;
+    let settings = req.settings.unwrap_or_default();
+    check_settings(&state, &settings).await?;
     let new = NewApp {
         name: req.name,
         id: req.id,
         key: None,
         secret: None,
-        settings: req.settings.unwrap_or_default(),
+        settings,
     };
     let created = state.store.create_app(&tenant_id, new, &who.actor).await?;
     super::apply_now(&state).await;
@@ -122,9 +133,11 @@ pub async fn update(
     Body(req): Body<UpdateApp>,
 ) -> Result<Json<App>, AdminError> {
     writable(&state, &who, &app_id).await?;
+    let settings = req.settings.unwrap_or_default();
+    check_settings(&state, &settings).await?;
     let patch = AppPatch {
         name: req.name,
-        settings: req.settings.unwrap_or_default(),
+        settings,
     };
     let app = state.store.update_app(&app_id, patch, &who.actor).await?;
     super::apply_now(&state).await;

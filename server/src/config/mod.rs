@@ -24,6 +24,8 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     pub event_log: EventLogConfig,
     pub webhooks: WebhookConfig,
+    /// Ceilings over what apps may set.
+    pub app_ceilings: AppCeilings,
     pub stats: StatsConfig,
     pub log: LogConfig,
 }
@@ -107,6 +109,40 @@ pub struct EventLogConfig {
 pub struct WebhookConfig {
     /// The first retry's delay; each later one doubles.
     pub retry_base: Duration,
+    /// Internal networks webhooks may reach nonetheless (loopback, private, link-local … are
+    /// refused otherwise).
+    pub allowed_networks: Vec<IpNet>,
+}
+
+/// The operator's ceilings over per-app settings: a tenant admin cannot set more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCeilings {
+    /// Highest `max_connections` (0: no ceiling; with one, "unlimited" is refused too).
+    pub connections: u32,
+    pub client_event_rate: u32,
+    pub presence_members: u32,
+    pub presence_member_bytes: u32,
+    pub payload_bytes: u32,
+    pub cache_ttl: u32,
+    pub history_messages: u32,
+    pub history_age: u32,
+    pub idempotency_window: u32,
+}
+
+impl Default for AppCeilings {
+    fn default() -> Self {
+        AppCeilings {
+            connections: 0,
+            client_event_rate: 100,
+            presence_members: 1_000,
+            presence_member_bytes: 10 * 1024,
+            payload_bytes: 1024 * 1024,
+            cache_ttl: 24 * 3600,
+            history_messages: 10_000,
+            history_age: 7 * 24 * 3600,
+            idempotency_window: 24 * 3600,
+        }
+    }
 }
 
 /// The per-app stats series (the console's charts).

@@ -14,8 +14,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClusterConfig, Config, ConfigError, EventLogConfig, HistoryConfig, LogConfig, ServerConfig, StatsConfig,
-    StoreConfig, WebSocketConfig, WebhookConfig,
+    AppCeilings, ClusterConfig, Config, ConfigError, EventLogConfig, HistoryConfig, LogConfig, ServerConfig,
+    StatsConfig, StoreConfig, WebSocketConfig, WebhookConfig,
 };
 
 /// How the process log is written.
@@ -87,6 +87,7 @@ pub struct Settings {
     /// Seconds without a heartbeat after which a node counts as dead and its presence members go.
     pub node_timeout: u64,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client's address.
+    #[serde(deserialize_with = "list")]
     pub trusted_proxies: Vec<String>,
     /// Lifecycle events kept per app (embedded mode; cluster mode caps the stream by `event_log_max_bytes`).
     pub event_log_max_events: usize,
@@ -97,6 +98,21 @@ pub struct Settings {
     /// Milliseconds before a failed webhook is tried again; each later retry waits twice as long
     /// (ten attempts in all: with the default of 1000, over 8 minutes of retries).
     pub webhook_retry_base_ms: u64,
+    /// Internal networks (CIDR ranges) webhooks may reach nonetheless; by default loopback, private,
+    /// link-local, shared, multicast and reserved addresses are refused.
+    #[serde(deserialize_with = "list")]
+    pub webhook_allowed_networks: Vec<String>,
+    /// Ceilings over per-app settings (a tenant admin's PATCH above one is refused naming it).
+    /// `ceiling_connections` 0 means none.
+    pub ceiling_connections: u32,
+    pub ceiling_client_event_rate: u32,
+    pub ceiling_presence_members: u32,
+    pub ceiling_presence_member_bytes: u32,
+    pub ceiling_payload_bytes: u32,
+    pub ceiling_cache_ttl: u32,
+    pub ceiling_history_messages: u32,
+    pub ceiling_history_age: u32,
+    pub ceiling_idempotency_window: u32,
     /// Show the start of published payloads in the process log (off: they stay in the lifecycle log
     /// of apps that allow previews).
     pub log_payload_previews: bool,
@@ -112,6 +128,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        let ceilings = AppCeilings::default();
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
             data_dir: PathBuf::from("herald-data"),
@@ -140,6 +157,16 @@ impl Default for Settings {
             event_log_max_age: 24 * 3600,
             event_log_max_bytes: 256 * 1024 * 1024,
             webhook_retry_base_ms: 1000,
+            webhook_allowed_networks: Vec::new(),
+            ceiling_connections: ceilings.connections,
+            ceiling_client_event_rate: ceilings.client_event_rate,
+            ceiling_presence_members: ceilings.presence_members,
+            ceiling_presence_member_bytes: ceilings.presence_member_bytes,
+            ceiling_payload_bytes: ceilings.payload_bytes,
+            ceiling_cache_ttl: ceilings.cache_ttl,
+            ceiling_history_messages: ceilings.history_messages,
+            ceiling_history_age: ceilings.history_age,
+            ceiling_idempotency_window: ceilings.idempotency_window,
             log_payload_previews: false,
             stats_retention: 7 * 24 * 3600,
             console_dir: None,
@@ -195,7 +222,7 @@ impl Settings {
         let trusted_proxies = self
             .trusted_proxies
             .iter()
-            .map(|p| parse_proxy(p))
+            .map(|p| parse_network("trusted_proxies", p))
             .collect::<Result<Vec<_>, _>>()?;
         if self.max_message_bytes < 1024 {
             return Err(ConfigError::new("max_message_bytes", "must be at least 1024"));
@@ -252,6 +279,22 @@ impl Settings {
             },
             webhooks: WebhookConfig {
                 retry_base: Duration::from_millis(positive("webhook_retry_base_ms", self.webhook_retry_base_ms)?),
+                allowed_networks: self
+                    .webhook_allowed_networks
+                    .iter()
+                    .map(|n| parse_network("webhook_allowed_networks", n))
+                    .collect::<Result<_, _>>()?,
+            },
+            app_ceilings: AppCeilings {
+                connections: self.ceiling_connections,
+                client_event_rate: self.ceiling_client_event_rate,
+                presence_members: self.ceiling_presence_members,
+                presence_member_bytes: self.ceiling_presence_member_bytes,
+                payload_bytes: self.ceiling_payload_bytes,
+                cache_ttl: self.ceiling_cache_ttl,
+                history_messages: self.ceiling_history_messages,
+                history_age: self.ceiling_history_age,
+                idempotency_window: self.ceiling_idempotency_window,
             },
             stats: StatsConfig {
                 retention: Duration::from_secs(positive("stats_retention", self.stats_retention)?),
@@ -265,15 +308,34 @@ impl Settings {
     }
 }
 
-/// A trusted proxy: an address or a CIDR range.
-fn parse_proxy(value: &str) -> Result<IpNet, ConfigError> {
+/// A list, as TOML and JSON write it, or as one comma-separated string (`HERALD_X=a,b`).
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(items) => items,
+        OneOrMany::One(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// An address or a CIDR range, of setting `key`.
+fn parse_network(key: &'static str, value: &str) -> Result<IpNet, ConfigError> {
     let value = value.trim();
     value
         .parse::<IpNet>()
         .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| {
             ConfigError::new(
-                "trusted_proxies",
+                key,
                 format!("{value:?} is neither an address nor a CIDR range (e.g. 10.0.0.0/8)"),
             )
         })
@@ -341,6 +403,17 @@ mod tests {
                 Settings::load(None, &cli).expect("loads").nats_url,
                 None,
                 "empty is unset"
+            );
+            jail.set_env("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7");
+            let config = Settings::load(None, &cli).expect("loads");
+            assert_eq!(
+                config.trusted_proxies,
+                vec!["10.0.0.0/8".to_string(), "192.168.1.7".to_string()]
+            );
+            jail.set_env("HERALD_TRUSTED_PROXIES", "[\"10.0.0.0/8\"]");
+            assert_eq!(
+                Settings::load(None, &cli).expect("loads").trusted_proxies,
+                vec!["10.0.0.0/8".to_string()]
             );
             jail.set_env("HERALD_DATABASE_URL", "postgres://u:pw@h/db");
             let config = Settings::load(None, &cli).expect("loads");

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
+use super::egress::{EgressPolicy, PolicyResolver, Refused};
 use super::payload::{self, KEY_HEADER, SIGNATURE_HEADER};
 use crate::shutdown::Shutdown;
 use crate::store::{AfterAttempt, Attempt, ClaimedDelivery, ControlStore};
@@ -23,6 +24,8 @@ use crate::store::{AfterAttempt, Attempt, ClaimedDelivery, ControlStore};
 const LEASE: Duration = Duration::from_secs(30);
 /// How long a webhook request may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to an endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the queue is checked when nothing woke the dispatcher (deliveries another node
 /// queued, or retries of another node's attempts, become due without telling this one).
 const POLL: Duration = Duration::from_millis(500);
@@ -73,6 +76,8 @@ impl RetrySchedule {
 pub(super) struct Dispatcher {
     pub store: Arc<dyn ControlStore>,
     pub client: reqwest::Client,
+    /// Where deliveries may go.
+    pub policy: Arc<EgressPolicy>,
     pub retry: RetrySchedule,
     /// Woken when there may be something to claim.
     pub wake: Arc<Notify>,
@@ -80,11 +85,14 @@ pub(super) struct Dispatcher {
     pub events: Option<Arc<LifecycleLog>>,
 }
 
-/// The HTTP client of webhook requests: 10 s timeout, no redirects (a 3xx is a failed attempt).
-pub(super) fn client() -> reqwest::Client {
+/// The HTTP client of webhook requests: 5 s to connect, 10 s in all, no redirects (a 3xx is a
+/// failed attempt), names resolved under the egress policy.
+pub(super) fn client(policy: Arc<EgressPolicy>) -> reqwest::Client {
     reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(PolicyResolver { policy }))
         .user_agent(concat!("herald-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
@@ -198,8 +206,14 @@ impl Dispatcher {
         }
     }
 
-    /// One signed POST; the response's status, or why there was none.
+    /// One signed POST; the response's status, or why there was none (in words that never map the
+    /// operator's network: the details go to the process log).
     async fn post(&self, delivery: &ClaimedDelivery) -> Result<u16, String> {
+        let url = reqwest::Url::parse(&delivery.url).map_err(|_| "not a URL".to_string())?;
+        if let Err(refused) = self.policy.check_url(&url) {
+            tracing::info!(app_id = %delivery.app_id, url = %delivery.url, %refused, "webhook refused by the egress policy");
+            return Err(REFUSED.into());
+        }
         let (key, secret) = self.signing_key(&delivery.app_id).await?;
         let signature = payload::signature(&secret, &delivery.body);
         let response = self
@@ -212,7 +226,10 @@ impl Dispatcher {
             .body(delivery.body.clone())
             .send()
             .await
-            .map_err(describe)?;
+            .map_err(|e| {
+                tracing::info!(app_id = %delivery.app_id, url = %delivery.url, error = %describe(&e), "webhook attempt failed");
+                for_tenants(&e)
+            })?;
         Ok(response.status().as_u16())
     }
 
@@ -231,15 +248,30 @@ impl Dispatcher {
     }
 }
 
-/// A request error with its causes ("error sending request: … Connection refused"), without the URL
-/// (the delivery shows it).
-fn describe(error: reqwest::Error) -> String {
-    if error.is_timeout() {
-        return format!("no response within {} s", TIMEOUT.as_secs());
+/// What a tenant is told of a failed attempt.
+const REFUSED: &str = "refused by policy";
+
+/// A request error as a tenant sees it: refused by policy, timed out, or that the connection
+/// failed, never why in the operator's network ("Connection refused" would tell a port scanner).
+fn for_tenants(error: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<Refused>().is_some() {
+            return REFUSED.into();
+        }
+        source = cause.source();
     }
-    let error = error.without_url();
+    match error.is_timeout() {
+        true => format!("timed out (no response within {} s)", TIMEOUT.as_secs()),
+        false => "the connection failed".into(),
+    }
+}
+
+/// A request error with its causes ("error sending request: … Connection refused"), without the URL
+/// (the delivery shows it), for the operator's process log.
+fn describe(error: &reqwest::Error) -> String {
     let mut out = error.to_string();
-    let mut source = std::error::Error::source(&error);
+    let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         let text = cause.to_string();
         if !out.contains(&text) {

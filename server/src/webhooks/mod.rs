@@ -15,6 +15,7 @@
 //! channel is occupied or a member added (hub, cluster), nor store anything itself (store).
 
 mod dispatcher;
+pub mod egress;
 mod outbox;
 pub mod payload;
 pub mod pending;
@@ -33,6 +34,7 @@ use crate::apps::AppDirectory;
 use crate::shutdown::Shutdown;
 use crate::store::{App, ControlStore, WebhookEventKind};
 use dispatcher::Dispatcher;
+use egress::EgressPolicy;
 use outbox::Outbox;
 use pending::AppEvent;
 
@@ -65,15 +67,24 @@ impl Webhooks {
     /// Starts the batching task and the dispatcher; both stop on shutdown. Retries follow the
     /// default schedule (first after 1 s); `start_with` takes another.
     pub fn start(apps: Arc<AppDirectory>, store: Arc<dyn ControlStore>, shutdown: Shutdown) -> Arc<Self> {
-        Self::start_with(apps, store, shutdown, RetrySchedule::default(), None)
+        Self::start_with(
+            apps,
+            store,
+            shutdown,
+            RetrySchedule::default(),
+            EgressPolicy::default(),
+            None,
+        )
     }
 
-    /// `start`, with retries after `retry` (e.g. `RetrySchedule::after(config.webhooks.retry_base)`).
+    /// `start`, with retries after `retry` (e.g. `RetrySchedule::after(config.webhooks.retry_base)`)
+    /// and deliveries only where `policy` allows.
     pub fn start_with(
         apps: Arc<AppDirectory>,
         store: Arc<dyn ControlStore>,
         shutdown: Shutdown,
         retry: RetrySchedule,
+        policy: EgressPolicy,
         events: Option<Arc<LifecycleLog>>,
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(BACKLOG);
@@ -84,9 +95,11 @@ impl Webhooks {
             queued: queued.clone(),
         };
         tokio::spawn(outbox.run(rx, shutdown.clone()));
+        let policy = Arc::new(policy);
         let dispatcher = Dispatcher {
             store,
-            client: dispatcher::client(),
+            client: dispatcher::client(policy.clone()),
+            policy,
             retry,
             wake: queued,
             events,

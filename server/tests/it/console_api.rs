@@ -234,7 +234,11 @@ async fn receiver(statuses: Vec<u16>) -> (String, std::sync::Arc<parking_lot::Mu
 
 async fn a_failed_delivery_is_sent_again_and_a_test_event_answers_its_attempt(backend: Backend) {
     // Retries wait a minute: only the redelivery can make the second attempt.
-    let t = spawn_app_with(backend, |s| s.webhook_retry_base_ms = 60_000).await;
+    let t = spawn_app_with(backend, |s| {
+        s.webhook_retry_base_ms = 60_000;
+        s.webhook_allowed_networks = vec!["127.0.0.1/32".into()]; // the test's receiver
+    })
+    .await;
     let owner = Some(t.owner_token.as_str());
     let (_, app) = tenant_with_app(&t, "acme").await;
     let (url, bodies) = receiver(vec![500, 200]).await;

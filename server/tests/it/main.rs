@@ -18,4 +18,5 @@ mod openapi;
 mod store_contract;
 mod store_open;
 mod store_outage;
+mod webhook_egress;
 mod webhook_store;

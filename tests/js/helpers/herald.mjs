@@ -193,7 +193,8 @@ export async function startHeraldNode(t, options = {}) {
   // handed over could be taken by another test's process in between.
   let logs = '';
   const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, HERALD_LOG: 'info', ...env },
+    // Webhook receivers of the tests listen on loopback, which the egress policy refuses by default.
+    env: { ...process.env, HERALD_LOG: 'info', HERALD_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = (d) => { logs = (logs + d.toString()).slice(-20000); };

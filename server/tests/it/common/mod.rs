@@ -34,6 +34,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub owner_token: String,
     pub data_dir: PathBuf,
+    /// What the node was started with.
+    pub config: Config,
     shutdown: Shutdown,
     database: Option<(String, String)>,
 }
@@ -123,6 +125,7 @@ pub async fn spawn_app_with(backend: Backend, change: impl FnOnce(&mut Settings)
         client: reqwest::Client::new(),
         owner_token: String::new(),
         data_dir,
+        config: config.clone(),
         shutdown,
         database,
     };
