@@ -2,6 +2,7 @@
 // requests for the error paths the SDK refuses to produce.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import {
   startHerald, subscribed, waitFor, collect, eventually, signedFetch,
 } from './helpers/herald.mjs';
@@ -282,4 +283,17 @@ test('terminate_connections answers {} for a user with no connections', async (t
   const res = await h.serverSdk().terminateUserConnections('nobody');
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), {});
+});
+
+test('a request body that stops arriving is answered 408 and its connection closed', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_REQUEST_BODY_TIMEOUT: '1' } });
+  const socket = net.connect(h.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  let answer = '';
+  socket.on('data', (d) => { answer += d; });
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  socket.write(`POST /apps/${h.app.id}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+  await closed; // the server closes it: a trickling client holds no slot
+  assert.match(answer, /^HTTP\/1\.1 408/, answer);
+  assert.match(answer, /not received within/);
 });

@@ -88,8 +88,16 @@ pub async fn revoke(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
-    /// Unix seconds after which the key stops working; null: it does not expire.
+    /// Unix seconds after which the key stops working (in the future); null: it does not expire.
+    /// Required: leaving it out changes nothing and is refused.
+    #[serde(deserialize_with = "present")]
+    #[schema(required = true)]
     pub expires_at: Option<i64>,
+}
+
+/// A field that must be given, `null` included (an `Option` field is optional to serde otherwise).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::deserialize(d)
 }
 
 /// Set or remove an active key's expiry. A key past its expiry is refused like a revoked one.
@@ -103,10 +111,10 @@ pub async fn update(
     Body(req): Body<UpdateKey>,
 ) -> Result<Json<AppKey>, AdminError> {
     writable(&state, &who, &app_id).await?;
-    if req.expires_at.is_some_and(|at| at <= 0) {
+    if req.expires_at.is_some_and(|at| at <= crate::clock::unix_secs()) {
         return Err(AdminError::bad(
             "expires_at",
-            "expires_at is Unix seconds (or null for no expiry)",
+            "expires_at is in the past: give a future time in Unix seconds, null for no expiry, or revoke the key",
         ));
     }
     let mut updated = state

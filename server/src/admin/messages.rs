@@ -14,7 +14,7 @@ use super::apps::writable;
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
 use super::json::Body;
-use crate::lifecycle::{preview, EventKind, LifecycleEvent};
+use crate::lifecycle::{accepted, preview, EventKind, LifecycleEvent};
 use crate::publish::request::{publish, take_quota, validate, EventRequest, PublishError};
 use crate::state::AppState;
 use crate::store::App;
@@ -61,15 +61,18 @@ pub async fn publish_message(
 ) -> Result<Json<PublishedMessage>, AdminError> {
     let app = writable(&state, &who, &app_id).await?;
     let bytes = req.data.len();
+    let channels = req.channels.clone();
     let summary = json!({ "channels": req.channels, "name": req.name, "by": who.actor.0 });
     let data_preview = app.settings.log_payload_previews.then(|| preview(&req.data, 100));
     let result = send(&state, &app, req).await;
     let event = match &result {
-        Ok(published) => LifecycleEvent::new(EventKind::PublishAccepted, &app.id)
-            .code(200)
-            .detail(json!({
-                "messages": published.channels.len(), "bytes": bytes, "preview": data_preview, "by": who.actor.0,
-            })),
+        Ok(published) => {
+            let detail = json!({
+                "messages": published.channels.len(), "channels": channels, "bytes": bytes, "preview": data_preview,
+                "by": who.actor.0,
+            });
+            accepted(&app.id, &channels, detail)
+        }
         Err(e) => LifecycleEvent::new(EventKind::PublishRefused, &app.id)
             .code(status_of(e))
             .reason(e.to_string())

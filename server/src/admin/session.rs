@@ -270,8 +270,9 @@ pub struct ChangePassword {
     pub new_password: String,
 }
 
-/// Change the signed-in admin's own password. Its other sessions end (their refresh tokens stop
-/// working; access tokens expire within 15 minutes).
+/// Change the signed-in admin's own password. Every session of the admin ends, this one included:
+/// refresh tokens stop working at once, access tokens expire within 15 minutes. Sign in again with
+/// the new password.
 #[utoipa::path(operation_id = "change_password", post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])),
     request_body = ChangePassword,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]

@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Serve the console from this directory instead of the embedded copy.
     pub console_dir: Option<PathBuf>,
+    /// How long a request body may take to arrive (plus a second per 8 KiB it announces).
+    pub request_body_timeout: Duration,
 }
 
 /// What each WebSocket connection gets.

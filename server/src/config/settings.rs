@@ -55,6 +55,8 @@ pub struct Settings {
     pub migrate: bool,
     /// Seconds to keep retrying a control database that does not answer at start.
     pub database_wait: u64,
+    /// Seconds a request body may take to arrive (plus one per 8 KiB it announces); 408 after.
+    pub request_body_timeout: u64,
     /// Seconds audit entries are kept (pruned hourly).
     pub audit_retention: u64,
     /// Seconds of client silence before the server pings (sent to clients as `activity_timeout`).
@@ -138,6 +140,7 @@ impl Default for Settings {
             migrate: true,
             database_wait: 60,
             audit_retention: 365 * 24 * 3600,
+            request_body_timeout: 10,
             activity_timeout: 120,
             pong_timeout: 30,
             max_connections: 0,
@@ -254,6 +257,7 @@ impl Settings {
                 shutdown_grace: Duration::from_secs(self.shutdown_grace),
                 trusted_proxies,
                 console_dir: self.console_dir,
+                request_body_timeout: Duration::from_secs(positive("request_body_timeout", self.request_body_timeout)?),
             },
             websocket: WebSocketConfig {
                 activity_timeout: Duration::from_secs(positive("activity_timeout", self.activity_timeout)?),

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::channels::info_attributes;
 use super::error::ApiError;
 use super::signed::Signed;
-use crate::lifecycle::{preview, EventKind, LifecycleEvent};
+use crate::lifecycle::{accepted, preview, EventKind, LifecycleEvent};
 use crate::publish::request::{checked_key, publish, take_quota, validate, EventRequest, PublishError};
 use crate::state::AppState;
 
@@ -58,26 +58,31 @@ async fn handle(
         (Err(e), _) => Err(e.clone()),
     };
     state.events.metrics().observe_publish(started.elapsed().as_secs_f64());
-    record(state, app_id, signed.ok().as_ref(), result.as_ref().map(|(_, n)| *n));
+    record(
+        state,
+        app_id,
+        signed.ok().as_ref(),
+        result.as_ref().map(|(_, channels)| channels),
+    );
     result.map(|(json, _)| json)
 }
 
 /// Adds the publish to the lifecycle log: accepted (how many messages, how many bytes, the start of
 /// the body unless the app switched previews off) or refused (status and why).
-fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Result<usize, &ApiError>) {
+fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Result<&Vec<String>, &ApiError>) {
     // Requests naming no app of this installation are not any app's events.
     if state.apps.by_id(app_id).is_none() {
         return;
     }
     let bytes = signed.map(|s| s.body.len()).unwrap_or(0);
     let event = match result {
-        Ok(messages) => {
+        Ok(channels) => {
             let preview = signed
                 .filter(|s| s.app.settings.log_payload_previews)
                 .map(|s| preview(&String::from_utf8_lossy(&s.body), 100));
-            LifecycleEvent::new(EventKind::PublishAccepted, app_id)
-                .code(200)
-                .detail(json!({ "messages": messages, "bytes": bytes, "preview": preview }))
+            let detail =
+                json!({ "messages": channels.len(), "channels": channels, "bytes": bytes, "preview": preview });
+            accepted(app_id, channels, detail)
         }
         Err(e) => LifecycleEvent::new(EventKind::PublishRefused, app_id)
             .code(e.status().as_u16())
@@ -87,14 +92,14 @@ fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Resul
     state.events.record(event);
 }
 
-async fn trigger_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value>, usize), ApiError> {
+async fn trigger_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value>, Vec<String>), ApiError> {
     let request: EventRequest = signed.json()?;
     let header_key = header_key(signed)?;
     let mut event = validate(&signed.app, request)?;
     event.idempotency_key = event.idempotency_key.or(header_key);
     take_quota(&state.apps, &state.quota, &signed.app, &[&event])?;
     publish(&state.publisher, &signed.app, &event).await?;
-    let messages = event.channels.len();
+    let messages: Vec<String> = event.channels.iter().map(|c| c.to_string()).collect();
     if event.info.is_empty() {
         return Ok((Json(json!({})), messages));
     }
@@ -108,7 +113,7 @@ async fn trigger_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value
     Ok((Json(json!({ "channels": channels })), messages))
 }
 
-async fn batch_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value>, usize), ApiError> {
+async fn batch_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value>, Vec<String>), ApiError> {
     let request: BatchRequest = signed.json()?;
     if request.batch.len() > MAX_BATCH {
         return Err(ApiError::bad(format!(
@@ -143,7 +148,10 @@ async fn batch_signed(state: &AppState, signed: &Signed) -> Result<(Json<Value>,
     for event in &events {
         publish(&state.publisher, &signed.app, event).await?;
     }
-    let messages = events.len();
+    let messages: Vec<String> = events
+        .iter()
+        .flat_map(|e| e.channels.iter().map(|c| c.to_string()))
+        .collect();
     if events.iter().all(|e| e.info.is_empty()) {
         return Ok((Json(json!({})), messages));
     }

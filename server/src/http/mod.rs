@@ -2,6 +2,7 @@
 //!
 //! Handlers are thin: they validate, call the hub or the publisher, and shape the answer.
 
+mod body_deadline;
 mod channels;
 mod clients;
 pub mod console;
@@ -50,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .merge(console::router(state.config.server.console_dir.clone()))
         .fallback(ws::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_deadline::read_in_time,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -249,6 +249,18 @@ impl LifecycleLog {
     }
 }
 
+/// A publish accepted to `channels`: the event names its channel when there is one, so the log's
+/// channel filter finds it; `detail` lists them all.
+pub fn accepted(app_id: &str, channels: &[String], detail: serde_json::Value) -> LifecycleEvent {
+    let event = LifecycleEvent::new(EventKind::PublishAccepted, app_id)
+        .code(200)
+        .detail(detail);
+    match channels {
+        [one] => event.channel(one),
+        _ => event,
+    }
+}
+
 /// An event's id: its time (zero-padded, so ids sort by time), the node's first 8 characters and the
 /// node's sequence number.
 fn event_id(time_ms: i64, node: &str, sequence: u64) -> String {

@@ -391,16 +391,8 @@ async fn refresh_tokens_are_single_use_and_logout_revokes(backend: Backend) {
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_eq!(t.get("/me", second["access_token"].as_str()).await.0, 200);
     assert_error(&refresh(&first["refresh_token"]).await, 401, "unauthorized", None);
-    // That reuse revoked the whole sign-in: the token issued from the first is gone too.
-    assert_error(&refresh(&second["refresh_token"]).await, 401, "unauthorized", None);
-    let (status, second) = t
-        .post(
-            "/auth/login",
-            None,
-            json!({ "email": OWNER_EMAIL, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200, "{second}");
+    // Presented again within seconds (a client racing itself), a used token is only refused; later
+    // it ends its whole sign-in (store_contract::refresh_tokens, with the time given).
 
     let logout = t
         .post(

@@ -156,8 +156,20 @@ async fn the_event_creator_publishes_like_a_signed_request(backend: Backend) {
         "viewers do not publish"
     );
 
-    let (status, events) = t.get(&format!("/apps/{app}/events?kind=publish_accepted"), owner).await;
-    assert_eq!(status, 200);
+    // The log is written in batches: wait for the publish to be there.
+    let logged = async {
+        loop {
+            let (status, list) = t.get(&format!("/apps/{app}/events?kind=publish_accepted"), owner).await;
+            assert_eq!(status, 200);
+            if list["events"].get(0).is_some() {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let events = tokio::time::timeout(Duration::from_secs(10), logged)
+        .await
+        .expect("logged");
     let by = &events["events"][0]["detail"]["by"];
     assert_eq!(
         by,
@@ -385,3 +397,65 @@ async fn the_live_log_resumes_after_last_event_id_without_a_gap(backend: Backend
     assert!(!got_ids.contains(&ids[0].as_str()), "not the one already seen");
 }
 both_backends!(live_log_resume, the_live_log_resumes_after_last_event_id_without_a_gap);
+
+async fn a_keys_expiry_is_set_in_the_future_removed_with_null_and_never_by_omission(backend: Backend) {
+    let t = spawn_app(backend).await;
+    let owner = Some(t.owner_token.as_str());
+    let (_, app) = tenant_with_app(&t, "acme").await;
+    let (_, keys) = t.get(&format!("/apps/{app}/keys"), owner).await;
+    let key = keys[0]["key"].as_str().expect("key").to_string();
+    let path = format!("/apps/{app}/keys/{key}");
+    let later = herald::clock::unix_secs() + 3600;
+    let (status, set) = t.patch(&path, owner, json!({ "expires_at": later })).await;
+    assert_eq!((status, set["expires_at"].as_i64()), (200, Some(later)), "{set}");
+    let (status, empty) = t.patch(&path, owner, json!({})).await;
+    assert_eq!(
+        (status, empty["error"]["field"].as_str()),
+        (400, Some("expires_at")),
+        "{empty}"
+    );
+    let (status, past) = t.patch(&path, owner, json!({ "expires_at": 5 })).await;
+    assert_eq!(
+        (status, past["error"]["field"].as_str()),
+        (400, Some("expires_at")),
+        "{past}"
+    );
+    let (_, kept) = t.get(&format!("/apps/{app}/keys"), owner).await;
+    assert_eq!(
+        kept[0]["expires_at"].as_i64(),
+        Some(later),
+        "refused changes changed nothing"
+    );
+    let (status, removed) = t.patch(&path, owner, json!({ "expires_at": null })).await;
+    assert_eq!((status, removed["expires_at"].clone()), (200, Value::Null), "{removed}");
+}
+both_backends!(
+    key_expiry,
+    a_keys_expiry_is_set_in_the_future_removed_with_null_and_never_by_omission
+);
+
+async fn a_publish_to_one_channel_is_found_by_the_logs_channel_filter(backend: Backend) {
+    let t = spawn_app(backend).await;
+    let owner = Some(t.owner_token.as_str());
+    let (_, app) = tenant_with_app(&t, "acme").await;
+    let message = json!({ "channels": ["orders"], "name": "placed", "data": "{}" });
+    assert_eq!(t.post(&format!("/apps/{app}/messages"), owner, message).await.0, 200);
+    let path = format!("/apps/{app}/events?channel=orders&kind=publish_accepted");
+    let found = async {
+        loop {
+            let (_, list) = t.get(&path, owner).await;
+            if let Some(e) = list["events"].get(0) {
+                return e.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let event = tokio::time::timeout(Duration::from_secs(10), found)
+        .await
+        .expect("found by channel");
+    assert_eq!(event["detail"]["channels"], json!(["orders"]), "{event}");
+}
+both_backends!(
+    publish_channel_filter,
+    a_publish_to_one_channel_is_found_by_the_logs_channel_filter
+);

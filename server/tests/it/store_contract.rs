@@ -434,14 +434,24 @@ async fn refresh_tokens_are_single_use_and_expire(backend: Backend) {
     };
     assert_eq!(s.take_refresh_token("live", now).await.unwrap(), valid);
     assert_eq!(
-        s.take_refresh_token("live", now).await.unwrap(),
+        s.take_refresh_token("live", now + 1).await.unwrap(),
+        RefreshUse::Unknown,
+        "a second use a moment later (a client racing itself) is refused, its sign-in kept"
+    );
+    assert!(matches!(
+        s.take_refresh_token("next", now).await.unwrap(),
+        RefreshUse::Valid { .. }
+    ));
+    s.save_refresh_token("next2", &admin.id, "f1", now + 60).await.unwrap();
+    assert_eq!(
+        s.take_refresh_token("live", now + 30).await.unwrap(),
         RefreshUse::Reused {
             admin_id: admin.id.clone()
         },
-        "second use"
+        "a second use later is a copy"
     );
     assert_eq!(
-        s.take_refresh_token("next", now).await.unwrap(),
+        s.take_refresh_token("next2", now).await.unwrap(),
         RefreshUse::Unknown,
         "its family went with it"
     );

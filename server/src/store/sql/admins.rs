@@ -266,16 +266,19 @@ impl AdminStore for SqlStore {
             return Ok(RefreshUse::Unknown);
         };
         let (admin_id, family): (String, String) = (row.try_get("admin_id")?, row.try_get("family")?);
-        let used = opt_i64(&row, "used_at")?.is_some();
-        let outcome = match used {
-            true => {
+        let used_at = opt_i64(&row, "used_at")?;
+        let outcome = match used_at {
+            // Used a moment ago: most likely the same client twice (two tabs refreshing at once).
+            // Refused, but the sign-in is not ended for it.
+            Some(at) if now - at < REUSE_GRACE_SECS => RefreshUse::Unknown,
+            Some(_) => {
                 sqlx::query("DELETE FROM refresh_tokens WHERE family = $1 AND family <> ''")
                     .bind(&family)
                     .execute(&mut *tx)
                     .await?;
                 RefreshUse::Reused { admin_id }
             }
-            false => {
+            None => {
                 sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
                     .bind(now)
                     .bind(token_hash)
@@ -383,6 +386,10 @@ impl AdminStore for SqlStore {
         Ok(())
     }
 }
+
+/// Seconds after its use in which a refresh token presented again is only refused: two requests of
+/// one client racing. Later, it means a copy, and its sign-in ends.
+const REUSE_GRACE_SECS: i64 = 10;
 
 /// Refuses to `what` an owner when it is the last one (inside the caller's write transaction, so two
 /// such changes cannot both pass): without an owner only the CLI could manage the installation.
