@@ -388,7 +388,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in with email and password. Five failures in five minutes lock the email out for the rest of the window. */
+        /**
+         * Log in with email and password. Failed logins slow down: after five failures of one email from
+         *     one address, each further try there waits longer (1 s, doubling, at most 60 s); one address
+         *     trying many emails and one email tried from many addresses back off too.
+         */
         post: operations["login"];
         delete?: never;
         options?: never;
@@ -426,8 +430,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Change the signed-in admin's own password. Its other sessions end (their refresh tokens stop
-         *     working; access tokens expire within 15 minutes).
+         * Change the signed-in admin's own password. Every session of the admin ends, this one included:
+         *     refresh tokens stop working at once, access tokens expire within 15 minutes. Sign in again with
+         *     the new password.
          */
         post: operations["change_password"];
         delete?: never;
@@ -1214,9 +1219,10 @@ export interface components {
         UpdateKey: {
             /**
              * Format: int64
-             * @description Unix seconds after which the key stops working; null: it does not expire.
+             * @description Unix seconds after which the key stops working (in the future); null: it does not expire.
+             *     Required: leaving it out changes nothing and is refused.
              */
-            expires_at?: number | null;
+            expires_at: number | null;
         };
         UpdateTenant: {
             /**
@@ -2599,6 +2605,14 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2608,6 +2622,14 @@ export interface operations {
                 };
             };
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -168,6 +168,25 @@ export function url(path, params = {}, query = {}) {
 }
 
 /**
+ * The message of an error that names its field (`settings.webhooks[0].url`), as shown next to that
+ * field: without the body parser's preamble, the field path and the JSON position it adds.
+ * @param {string} message @param {string | null} field
+ */
+export function fieldMessage(message, field) {
+  if (!field) return message;
+  let text = message.replace(/^Failed to deserialize the JSON body into the target type: /, '');
+  if (text.startsWith(`${field}: `)) text = text.slice(field.length + 2);
+  text = text.replace(/ at line \d+ column \d+$/, '');
+  return text ? sentence(text) : message;
+}
+
+/** A server message as a sentence: "the current password is wrong" → "The current password is wrong." */
+export function sentence(/** @type {string} */ text) {
+  const t = /^[a-z]+ /.test(text) ? text[0].toUpperCase() + text.slice(1) : text;
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+/**
  * Calls the admin API. Resolves with the answer's JSON (undefined for 204); rejects with an
  * ApiError. A 401 ends the session unless `own401` says it is this call's own answer.
  * @template {Method} M
@@ -209,9 +228,10 @@ export async function call(method, path, options = {}) {
   }
   if (!res.ok) {
     const detail = json?.error;
-    const message = detail?.message ?? `The server answered ${res.status} ${res.statusText}.`;
-    // A body error names its field in the message ("settings.webhooks[0].url: …") when `field` is absent.
-    const field = detail?.field ?? /: (settings\.[a-z_]+)(?:\[\d+\])?[.:\s]/.exec(message)?.[1] ?? null;
+    const field = typeof detail?.field === 'string' && detail.field ? detail.field : null;
+    const message = typeof detail?.message === 'string'
+      ? fieldMessage(detail.message, field)
+      : `The server answered ${res.status} ${res.statusText}.`;
     const error = new ApiError(res.status, detail?.code ?? `http_${res.status}`, message, field);
     if (res.status === 401 && !own401) end();
     throw error;

@@ -7,17 +7,12 @@ import { html } from './vendor/htm-preact.mjs';
 import { useLayoutEffect, useRef, useState } from './vendor/hooks.mjs';
 import { clockTime, closeCode } from './format.js';
 
-/** @typedef {import('./api-types').Schemas['LifecycleEvent'] & {id?: string | null}} LifecycleEvent */
+/** @typedef {import('./api-types').Schemas['LifecycleEvent']} LifecycleEvent */
 /** @typedef {{seq: number, key: string, event: LifecycleEvent, text?: string}} Entry */
 /** @typedef {{kinds: string[], channel: string, socket: string, user: string, text: string}} Filters */
 
 export const CAPACITY = 5000;
 export const ROW_HEIGHT = 30;
-
-/** An event's content, for matching a backlog (query) against the stream from a server without event ids. */
-export function keyOf(/** @type {LifecycleEvent} */ e) {
-  return `${e.time}|${e.kind}|${e.node}|${e.socket_id ?? ''}|${e.channel ?? ''}|${e.code ?? ''}|${e.user_id ?? ''}|${e.reason ?? ''}|${JSON.stringify(e.detail ?? null)}`;
-}
 
 const contains = (/** @type {string | null | undefined} */ value, /** @type {string} */ wanted) =>
   !wanted || (value ?? '').toLowerCase().includes(wanted);
@@ -34,7 +29,11 @@ export function passes(/** @type {Entry} */ entry, /** @type {Filters} */ f) {
   return true;
 }
 
-/** The last CAPACITY events, oldest first, and the ones that pass the filters. */
+/**
+ * The last CAPACITY events, oldest first, each id once, and the ones that pass the filters. Every
+ * event from the server has an id (`{time}-{node}-{sequence}`): the backlog, the live stream and
+ * the stream's replay after a reconnect overlap, and an id already held is dropped.
+ */
 export class EventRing {
   constructor(capacity = CAPACITY) {
     this.capacity = capacity;
@@ -42,8 +41,10 @@ export class EventRing {
     this.entries = [];
     /** @type {Entry[]} */
     this.shown = [];
-    /** @type {Set<string>} */
+    /** @type {Set<string>} the ids held */
     this.keys = new Set();
+    /** @type {Set<string>} the ids of the events last cleared, so a replay does not bring them back */
+    this.cleared = new Set();
     this.seq = 0;
     /** @type {Filters} */
     this.filters = { kinds: [], channel: '', socket: '', user: '', text: '' };
@@ -54,15 +55,14 @@ export class EventRing {
     let added = 0;
     for (const event of events) {
       const key = event.id ? `id:${event.id}` : `seq:${this.seq + 1}`;
-      if (this.keys.has(key)) continue;
+      if (this.keys.has(key) || this.cleared.has(key)) continue;
       this.keys.add(key);
       const entry = { seq: ++this.seq, key, event };
       this.entries.push(entry);
       if (passes(entry, this.filters)) this.shown.push(entry);
       added++;
     }
-    // Trim in batches, so a steady stream does not shift the array on every event.
-    if (this.entries.length > this.capacity + 500) {
+    if (this.entries.length > this.capacity) {
       const gone = this.entries.splice(0, this.entries.length - this.capacity);
       for (const entry of gone) this.keys.delete(entry.key);
       const first = this.entries[0].seq;
@@ -74,28 +74,27 @@ export class EventRing {
   }
 
   /**
-   * Merges a backlog (from the query endpoint) that predates the stream, placed before what came
-   * live; an event both hold is kept once (by id, or by content from a server without ids).
+   * Merges a backlog (from the query endpoint, any order) that predates the stream: placed before
+   * what came live, oldest first; an event both hold is kept once.
    */
   addBacklog(/** @type {LifecycleEvent[]} */ events) {
-    const live = this.entries;
-    /** @type {Map<string, number>} content keys of id-less live events, counted */
-    const streamed = new Map();
-    for (const { event } of live) {
-      if (!event.id) streamed.set(keyOf(event), (streamed.get(keyOf(event)) ?? 0) + 1);
-    }
-    const older = [...events].sort((a, b) => a.time - b.time).filter((event) => {
-      if (event.id) return true;
-      const n = streamed.get(keyOf(event)) ?? 0;
-      if (n) streamed.set(keyOf(event), n - 1);
-      return n === 0;
-    });
+    const live = this.entries.map((entry) => entry.event);
+    const older = [...events].sort((a, b) => a.time - b.time || (a.id ?? '').localeCompare(b.id ?? '', 'en', { numeric: true }));
     this.entries = [];
     this.shown = [];
     this.keys = new Set();
     this.seq = 0;
     this.add(older);
-    this.add(live.map((entry) => entry.event));
+    this.add(live);
+  }
+
+  /** The newest id held (the live stream resumes after it), or null. */
+  lastId() {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const id = this.entries[i].event.id;
+      if (id) return id;
+    }
+    return null;
   }
 
   setFilters(/** @type {Filters} */ filters) {
@@ -110,9 +109,10 @@ export class EventRing {
   }
 
   clear() {
+    this.cleared = this.keys;
     this.entries = [];
     this.shown = [];
-    this.keys.clear();
+    this.keys = new Set();
   }
 
   /** How many shown rows have seq ≤ `seq` (the rows visible while paused). */

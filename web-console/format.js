@@ -92,3 +92,9 @@ export const ROLES = /** @type {const} */ ({
   tenant_admin: 'Tenant admin',
   tenant_viewer: 'Tenant viewer',
 });
+
+/** `datetime-local` text of a Unix-ms time, in local time. */
+export function localInput(/** @type {number} */ ms) {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}

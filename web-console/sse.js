@@ -60,18 +60,22 @@ export class SseParser {
 
 /**
  * Opens `url` as an event stream and keeps it open: reconnects after a drop (1 s, doubling to
- * 15 s) with the last id seen. Returns a function that closes it.
+ * 15 s) with `Last-Event-ID`, the last id seen (or, before the stream carried any, what
+ * `resumeFrom` says: e.g. the newest event a query loaded), so the server replays what was missed.
+ * Returns a function that closes it.
  * @param {string} url
  * @param {{onEvent: (event: ServerEvent) => void, onState?: (state: StreamState, detail?: string) => void,
- *   lastEventId?: string | null}} handlers
+ *   lastEventId?: string | null, resumeFrom?: () => string | null}} handlers
  */
-export function openStream(url, { onEvent, onState = () => {}, lastEventId = null }) {
+export function openStream(url, { onEvent, onState = () => {}, lastEventId = null, resumeFrom = () => null }) {
   const abort = new AbortController();
   let lastId = lastEventId;
+  let tries = 0;
   let delay = 1000;
   const run = async () => {
     while (!abort.signal.aborted) {
-      onState(lastId ? 'reconnecting' : 'connecting');
+      if (tries) lastId ??= resumeFrom();
+      onState(tries++ ? 'reconnecting' : 'connecting');
       try {
         const token = await accessToken();
         /** @type {Record<string, string>} */

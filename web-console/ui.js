@@ -49,7 +49,7 @@ export function Field({ label, hint, error, class: cls = '', children }) {
  * A text-like input in a Field.
  * @param {{label: string, value: string | number, onValue: (value: string) => void, type?: string,
  *   hint?: Children, error?: string | null, required?: boolean, placeholder?: string, autocomplete?: string,
- *   min?: number, max?: number, disabled?: boolean, readOnly?: boolean, name?: string, class?: string,
+ *   min?: number | string, max?: number | string, disabled?: boolean, readOnly?: boolean, name?: string, class?: string,
  *   inputmode?: string, pattern?: string}} props
  */
 export function Input({ label, value, onValue, type = 'text', hint, error, class: cls, ...rest }) {
@@ -147,7 +147,21 @@ export function errorFor(/** @type {unknown} */ error, /** @type {string} */ fie
 }
 
 /**
- * Loads something on mount and whenever `deps` change.
+ * The API's message when `error` names exactly the field `path` (`settings.webhooks[0].url`), or,
+ * with `under`, that field or anything inside it (`settings.webhooks[0].events[2]`); else null.
+ * @param {unknown} error @param {string} path @param {{under?: boolean}} [options]
+ */
+export function errorAt(error, path, { under = false } = {}) {
+  if (!(error instanceof ApiError) || !error.field) return null;
+  const f = error.field;
+  if (f === path || (under && (f.startsWith(`${path}.`) || f.startsWith(`${path}[`)))) return error.message;
+  return null;
+}
+
+/**
+ * Loads something on mount and whenever `deps` change. A reload keeps the data shown until the
+ * answer comes; changed `deps` (other filters, another page) drop it at once, so nothing of the
+ * last question is shown as the answer to the new one.
  * @template T
  * @param {(signal: AbortSignal) => Promise<T>} load
  * @param {unknown[]} deps
@@ -157,9 +171,14 @@ export function useLoad(load, deps) {
     data: undefined, error: null, loading: true,
   }));
   const [tick, setTick] = useState(0);
+  /** the deps the state answers */
+  const asked = useRef(deps);
+  // Decided while rendering: the first render with new deps already shows no data of the old ones.
+  const changed = asked.current.length !== deps.length || asked.current.some((d, i) => !Object.is(d, deps[i]));
   useEffect(() => {
     const abort = new AbortController();
-    setState((s) => ({ ...s, loading: true, error: null }));
+    asked.current = deps;
+    setState((s) => (changed ? { data: undefined, error: null, loading: true } : { ...s, loading: true, error: null }));
     load(abort.signal).then(
       (data) => { if (!abort.signal.aborted) setState({ data, error: null, loading: false }); },
       (error) => { if (!abort.signal.aborted) setState((s) => ({ ...s, error, loading: false })); },
@@ -168,7 +187,7 @@ export function useLoad(load, deps) {
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
   const setData = useCallback((/** @type {T} */ data) => setState({ data, error: null, loading: false }), []);
-  return { ...state, reload, setData };
+  return changed ? { data: undefined, error: null, loading: true, reload, setData } : { ...state, reload, setData };
 }
 
 /**

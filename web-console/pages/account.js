@@ -3,7 +3,7 @@
 
 import { html } from '../vendor/htm-preact.mjs';
 import { useState } from '../vendor/hooks.mjs';
-import { post, ApiError } from '../client.js';
+import { login, post, ApiError } from '../client.js';
 import { Page, Input, FormError, Notice, errorFor, useAction } from '../ui.js';
 import { useMe, whoName } from '../session.js';
 import { ROLES, when } from '../format.js';
@@ -22,11 +22,12 @@ export function Account({ onSignOut }) {
       </dl>
       <button type="button" onClick=${onSignOut}>Sign out</button>
     </section>
-    ${me.admin ? html`<${ChangePassword} />` : null}
+    ${me.admin ? html`<${ChangePassword} email=${me.admin.email} />` : null}
   <//>`;
 }
 
-function ChangePassword() {
+/** @param {{email: string}} props */
+function ChangePassword({ email }) {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [again, setAgain] = useState('');
@@ -34,13 +35,14 @@ function ChangePassword() {
   const action = useAction(async () => {
     setDone(false);
     if (next !== again) throw new ApiError(400, 'bad_request', 'The two new passwords differ.', 'new_password_again');
+    // A wrong current password is a 400 naming the field (shown by it).
+    await post('/api/v1/auth/password', { body: { current_password: current, new_password: next } });
+    // The change ends every session of this admin, this one's refresh token too: sign in again
+    // with the new password, so this tab stays signed in (a reload included).
     try {
-      await post('/api/v1/auth/password', { body: { current_password: current, new_password: next }, own401: true });
+      await login(email, next);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        throw new ApiError(401, e.code, 'The current password is wrong.', 'current_password');
-      }
-      throw e;
+      throw new Error(`The password was changed, but signing in again with it failed (${e instanceof Error ? e.message : e}); this page signs out within 15 minutes.`);
     }
     setCurrent('');
     setNext('');
@@ -59,7 +61,7 @@ function ChangePassword() {
       <${Input} label="New password again" type="password" value=${again} onValue=${setAgain} required
         autocomplete="new-password" error=${errorFor(action.error, 'new_password_again')} />
       <${FormError} error=${action.error} fields=${fields} />
-      <${Notice}>${done ? 'Password changed. Other sessions keep working until they sign out or expire.' : null}<//>
+      <${Notice}>${done ? 'Password changed. Your other sessions are signed out (an open page keeps working for at most 15 minutes).' : null}<//>
       <button type="submit" class="primary" disabled=${action.busy}>Change password</button>
     </form>
   </section>`;

@@ -17,8 +17,8 @@ export function Audit({ tenantId }) {
   const [pages, setPages] = useState(/** @type {(number | undefined)[]} */ ([undefined]));
   const before = pages[pages.length - 1];
   const entries = useLoad((signal) => get('/api/v1/tenants/{tenant_id}/audit', {
-    path: /** @type {any} */ ({ tenant_id: tenantId }),
-    query: /** @type {any} */ ({ limit: PAGE, before }),
+    path: { tenant_id: tenantId },
+    query: { limit: PAGE, before },
     signal,
   }), [tenantId, before]);
   const [actor, setActor] = useState('');
@@ -43,7 +43,7 @@ export function Audit({ tenantId }) {
           : html`<div class="table-wrap" tabindex="0"><table>
         <caption class="visually-hidden">Audit entries</caption>
         <thead><tr><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Detail</th></tr></thead>
-        <tbody>${shown.map((e) => html`<tr>
+        <tbody>${shown.map((e) => html`<tr key=${e.id}>
           <td>${whenSecs(e.at)}</td><td>${e.actor}</td><td><code>${e.action}</code></td><td><code>${e.target}</code></td>
           <td><code class="detail">${Object.keys(e.detail ?? {}).length ? JSON.stringify(e.detail) : ''}</code></td>
         </tr>`)}</tbody>

@@ -37,7 +37,7 @@ function ChannelList({ app, query }) {
           : html`<div class="table-wrap" tabindex="0"><table>
         <caption class="visually-hidden">Occupied channels</caption>
         <thead><tr><th scope="col">Channel</th><th scope="col" class="num">Subscribers</th><th scope="col" class="num">Users</th></tr></thead>
-        <tbody>${channels.map((c) => html`<tr>
+        <tbody>${channels.map((c) => html`<tr key=${c.name}>
           <th scope="row"><a href=${appPath(app.id, `channels/${encodeURIComponent(c.name)}`)}>${c.name}</a></th>
           <td class="num">${count(c.subscribers)}</td><td class="num">${c.user_count === null || c.user_count === undefined ? '—' : count(c.user_count)}</td>
         </tr>`)}</tbody>
@@ -76,7 +76,7 @@ function Members({ appId, name }) {
           : html`<div class="table-wrap" tabindex="0"><table>
         <caption class="visually-hidden">Presence members</caption>
         <thead><tr><th scope="col">User id</th><th scope="col">User info</th></tr></thead>
-        <tbody>${list.map((m) => html`<tr><th scope="row">${m.user_id}</th>
+        <tbody>${list.map((m) => html`<tr key=${m.user_id}><th scope="row">${m.user_id}</th>
           <td><code class="detail">${m.user_info === undefined || m.user_info === null ? '' : JSON.stringify(m.user_info)}</code></td></tr>`)}</tbody>
       </table></div>`}
   </section>`;

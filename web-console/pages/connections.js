@@ -74,7 +74,7 @@ export function Connections({ app, query }) {
         <caption class="visually-hidden">Live connections</caption>
         <thead><tr><th scope="col">Socket</th><th scope="col">User</th><th scope="col">Node</th><th scope="col">Client</th>
           <th scope="col">Channels</th><th scope="col">Connected</th><th scope="col" class="num">Messages in / out</th><th scope="col" class="num">Queue</th></tr></thead>
-        <tbody>${page.connections.map((c) => html`<tr>
+        <tbody>${page.connections.map((c) => html`<tr key=${c.socket_id}>
           <th scope="row"><button type="button" class="link" aria-label=${`Details of socket ${c.socket_id}`}
             onClick=${() => open(c.socket_id)}>${c.socket_id}</button></th>
           <td>${c.user_id ?? '—'}</td><td>${c.node}</td><td>${c.client ? `${c.client} ${c.version ?? ''}` : '—'}</td>

@@ -60,6 +60,8 @@ export function Debug({ app, query }) {
         timer.current ??= setTimeout(flush, FLUSH_MS);
       },
       onState: (state, detail) => setStream({ state, detail }),
+      // a drop before the stream carried an event resumes after the newest one the backlog loaded
+      resumeFrom: () => ring.lastId(),
     });
     const since = Number(query.get('since')) || Date.now() - BACKLOG_MS;
     const socket = query.get('socket');

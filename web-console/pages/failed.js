@@ -7,17 +7,11 @@ import { useState } from '../vendor/hooks.mjs';
 import { get } from '../client.js';
 import { appPath, setQuery } from '../router.js';
 import { Empty, ErrorState, Input, Loading, Page, Select, useLoad } from '../ui.js';
-import { closeCode, count, when } from '../format.js';
+import { closeCode, count, localInput, when } from '../format.js';
 
 const RANGES = /** @type {[string, string][]} */ ([
   ['900', 'Last 15 minutes'], ['3600', 'Last hour'], ['21600', 'Last 6 hours'], ['86400', 'Last day'], ['custom', 'Custom range'],
 ]);
-
-/** `datetime-local` text of a Unix-ms time, in local time. */
-const localInput = (/** @type {number} */ ms) => {
-  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
-  return d.toISOString().slice(0, 16);
-};
 
 /** What a cause means, for the groups' headings. */
 const CAUSES = /** @type {Record<string, string>} */ ({
@@ -73,7 +67,7 @@ export function Failed({ app, query }) {
             ${g.recent.length ? html`<div class="table-wrap" tabindex="0"><table>
               <caption class="visually-hidden">Recent sockets closed for ${g.cause}</caption>
               <thead><tr><th scope="col">Socket</th><th scope="col">When</th><th scope="col">User</th><th scope="col">Reason</th></tr></thead>
-              <tbody>${g.recent.map((r) => html`<tr>
+              <tbody>${g.recent.map((r) => html`<tr key=${`${r.socket_id}-${r.time}`}>
                 <th scope="row"><a href=${`${appPath(app.id, 'debug')}?socket=${encodeURIComponent(r.socket_id)}&since=${r.time - 3600_000}`}
                   aria-label=${`Events of socket ${r.socket_id}`}>${r.socket_id}</a></th>
                 <td>${when(r.time)}</td><td>${r.user_id ?? '—'}</td><td>${r.reason ?? ''}</td>

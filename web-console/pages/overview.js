@@ -4,7 +4,7 @@
 
 import { html } from '../vendor/htm-preact.mjs';
 import { useRef, useState } from '../vendor/hooks.mjs';
-import { ApiError, get } from '../client.js';
+import { get } from '../client.js';
 import { appPath } from '../router.js';
 import { LineChart } from '../chart.js';
 import { ErrorState, Loading, Page, useInterval, useLoad } from '../ui.js';
@@ -85,8 +85,7 @@ function History({ appId }) {
         <button type="button" aria-pressed=${range === 'day' ? 'true' : 'false'} onClick=${() => setRange('day')}>Last day</button>
       </div>
     </div>
-    ${series.error ? html`<${ErrorState} error=${series.error} retry=${series.reload}
-        what=${series.error instanceof ApiError && series.error.status === 404 ? 'This server does not keep a history of figures yet' : 'The history could not be loaded'} />`
+    ${series.error ? html`<${ErrorState} error=${series.error} retry=${series.reload} what="The history could not be loaded" />`
       : !data ? html`<${Loading} what="Loading history" />`
         : html`<div class="charts">
           <${LineChart} label=${`Connections (peak per ${per})`} times=${times} series=${[{ name: 'connections', values: points.map((p) => p.connections) }]} />

@@ -139,7 +139,7 @@ export function Settings({ app, setApp }) {
               onInput=${(/** @type {Event} */ ev) => set('allowed_origins')(/** @type {HTMLTextAreaElement} */ (ev.currentTarget).value)}></textarea>`}
           <//>
         </section>
-        <${WebhookEndpoints} endpoints=${form.webhooks} onChange=${set('webhooks')} error=${errorFor(e, 'webhooks')} writable=${writable} />
+        <${WebhookEndpoints} endpoints=${form.webhooks} onChange=${set('webhooks')} error=${e} writable=${writable} />
       </fieldset>
       <${FormError} error=${e} fields=${fields} />
       <${Notice}>${saved}<//>

@@ -4,7 +4,7 @@
 
 import { html } from '../vendor/htm-preact.mjs';
 import { useEffect, useState } from '../vendor/hooks.mjs';
-import { login, ApiError } from '../client.js';
+import { login, sentence, ApiError } from '../client.js';
 import { Input, useAction } from '../ui.js';
 
 /** @param {{onSignedIn: () => Promise<void>, ended?: boolean}} props */
@@ -22,7 +22,7 @@ export function SignIn({ onSignedIn, ended = false }) {
   const message = error instanceof ApiError && error.status === 401
     ? 'Wrong email or password.'
     : error instanceof ApiError && error.status === 429
-      ? `${error.message} Wait a few minutes before trying again.`
+      ? `${sentence(error.message)} Failed sign-ins slow down further ones for a while.`
       : error instanceof Error ? error.message : null;
   return html`<main id="main" class="signin">
     <form class="card signin-card" onSubmit=${(/** @type {Event} */ e) => { e.preventDefault(); action.run(); }}>

@@ -122,7 +122,7 @@ func main() {
 
 /** @param {import('../app.js').AppPageProps} props */
 export function GettingStarted({ app, query }) {
-  const keys = useLoad((signal) => get('/api/v1/apps/{app_id}/keys', { path: /** @type {any} */ ({ app_id: app.id }), signal }), [app.id]);
+  const keys = useLoad((signal) => get('/api/v1/apps/{app_id}/keys', { path: { app_id: app.id }, signal }), [app.id]);
   const active = (keys.data ?? []).filter((k) => !k.revoked_at);
   const [chosen, setChosen] = useState(query.get('key') ?? '');
   const key = chosen || active[0]?.key || '';

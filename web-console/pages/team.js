@@ -3,6 +3,7 @@
 // any role, change roles and remove admins; tenant admins manage their own tenant's.
 
 import { html } from '../vendor/htm-preact.mjs';
+import { Fragment } from '../vendor/preact.mjs';
 import { useState } from '../vendor/hooks.mjs';
 import { del, get, patch, post } from '../client.js';
 import { tenantPath } from '../router.js';
@@ -61,11 +62,11 @@ export function Team() {
         <tbody>${list.map((a) => {
           const mine = a.id === me.admin?.id;
           const manageable = writable && !mine && (owner || (a.tenant_id === me.tenant_id && a.role !== 'owner'));
-          return html`<tr>
+          return html`<${Fragment} key=${a.id}><tr>
             <th scope="row">${a.email}${mine ? html` <span class="badge">you</span>` : null}</th>
             <td>${ROLES[a.role]}</td><td>${a.tenant_id ? tenantName(a.tenant_id) : '—'}</td><td>${whenSecs(a.created_at)}</td>
             ${writable ? html`<td class="row-actions">${manageable ? html`
-              ${owner ? html`<button type="button" class="small" aria-label=${`Change role of ${a.email}`}
+              ${owner ? html`<button type="button" class="small" aria-label=${`Change role of ${a.email}`} aria-expanded=${editing === a.id ? 'true' : 'false'}
                 onClick=${() => setEditing(editing === a.id ? null : a.id)}>Change role</button>` : null}
               <button type="button" class="small danger" aria-label=${`Remove ${a.email}`} disabled=${remove.busy}
                 onClick=${() => remove.run(a)}>Remove</button>` : null}</td>` : null}
@@ -73,7 +74,7 @@ export function Team() {
           ${editing === a.id && loaded.data ? html`<tr><td colspan="5">
             <${ChangeRole} admin=${a} tenants=${loaded.data.tenants} onCancel=${() => setEditing(null)}
               onDone=${() => { setEditing(null); loaded.reload(); }} />
-          </td></tr>` : null}`;
+          </td></tr>` : null}<//>`;
         })}</tbody>
       </table></div>`}
   <//>`;
@@ -106,7 +107,7 @@ function CreateAdmin({ tenants, onDone, onCancel }) {
     <h2 id="new-admin">New admin</h2>
     <div class="grid">
       <${Input} label="Admin email" type="email" value=${email} onValue=${setEmail} required error=${errorFor(e, 'email')} />
-      <${Select} label="Role" value=${role} onValue=${(/** @type {any} */ v) => setRole(v)} options=${roles} error=${errorFor(e, 'role')}
+      <${Select} label="Role" value=${role} onValue=${(/** @type {string} */ v) => setRole(/** @type {Role} */ (v))} options=${roles} error=${errorFor(e, 'role')}
         hint="Owners manage everything; tenant admins one tenant; viewers only read." />
       ${owner && role !== 'owner' ? html`<${Select} label="Tenant" value=${tenant} onValue=${setTenant}
         options=${tenants.map((t) => [t.id, t.name])} error=${errorFor(e, 'tenant_id')} />` : null}
@@ -134,7 +135,7 @@ function ChangeRole({ admin, tenants, onDone, onCancel }) {
   });
   return html`<form class="inline-form" aria-label=${`Change role of ${admin.email}`}
       onSubmit=${(/** @type {Event} */ ev) => { ev.preventDefault(); action.run(); }}>
-    <${Select} label=${`New role of ${admin.email}`} value=${role} onValue=${(/** @type {any} */ v) => setRole(v)}
+    <${Select} label=${`New role of ${admin.email}`} value=${role} onValue=${(/** @type {string} */ v) => setRole(/** @type {Role} */ (v))}
       options=${[['tenant_viewer', ROLES.tenant_viewer], ['tenant_admin', ROLES.tenant_admin], ['owner', ROLES.owner]]}
       error=${errorFor(action.error, 'role')} />
     ${role !== 'owner' ? html`<${Select} label="Of tenant" value=${tenant} onValue=${setTenant}

@@ -51,7 +51,7 @@ export function TenantApps({ tenantId }) {
       : html`<div class="table-wrap" tabindex="0"><table>
         <caption class="visually-hidden">Apps of ${tenant.name}</caption>
         <thead><tr><th scope="col">Name</th><th scope="col">App id</th><th scope="col">State</th><th scope="col">Created</th></tr></thead>
-        <tbody>${apps.map((a) => html`<tr>
+        <tbody>${apps.map((a) => html`<tr key=${a.id}>
           <th scope="row"><a href=${appPath(a.id)}>${a.name}</a></th>
           <td><code>${a.id}</code></td>
           <td><span class=${`badge ${a.settings.enabled === false ? 'bad' : 'good'}`}>${a.settings.enabled === false ? 'disabled' : 'enabled'}</span></td>

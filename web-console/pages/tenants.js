@@ -25,7 +25,7 @@ export function Tenants() {
           <caption class="visually-hidden">Tenants</caption>
           <thead><tr><th scope="col">Name</th><th scope="col">Slug</th><th scope="col">Status</th>
             <th scope="col">Max apps</th><th scope="col">Max connections</th><th scope="col">Messages per day</th><th scope="col">Created</th></tr></thead>
-          <tbody>${list.map((t) => html`<tr>
+          <tbody>${list.map((t) => html`<tr key=${t.id}>
             <th scope="row"><a href=${tenantPath(t.id)}>${t.name}</a></th>
             <td><code>${t.slug}</code></td>
             <td><span class=${`badge ${t.status === 'suspended' ? 'bad' : 'good'}`}>${t.status}</span></td>

@@ -42,7 +42,7 @@ export function Tokens({ tenantId }) {
       <h2 id="new-token">New API token</h2>
       <div class="grid">
         <${Input} label="Token name" value=${name} onValue=${setName} required error=${errorFor(create.error, 'name')} />
-        <${Select} label="Token role" value=${role} onValue=${(/** @type {any} */ v) => setRole(v)}
+        <${Select} label="Token role" value=${role} onValue=${(/** @type {string} */ v) => setRole(/** @type {'tenant_admin' | 'tenant_viewer'} */ (v))}
           options=${[['tenant_viewer', ROLES.tenant_viewer], ['tenant_admin', ROLES.tenant_admin]]} error=${errorFor(create.error, 'role')} />
       </div>
       <${FormError} error=${create.error} fields=${['name', 'role']} />
@@ -57,7 +57,7 @@ export function Tokens({ tenantId }) {
         <caption class="visually-hidden">API tokens</caption>
         <thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Last used</th>
           <th scope="col">State</th>${writable ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : null}</tr></thead>
-        <tbody>${list.map((t) => html`<tr>
+        <tbody>${list.map((t) => html`<tr key=${t.id}>
           <th scope="row">${t.name}</th><td>${ROLES[t.role]}</td><td>${whenSecs(t.created_at)}</td><td>${whenSecs(t.last_used_at)}</td>
           <td>${t.revoked_at ? html`<span class="badge bad">revoked ${whenSecs(t.revoked_at)}</span>` : html`<span class="badge good">active</span>`}</td>
           ${writable ? html`<td>${t.revoked_at ? null : html`<button type="button" class="small danger" disabled=${revoke.busy}

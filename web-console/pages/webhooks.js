@@ -3,6 +3,7 @@
 // a failed or dead one, and a test event sent to one of the app's endpoints.
 
 import { html } from '../vendor/htm-preact.mjs';
+import { Fragment } from '../vendor/preact.mjs';
 import { useState } from '../vendor/hooks.mjs';
 import { get, post } from '../client.js';
 import { appPath } from '../router.js';
@@ -11,7 +12,8 @@ import { count, when } from '../format.js';
 import { WEBHOOK_EVENTS } from './webhook-endpoints.js';
 import { canWrite, useMe } from '../session.js';
 
-/** @typedef {import('../api-types').Schemas['Delivery']} Delivery */
+/** @typedef {import('../api-types').Schemas} Schemas */
+/** @typedef {Schemas['Delivery']} Delivery */
 
 const PAGE = 50;
 const NO_FILTERS = { status: '', event: '', channel: '', user_id: '' };
@@ -30,8 +32,8 @@ export function Webhooks({ app }) {
     query: {
       limit: PAGE,
       before,
-      status: /** @type {any} */ (filters.status || undefined),
-      event: /** @type {any} */ (filters.event || undefined),
+      status: /** @type {Schemas['DeliveryStatus'] | undefined} */ (filters.status || undefined),
+      event: /** @type {Schemas['WebhookEventKind'] | undefined} */ (filters.event || undefined),
       channel: filters.channel || undefined,
       user_id: filters.user_id || undefined,
     },
@@ -63,7 +65,7 @@ export function Webhooks({ app }) {
         : deliveries.length === 0 ? html`<${Empty} title="No deliveries.">${endpoints.length
           ? 'A delivery is queued when a wanted event happens (a channel occupied, a member added, …); try “Send test event” above.'
           : 'Add an endpoint in Settings first.'}<//>`
-          : html`<div class="table-wrap" tabindex="0"><table>
+          : html`<div class="table-wrap" tabindex="0" aria-busy=${list.loading ? 'true' : 'false'}><table>
         <caption class="visually-hidden">Webhook deliveries</caption>
         <thead><tr><th scope="col">Delivery</th><th scope="col">Created</th><th scope="col">Endpoint</th><th scope="col">Status</th>
           <th scope="col" class="num">Attempts</th><th scope="col">Last response</th><th scope="col" class="num">Latency</th>
@@ -71,7 +73,8 @@ export function Webhooks({ app }) {
         <tbody>${deliveries.map((d) => {
           const last = d.attempts[d.attempts.length - 1];
           const failed = d.status === 'dead' || Boolean(d.last_error);
-          return html`<tr>
+          // keyed by id: a refresh that brings newer deliveries keeps each row (and its open state, its focus) with its delivery
+          return html`<${Fragment} key=${d.id}><tr>
             <th scope="row"><button type="button" class="link" aria-expanded=${open === d.id ? 'true' : 'false'}
               aria-label=${`Attempts of delivery ${d.id}`} onClick=${() => setOpen(open === d.id ? null : d.id)}>#${d.id}</button></th>
             <td>${when(d.created_at)}</td><td><code>${d.url}</code></td>
@@ -82,7 +85,7 @@ export function Webhooks({ app }) {
             <td>${writable && failed ? html`<button type="button" class="small" disabled=${redeliver.busy}
               aria-label=${`Redeliver delivery ${d.id}`} onClick=${() => redeliver.run(d)}>Redeliver</button>` : null}</td>
           </tr>
-          ${open === d.id ? html`<tr class="expanded"><td colspan="8"><${Attempts} delivery=${d} /></td></tr>` : null}`;
+          ${open === d.id ? html`<tr class="expanded"><td colspan="8"><${Attempts} delivery=${d} /></td></tr>` : null}<//>`;
         })}</tbody>
       </table></div>`}
     <div class="pager">

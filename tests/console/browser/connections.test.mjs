@@ -17,7 +17,8 @@ function closeCodes(client) {
 
 test('a connection shows in the list and its detail; disconnecting it closes the client with the chosen code', async (t) => {
   const h = await startHerald(t);
-  const client = h.pusherClient(h.app, { presence: { user_id: 'alice', user_info: { name: 'Alice' } } });
+  // on another node than the console's (in a cluster): the list and the disconnect span nodes
+  const client = h.pusherClient(h.app, { presence: { user_id: 'alice', user_info: { name: 'Alice' } }, node: -1 });
   const socketId = await connected(client);
   client.subscribe('presence-room');
   const codes = closeCodes(client);
@@ -57,11 +58,11 @@ test('a connection shows in the list and its detail; disconnecting it closes the
   await detail.getByText('Disconnected with 4100').waitFor();
 });
 
-test('a revoked key closes its client with 4001, and failed connections show it (needs GET …/connections/failed)', async (t) => {
+test('a revoked key closes its client with 4001, and failed connections show it', async (t) => {
   const h = await startHerald(t);
   const extra = await h.owner.api('POST', `/apps/${h.app.id}/keys`, { label: 'spare' });
   assert.equal(extra.status, 201);
-  const client = h.pusherClient();
+  const client = h.pusherClient(h.app, { node: -1 });
   const socketId = await connected(client);
   const codes = closeCodes(client);
 
@@ -92,11 +93,15 @@ test('a revoked key closes its client with 4001, and failed connections show it 
     { what: 'the close in the debug console' });
 });
 
-test('channels list subscribers, a presence channel its members, and history its messages with serials (needs the channels endpoints)', async (t) => {
+test('channels list subscribers, a presence channel its members, and history its messages with serials', async (t) => {
   const h = await startHerald(t);
-  const client = h.pusherClient(h.app, { presence: { user_id: 'bob', user_info: { name: 'Bob' } } });
+  // members on two nodes (in a cluster): the console on the first sees both
+  const client = h.pusherClient(h.app, { presence: { user_id: 'bob', user_info: { name: 'Bob' } }, node: -1 });
+  const carol = h.pusherClient(h.app, { presence: { user_id: 'carol', user_info: { name: 'Carol' } }, node: 0 });
   await connected(client);
+  await connected(carol);
   client.subscribe('presence-lobby');
+  carol.subscribe('presence-lobby');
   client.subscribe('news');
   await h.serverSdk().trigger('news', 'headline', { n: 1 });
   await h.serverSdk().trigger('news', 'headline', { n: 2 });
@@ -104,15 +109,23 @@ test('channels list subscribers, a presence channel its members, and history its
   const page = await newPage(t);
   await signIn(page, h.url, OWNER, `/console/apps/${h.app.id}/channels`);
   await page.getByRole('heading', { name: 'Channels', level: 1 }).waitFor();
+  const lobby = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'presence-lobby' }) });
   await eventually(async () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
-    return (await page.getByRole('link', { name: 'presence-lobby' }).count()) === 1;
-  }, { what: 'presence-lobby among the channels' });
+    return (await lobby.count()) === 1 && /presence-lobby\s+2\s+2/.test(await lobby.innerText());
+  }, { what: 'presence-lobby among the channels, with its 2 subscribers and 2 users' });
   await checkA11y(page, 'channels');
   await screenshot(page, 'channels');
   await page.getByRole('link', { name: 'presence-lobby' }).click();
   await page.getByRole('cell', { name: /Bob/ }).waitFor();
+  await page.getByRole('cell', { name: /Carol/ }).waitFor();
   assert.equal(await page.getByRole('rowheader', { name: 'bob' }).count(), 1);
+  assert.equal(await page.getByRole('rowheader', { name: 'carol' }).count(), 1);
+
+  // the overview counts both connections (one per node in a cluster)
+  await page.goto(`${h.url}/console/apps/${h.app.id}`);
+  const connections = page.locator('.figure').filter({ hasText: 'Connections' });
+  await eventually(async () => (await connections.locator('.figure-value').innerText()).trim() === '2', { timeout: 8000, what: 'the overview to count 2 connections' });
 
   await page.goto(`${h.url}/console/apps/${h.app.id}/channels/news`);
   await page.getByRole('heading', { name: 'news', level: 1 }).waitFor();

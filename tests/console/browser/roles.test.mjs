@@ -6,7 +6,7 @@ import { startHerald, connected, eventually, OWNER } from '../helpers/herald.mjs
 import { newPage, signIn, checkA11y, screenshot } from '../helpers/browser.mjs';
 
 /** Names of the enabled buttons that change something (not navigation, filters or refresh). */
-const WRITE = /^(New |Create|Save|Revoke|Remove|Delete|Disconnect|Suspend|Resume tenant|Send|Redeliver|Add endpoint|Change role|Discard)/;
+const WRITE = /^(New |Create|Save|Revoke|Remove|Delete|Disconnect|Suspend|Resume tenant|Send|Redeliver|Add endpoint|Change role|Discard|Set expiry)/;
 async function writeControls(page) {
   const names = await page.getByRole('button').evaluateAll((buttons) => buttons
     .filter((b) => !b.disabled && !b.closest('fieldset[disabled]'))
@@ -18,7 +18,7 @@ test('a tenant viewer sees no write control on any page, and the API refuses its
   const h = await startHerald(t);
   const a = await h.tenantWithApp('alpha');
   const viewer = await h.admin('viewer@alpha.test', 'tenant_viewer', a.tenant.id);
-  const client = h.pusherClient(a);
+  const client = h.pusherClient(a, { node: -1 });
   const socketId = await connected(client);
 
   const page = await newPage(t);
@@ -43,6 +43,12 @@ test('a tenant viewer sees no write control on any page, and the API refuses its
     await page.waitForTimeout(500);
     assert.deepEqual(await writeControls(page), [], `write controls on ${path}`);
   }
+  // the keys are listed to the viewer, without a control to change them
+  await page.goto(`${h.url}/console/apps/${a.app.id}/keys`);
+  await page.getByRole('rowheader', { name: a.key }).waitFor();
+  assert.equal(await page.getByRole('button', { name: /Set expiry|Revoke/ }).count(), 0);
+  await page.goto(`${h.url}/console/apps/${a.app.id}/connections?socket=${socketId}`);
+  await page.getByRole('heading', { name: 'Connections', level: 1 }).waitFor();
   // the connection's detail is shown, without a disconnect form
   await screenshot(page, 'viewer-connections');
   await page.getByRole('region', { name: `Socket ${socketId}` }).getByText('Queue depth').waitFor();
@@ -52,6 +58,7 @@ test('a tenant viewer sees no write control on any page, and the API refuses its
     ['PATCH', `/apps/${a.app.id}`, { settings: { client_events: true } }],
     ['POST', `/apps/${a.app.id}/keys`, { label: 'x' }],
     ['DELETE', `/apps/${a.app.id}/keys/${a.key}`],
+    ['PATCH', `/apps/${a.app.id}/keys/${a.key}`, { expires_at: null }],
     ['POST', `/tenants/${a.tenant.id}/apps`, { name: 'nope' }],
     ['DELETE', `/apps/${a.app.id}/connections/${socketId}`],
   ];
@@ -138,7 +145,7 @@ test('an owner manages the team: creates an admin with a generated password, cre
   await screenshot(page, 'audit');
 });
 
-test('an owner changes an admin\'s role (needs PATCH /admins/{id})', async (t) => {
+test('an owner changes an admin\'s role', async (t) => {
   const h = await startHerald(t);
   const a = await h.tenantWithApp('alpha');
   await h.admin('viewer@alpha.test', 'tenant_viewer', a.tenant.id);

@@ -73,9 +73,10 @@ export async function checkA11y(page, what) {
   return result;
 }
 
-/** Saves a full-page screenshot as NAME.png in tests/console/screenshots (and docs/screenshots with docs: true). */
+/** Saves a full-page screenshot as NAME.png in tests/console/screenshots; the pages marked `docs: true`
+ * go to docs/screenshots instead when HERALD_DOC_SCREENSHOTS=1 (so a test run leaves the checkout as it was). */
 export async function screenshot(page, name, { docs = false } = {}) {
-  const dir = docs ? DOC_SCREENSHOTS : SCREENSHOTS;
+  const dir = docs && process.env.HERALD_DOC_SCREENSHOTS === '1' ? DOC_SCREENSHOTS : SCREENSHOTS;
   await mkdir(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: !docs });
 }
@@ -86,16 +87,16 @@ export async function clientPageServer() {
   if (clientServer) return clientServer;
   const pusherJs = await readFile(path.resolve(here, '../node_modules/pusher-js/dist/web/pusher.min.js'));
   const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pusher-js client</title>
-<script src="/pusher.min.js"></script><script src="/client.js"></script></head>
+<script src="/pusher.min.js" defer></script><script src="/client.js" defer></script></head>
 <body><h1>pusher-js client</h1><p>socket: <span id="socket">-</span></p><p>state: <span id="state">-</span></p><ol id="received"></ol></body></html>`;
-  const script = `window.received = []; window.closes = [];
+  const script = `window.received = []; window.closes = []; window.states = [];
 const q = new URLSearchParams(location.search);
 const pusher = new Pusher(q.get('key'), { cluster: 'herald', wsHost: '127.0.0.1', wsPort: Number(q.get('port')), forceTLS: false,
   enabledTransports: ['ws'], disableStats: true });
 window.pusher = pusher;
-pusher.connection.bind('state_change', (s) => { document.getElementById('state').textContent = s.current;
+pusher.connection.bind('state_change', (s) => { window.states.push(Math.round(performance.now()) + ' ms ' + s.current); document.getElementById('state').textContent = s.current;
   document.getElementById('socket').textContent = pusher.connection.socket_id || '-'; });
-pusher.connection.bind('error', (e) => { const code = e && (e.data && e.data.code || e.error && e.error.data && e.error.data.code); if (code) window.closes.push(code); });
+pusher.connection.bind('error', (e) => { window.states.push(Math.round(performance.now()) + ' ms error ' + JSON.stringify(e)); const code = e && (e.data && e.data.code || e.error && e.error.data && e.error.data.code); if (code) window.closes.push(code); });
 const channel = pusher.subscribe(q.get('channel') || 'my-channel');
 channel.bind_global((name, data) => { if (name.startsWith('pusher')) return; window.received.push({ name, data });
   const li = document.createElement('li'); li.textContent = name + ' ' + JSON.stringify(data); document.getElementById('received').append(li); });`;
@@ -114,9 +115,12 @@ channel.bind_global((name, data) => { if (name.startsWith('pusher')) return; win
 /** Opens the pusher-js page for `key` against node `port`; resolves with {page, socketId}. */
 export async function openClientPage(t, key, port, channel = 'my-channel') {
   const { url } = await clientPageServer();
-  const page = await newPage(t, { strict: false });
+  const page = await newPage(t); // strict: an error in its script fails the test (it once hid a client that never connected)
   await page.goto(`${url}/client.html?key=${encodeURIComponent(key)}&port=${port}&channel=${encodeURIComponent(channel)}`);
-  await page.waitForFunction(() => window.pusher.connection.state === 'connected', null, { timeout: 10000 });
+  await page.waitForFunction(() => window.pusher?.connection.state === 'connected', null, { timeout: 10000 }).catch(async (e) => {
+    const states = await page.evaluate(() => window.states).catch(() => 'unknown');
+    throw new Error(`the pusher-js page did not connect to port ${port}: ${e.message}; its states: ${JSON.stringify(states)}; problems: ${JSON.stringify(page.problems)}`);
+  });
   const socketId = await page.evaluate(() => window.pusher.connection.socket_id);
   return { page, socketId };
 }

@@ -57,3 +57,65 @@ export async function startConsoleProxy(target, dir) {
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
   };
 }
+
+/**
+ * A plain forwarding proxy in front of a node, for outage tests of the console's live stream:
+ * `hold()` keeps new live-stream requests waiting, `dropStreams()` cuts the open ones, `release()`
+ * lets the waiting ones through (to `retarget(url)`'s node when it was called: another node of a
+ * cluster). `liveRequests` records each live-stream request's Last-Event-ID header.
+ * Returns {url, liveRequests, hold(), release(), dropStreams(), retarget(url), close()}.
+ */
+export async function startStreamProxy(target) {
+  let upstream = new URL(target);
+  let holding = false;
+  /** @type {(() => void)[]} */
+  let waiting = [];
+  const streams = new Set();
+  const liveRequests = [];
+  const isLive = (url) => new URL(url, 'http://x').pathname.endsWith('/events/live');
+  const forward = (req, res) => {
+    const out = http.request({
+      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
+      headers: { ...req.headers, host: upstream.host },
+    }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
+    res.on('close', () => out.destroy());
+    req.pipe(out);
+    if (isLive(req.url)) {
+      const stream = { req, res, out };
+      streams.add(stream);
+      res.on('close', () => streams.delete(stream));
+    }
+  };
+  const server = http.createServer((req, res) => {
+    if (isLive(req.url)) {
+      liveRequests.push({ lastEventId: req.headers['last-event-id'] ?? null, at: Date.now() });
+      if (holding) {
+        waiting.push(() => forward(req, res));
+        return;
+      }
+    }
+    forward(req, res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    liveRequests,
+    hold() { holding = true; },
+    release() {
+      holding = false;
+      const go = waiting;
+      waiting = [];
+      go.forEach((f) => f());
+    },
+    dropStreams() {
+      for (const { res, out } of streams) { out.destroy(); res.destroy(); }
+      streams.clear();
+    },
+    retarget(url) { upstream = new URL(url); },
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+  };
+}

@@ -144,7 +144,9 @@ export async function startHerald(t, { env = {} } = {}) {
   };
   t.after(stopAll);
   const masterKey = randomBytes(32).toString('base64');
-  let sharedEnv = { HERALD_MASTER_KEY: masterKey, ...env };
+  // The tests' webhook receivers listen on 127.0.0.1, an address webhooks may not reach unless
+  // the operator allows it (a binary without the setting ignores it).
+  let sharedEnv = { HERALD_MASTER_KEY: masterKey, HERALD_WEBHOOK_ALLOWED_NETWORKS: '["127.0.0.0/8"]', ...env };
   if (CONSOLE_MODE === 'disk') sharedEnv.HERALD_CONSOLE_DIR = CONSOLE_DIR;
   const nodeCount = CLUSTER ? 3 : 1;
   if (CLUSTER) {
@@ -213,6 +215,8 @@ export async function startHerald(t, { env = {} } = {}) {
     url,
     nodeUrl: first.url,
     nodes,
+    /** The node the console is not on, when there is one (the last): where clients go to test that the console spans nodes. */
+    otherNode: nodes[nodes.length - 1],
     app,
     cli,
     owner,
@@ -235,9 +239,13 @@ export async function startHerald(t, { env = {} } = {}) {
       return { tenant: t1.body, app: a.body.app, key: a.body.key.key, secret: a.body.key.secret };
     },
 
-    /** A pusher-js client (Node) to `creds` ({key}, default the first app), on the next node. */
+    /**
+     * A pusher-js client (Node) to `creds` ({key}, default the first app), on the next node, or on
+     * node `options.node` (an index; -1 is the last node: in a cluster, another node than the
+     * console's).
+     */
     pusherClient(creds = app, options = {}) {
-      const node = nodes[clientIndex++ % nodes.length];
+      const node = options.node === undefined ? nodes[clientIndex++ % nodes.length] : nodes.at(options.node);
       const sdk = h.serverSdk(creds);
       const client = new Pusher(creds.key, {
         cluster: 'herald', wsHost: '127.0.0.1', wsPort: node.port, forceTLS: false, enabledTransports: ['ws'], disableStats: true,
@@ -255,10 +263,10 @@ export async function startHerald(t, { env = {} } = {}) {
       return client;
     },
 
-    /** The official server SDK for `creds` ({id, key, secret}). */
-    serverSdk(creds = app) {
+    /** The official server SDK for `creds` ({id, key, secret}), publishing through the first node or `node` (a node). */
+    serverSdk(creds = app, node = first) {
       return new PusherServer({
-        appId: String(creds.id ?? creds.app_id), key: creds.key, secret: creds.secret, host: '127.0.0.1', port: String(first.port), useTLS: false,
+        appId: String(creds.id ?? creds.app_id), key: creds.key, secret: creds.secret, host: '127.0.0.1', port: String(node.port), useTLS: false,
       });
     },
   };

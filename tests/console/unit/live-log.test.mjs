@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { SseParser } from '../../../web-console/sse.js';
-import { EventRing, keyOf } from '../../../web-console/event-log.js';
+import { EventRing } from '../../../web-console/event-log.js';
 
 test('the SSE parser joins data lines, keeps the last id and survives any chunking', () => {
   const stream = 'event: lifecycle\nid: 1\ndata: {"a":\ndata: 1}\n\n: keep-alive\n\nevent: lifecycle\r\nid: 2\r\ndata: {"b":2}\r\n\r\ndata: x\n\n';
@@ -24,26 +24,35 @@ test('the ring keeps the last events once each, in order, and the filtered rows 
   const ring = new EventRing(100);
   ring.setFilters({ kinds: [], channel: '', socket: 's1', user: '', text: '' });
   ring.add(Array.from({ length: 300 }, (_, i) => ev(i)));
-  assert.ok(ring.entries.length >= 100 && ring.entries.length <= 600);
+  assert.equal(ring.entries.length, 100, 'never more than its capacity');
   ring.add(Array.from({ length: 400 }, (_, i) => ev(i + 300)));
-  assert.ok(ring.entries.length <= 600, `at most capacity + slack, got ${ring.entries.length}`);
+  assert.equal(ring.entries.length, 100);
+  assert.equal(ring.entries[0].event.id, '600');
   assert.equal(ring.entries.at(-1).event.id, '699');
   assert.ok(ring.shown.every((e) => e.event.socket_id === 's1'));
   assert.equal(ring.shown.at(-1).event.id, '697');
   assert.equal(ring.shown[0].seq >= ring.entries[0].seq, true, 'no filtered row older than the ring');
-  // a backlog overlapping what came live is merged once, older first
+  assert.equal(ring.lastId(), '699');
+});
+
+test('the backlog, the live stream and its replay after a reconnect overlap: each id is kept once', () => {
   const live = new EventRing(100);
   live.add([ev(5), ev(6)]);
   live.addBacklog([ev(6), ev(4), ev(3), ev(5)]);
-  assert.deepEqual(live.entries.map((e) => e.event.id), ['3', '4', '5', '6']);
-  assert.equal(live.add([ev(6)]), 0, 'a duplicate id is not added');
-  // without ids: identical events in the stream are all kept; the backlog's copies of streamed ones are not
-  const bare = (i) => ({ ...ev(i), id: undefined });
-  const noIds = new EventRing(100);
-  assert.equal(noIds.add([bare(7), bare(7), bare(8)]), 3);
-  noIds.addBacklog([bare(6), bare(7), bare(8)]);
-  assert.deepEqual(noIds.entries.map((e) => e.event.time), [1006, 1007, 1007, 1008]);
-  assert.notEqual(keyOf(bare(1)), keyOf(bare(2)));
+  assert.deepEqual(live.entries.map((e) => e.event.id), ['3', '4', '5', '6'], 'the backlog before what came live, oldest first');
+  // a reconnect with Last-Event-ID 6 replays from shortly before it
+  assert.equal(live.add([ev(4), ev(5), ev(6), ev(7)]), 1, 'only the missed event is added');
+  assert.deepEqual(live.entries.map((e) => e.event.id), ['3', '4', '5', '6', '7']);
+  // two events alike in every field but the id are both kept
+  const twins = new EventRing(100);
+  assert.equal(twins.add([{ ...ev(1), id: 'a' }, { ...ev(1), id: 'b' }]), 2);
+  // cleared events do not come back with a replay; new ones do
+  live.clear();
+  assert.equal(live.add([ev(6), ev(7), ev(8)]), 1);
+  assert.deepEqual(live.entries.map((e) => e.event.id), ['8']);
+  // an event logged before ids existed (empty id) is shown, never merged
+  const old = new EventRing(100);
+  assert.equal(old.add([{ ...ev(1), id: '' }, { ...ev(1), id: '' }]), 2);
 });
 
 test('pausing counts the rows that came since', () => {
