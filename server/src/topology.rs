@@ -90,7 +90,7 @@ impl Topology {
                 let cluster = link.start(parts, shutdown.clone());
                 (cluster.clone(), cluster)
             }
-            (_, _) => (Arc::new(LocalBus::new(hub.clone())), local),
+            (_, _) => (Arc::new(LocalBus::new(hub.clone(), config.history_budget)), local),
         }
     }
 }

@@ -154,3 +154,17 @@ test('a flood of bad frames from one client does not stop the node serving other
   await b.stillReceives('after flood');
   await newConnectionsWork(h);
 });
+
+test('a connection subscribes to at most max_subscriptions_per_connection channels; the next is refused saying so', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION: '3' } });
+  const s = await h.rawConnected();
+  for (const c of ['a', 'b', 'c']) await s.subscribed(c);
+  s.subscribe('d');
+  const refused = await s.error();
+  assert.match(refused.data.message, /at most 3 channels/);
+  assert.equal(refused.channel, 'd', 'the refusal names the channel');
+  await s.subscribed('a'); // already subscribed: not a new one
+  s.send({ event: 'pusher:unsubscribe', data: { channel: 'b' } });
+  await s.subscribed('d'); // room again
+  assert.ok(s.open, 'the connection stays');
+});

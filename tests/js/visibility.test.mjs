@@ -15,7 +15,7 @@ const CONNECTION_FIELDS = [
   'app_id', 'bytes_in', 'bytes_out', 'channels', 'client', 'connected_at', 'last_activity', 'messages_in',
   'messages_out', 'node', 'protocol', 'queue_depth', 'remote_address', 'socket_id', 'user_agent', 'user_id', 'version',
 ].sort();
-const EVENT_FIELDS = ['time', 'app_id', 'node', 'kind', 'socket_id', 'user_id', 'channel', 'code', 'reason', 'detail'];
+const EVENT_FIELDS = ['id', 'time', 'app_id', 'node', 'kind', 'socket_id', 'user_id', 'channel', 'code', 'reason', 'detail'];
 
 /** The node whose admin API and metrics a test uses: the only one, or node A of the cluster topology. */
 const nodeA = (h) => h.nodes?.[0] ?? h;
@@ -90,6 +90,7 @@ const q = (params) => `?${new URLSearchParams(params)}`;
 function assertEventShape(e, appId) {
   for (const k of Object.keys(e)) assert.ok(EVENT_FIELDS.includes(k), `unexpected event field ${k}: ${JSON.stringify(e)}`);
   assert.equal(typeof e.time, 'number');
+  assert.match(e.id, /^\d{13}-[0-9a-f]{1,8}-[0-9a-f]{16}$/, 'an id that sorts by time');
   assert.equal(e.app_id, appId);
   assert.equal(typeof e.node, 'string');
   assert.ok(e.node.length > 0, 'event names its node');

@@ -121,6 +121,18 @@ pub struct Principal {
     pub admin_id: Option<String>,
     /// For the audit log: `admin:<email>` or `token:<name>`.
     pub actor: Actor,
+    /// What it authenticated with, to check again on a long-lived request.
+    credential: Credential,
+}
+
+/// A bearer token, never printed.
+#[derive(Clone)]
+struct Credential(Arc<str>);
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(..)")
+    }
 }
 
 impl Principal {
@@ -142,6 +154,50 @@ impl Principal {
         Ok(())
     }
 
+    /// Whether the caller's credentials still hold as they did: the token not revoked or expired,
+    /// the admin not deleted, the role and tenant unchanged. A store that does not answer is no
+    /// reason to stop (the node serves from its cache meanwhile).
+    pub async fn still_holds(&self, state: &AppState) -> bool {
+        match Principal::authenticate(state, &self.credential.0).await {
+            Ok(now) => now.role == self.role && now.tenant_id == self.tenant_id,
+            Err(AdminError::Unavailable(_)) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// The caller of an `Authorization` header's value.
+    async fn authenticate(state: &AppState, header: &str) -> Result<Principal, AdminError> {
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| AdminError::Unauthorized("send Authorization: Bearer <access token or API token>".into()))?;
+        let credential = Credential(Arc::from(header));
+        if let Some(body) = token.strip_prefix(API_TOKEN_PREFIX) {
+            let found = state.store.api_token_by_hash(&token_hash(body)).await?;
+            let t = found.ok_or_else(|| AdminError::Unauthorized("unknown or revoked API token".into()))?;
+            return Ok(Principal {
+                role: t.role,
+                tenant_id: Some(t.tenant_id),
+                admin_id: None,
+                actor: Actor(format!("token:{}", t.name)),
+                credential,
+            });
+        }
+        let claims = state.admin.check(token)?;
+        // The admin as stored now: a deleted admin loses access at once, a changed role applies at once.
+        let admin = match state.store.get_admin(&claims.sub).await {
+            Ok(admin) => admin,
+            Err(StoreError::NotFound(_)) => return Err(AdminError::Unauthorized("this admin no longer exists".into())),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Principal {
+            role: admin.role,
+            tenant_id: admin.tenant_id,
+            admin_id: Some(admin.id),
+            actor: Actor(format!("admin:{}", admin.email)),
+            credential,
+        })
+    }
+
     /// Platform-wide operations.
     pub fn owner(&self) -> Result<(), AdminError> {
         if self.role == Role::Owner {
@@ -161,32 +217,7 @@ impl FromRequestParts<AppState> for Principal {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| AdminError::Unauthorized("send Authorization: Bearer <access token or API token>".into()))?;
-        if let Some(body) = token.strip_prefix(API_TOKEN_PREFIX) {
-            let found = state.store.api_token_by_hash(&token_hash(body)).await?;
-            let t = found.ok_or_else(|| AdminError::Unauthorized("unknown or revoked API token".into()))?;
-            return Ok(Principal {
-                role: t.role,
-                tenant_id: Some(t.tenant_id),
-                admin_id: None,
-                actor: Actor(format!("token:{}", t.name)),
-            });
-        }
-        let claims = state.admin.check(token)?;
-        // The admin as stored now: a deleted admin loses access at once, a changed role applies at once.
-        let admin = match state.store.get_admin(&claims.sub).await {
-            Ok(admin) => admin,
-            Err(StoreError::NotFound(_)) => return Err(AdminError::Unauthorized("this admin no longer exists".into())),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(Principal {
-            role: admin.role,
-            tenant_id: admin.tenant_id,
-            admin_id: Some(admin.id),
-            actor: Actor(format!("admin:{}", admin.email)),
-        })
+        Principal::authenticate(state, header).await
     }
 }
 

@@ -160,6 +160,14 @@ pub async fn live(
     let replayed: HashSet<String> = replay.iter().map(|e| e.id.clone()).collect();
     query.since = None;
     let shutdown = state.shutdown.clone();
+    let checked = state.clone();
+    // The stream ends when the node stops or the caller's credentials no longer hold.
+    let ended = async move {
+        tokio::select! {
+            () = shutdown.stopping() => {}
+            () = credentials_lost(&checked, &who) => {}
+        }
+    };
     let live = live.filter(move |e| std::future::ready(query.matches(e) && !replayed.contains(&e.id)));
     // A comment first, so the response (and the client's "live" state) starts at once.
     let opened = futures_util::stream::once(async { Ok(Event::default().comment("live")) });
@@ -169,8 +177,21 @@ pub async fn live(
                 .chain(live)
                 .map(|e| Ok(sse_event(&e))),
         )
-        .take_until(async move { shutdown.stopping().await });
+        .take_until(ended);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// How often a live stream checks its caller's credentials again.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// Completes once `who`'s credentials stop holding (revoked, expired, deleted, another role).
+async fn credentials_lost(state: &AppState, who: &Principal) {
+    loop {
+        tokio::time::sleep(RECHECK).await;
+        if !who.still_holds(state).await {
+            return;
+        }
+    }
 }
 
 fn sse_event(e: &LifecycleEvent) -> Event {

@@ -9,7 +9,9 @@ use futures_util::FutureExt;
 use super::{Attach, Bus, BusError, Deliver, Published, StoreOptions};
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
-use crate::history::{page, plan_start, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention};
+use crate::history::{
+    page, plan_start, HistoryBudget, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention,
+};
 use crate::history::{StartFrom, StreamStart};
 use crate::message::{ChannelMessage, Origin};
 
@@ -19,10 +21,11 @@ pub struct LocalBus {
 }
 
 impl LocalBus {
-    pub fn new(sink: Arc<dyn Deliver>) -> Self {
+    /// Delivers to `sink`, keeping history within `budget`.
+    pub fn new(sink: Arc<dyn Deliver>, budget: HistoryBudget) -> Self {
         LocalBus {
             sink,
-            history: MemoryHistory::default(),
+            history: MemoryHistory::new(budget),
         }
     }
 }
@@ -37,22 +40,28 @@ impl Bus for LocalBus {
                 duplicate: false,
             });
         };
-        let log = self.history.log(&ChannelKey::of(&message.app_id, &message.channel));
-        let mut log = log.lock();
-        let epoch = self.history.epoch();
-        if let Some(serial) = options.idempotency_key.as_deref().and_then(|k| log.seen(k, unix_ms())) {
-            return Ok(Published {
-                position: Some(Position { epoch, serial }),
-                duplicate: true,
-            });
-        }
-        let key = options.idempotency_key.as_deref().map(|k| (k, options.dedup_window_ms));
-        let position = log.append(epoch, &mut message, retention, key);
-        self.sink.deliver(&message);
-        Ok(Published {
-            position: Some(position),
-            duplicate: false,
-        })
+        let published = {
+            let log = self.history.log(&ChannelKey::of(&message.app_id, &message.channel));
+            let mut log = log.lock();
+            let epoch = self.history.epoch();
+            if let Some(serial) = options.idempotency_key.as_deref().and_then(|k| log.seen(k, unix_ms())) {
+                return Ok(Published {
+                    position: Some(Position { epoch, serial }),
+                    duplicate: true,
+                });
+            }
+            let key = options.idempotency_key.as_deref().map(|k| (k, options.dedup_window_ms));
+            let app = message.app_id.clone();
+            let position = self.history.append(&app, &mut log, &mut message, retention, key);
+            self.sink.deliver(&message);
+            Published {
+                position: Some(position),
+                duplicate: false,
+            }
+        };
+        // With the channel's lock released: trimming takes other channels' locks.
+        self.history.keep_to_budget();
+        Ok(published)
     }
 
     async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach) {

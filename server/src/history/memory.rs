@@ -1,15 +1,18 @@
 //! In-memory history of the embedded mode: per channel, its serial counter, its retained messages and
-//! the idempotency keys it has seen. Lost on restart, which starts a new epoch.
+//! the idempotency keys it has seen. Lost on restart, which starts a new epoch. Held within memory
+//! budgets per app and for the node (`budget`): past one, the oldest messages go first.
 //!
 //! The local bus holds a channel's log locked while it stores and delivers a message, and while it
 //! attaches a subscriber, so serials, deliveries and subscriptions of a channel happen in one order.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
+use super::budget::{size_of, Accounts, HistoryBudget};
 use super::{ChannelReader, HistoryError, Position, Retention};
 use crate::channel_key::ChannelKey;
 use crate::message::ChannelMessage;
@@ -19,6 +22,8 @@ use crate::message::ChannelMessage;
 pub struct ChannelLog {
     serial: u64,
     messages: VecDeque<Arc<ChannelMessage>>,
+    /// What `messages` are counted for (`budget::size_of`).
+    bytes: usize,
     /// Idempotency key → (serial it was stored as, expiry in Unix ms).
     seen: HashMap<String, (u64, i64)>,
 }
@@ -48,12 +53,13 @@ impl ChannelLog {
         message.epoch = epoch;
         let now = message.published_ms;
         if retention.max_messages > 0 {
+            self.bytes += size_of(message);
             self.messages.push_back(Arc::new(message.clone()));
         }
         while self.messages.len() > retention.max_messages
             || self.messages.front().is_some_and(|m| !retention.keeps(m, now))
         {
-            self.messages.pop_front();
+            self.pop_oldest();
         }
         if let Some((key, window_ms)) = key {
             if self.seen.len() >= 1024 {
@@ -65,6 +71,18 @@ impl ChannelLog {
             epoch,
             serial: self.serial,
         }
+    }
+
+    /// Drops the oldest kept message.
+    fn pop_oldest(&mut self) {
+        if let Some(gone) = self.messages.pop_front() {
+            self.bytes -= size_of(&gone);
+        }
+    }
+
+    /// When the oldest kept message was published.
+    fn oldest_ms(&self) -> Option<i64> {
+        self.messages.front().map(|m| m.published_ms)
     }
 
     fn index_of(&self, serial: u64) -> Option<usize> {
@@ -87,24 +105,101 @@ impl ChannelReader for ChannelLog {
     }
 }
 
-/// Every channel's log, and the epoch they belong to.
+/// Every channel's log, the epoch they belong to, and what they hold against the budgets.
 pub struct MemoryHistory {
     epoch: u64,
     channels: DashMap<ChannelKey, Arc<Mutex<ChannelLog>>>,
+    budget: HistoryBudget,
+    accounts: Accounts,
+    /// Held while trimming to the budgets (one trim at a time; publishes do not wait for it).
+    trimming: Mutex<()>,
 }
 
 impl Default for MemoryHistory {
     fn default() -> Self {
-        MemoryHistory {
-            epoch: rand::random::<u32>() as u64 + 1,
-            channels: DashMap::new(),
-        }
+        MemoryHistory::new(HistoryBudget::default())
     }
 }
 
 impl MemoryHistory {
+    pub fn new(budget: HistoryBudget) -> Self {
+        MemoryHistory {
+            epoch: rand::random::<u32>() as u64 + 1,
+            channels: DashMap::new(),
+            budget,
+            accounts: Accounts::default(),
+            trimming: Mutex::new(()),
+        }
+    }
+
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Appends to `log` (the caller holds its lock), keeping the accounts.
+    pub fn append(
+        &self,
+        app: &Arc<str>,
+        log: &mut ChannelLog,
+        message: &mut ChannelMessage,
+        retention: Retention,
+        key: Option<(&str, i64)>,
+    ) -> Position {
+        let before = log.bytes;
+        let position = log.append(self.epoch, message, retention, key);
+        self.accounts.changed(app, before, log.bytes);
+        position
+    }
+
+    /// Bytes kept for `app` (and, with `None`, in all).
+    pub fn kept_bytes(&self, app: Option<&str>) -> usize {
+        match app {
+            Some(app) => self.accounts.of(app),
+            None => self.accounts.total(),
+        }
+    }
+
+    /// Trims the oldest messages while a budget is passed. Call it holding no channel's lock; when
+    /// another call is trimming already, returns at once.
+    pub fn keep_to_budget(&self) {
+        let Some(_trimming) = self.trimming.try_lock() else {
+            return;
+        };
+        while let Some((app, target)) = self.accounts.next_trim(self.budget) {
+            if !self.trim_app(&app, target) {
+                break;
+            }
+        }
+    }
+
+    /// Drops `app`'s oldest messages, over all its channels, until it holds at most `target` bytes;
+    /// false when nothing could be dropped.
+    fn trim_app(&self, app: &Arc<str>, target: usize) -> bool {
+        let logs: Vec<Arc<Mutex<ChannelLog>>> = self
+            .channels
+            .iter()
+            .filter(|e| e.key().app == *app)
+            .map(|e| e.value().clone())
+            .collect();
+        // Oldest first over the app's channels: a heap of each channel's oldest message.
+        let mut oldest: BinaryHeap<Reverse<(i64, usize)>> = logs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, log)| log.lock().oldest_ms().map(|ms| Reverse((ms, i))))
+            .collect();
+        let mut dropped = false;
+        while self.accounts.of(app) > target {
+            let Some(Reverse((_, i))) = oldest.pop() else { break };
+            let mut log = logs[i].lock();
+            let before = log.bytes;
+            log.pop_oldest();
+            self.accounts.changed(app, before, log.bytes);
+            dropped |= before != log.bytes;
+            if let Some(ms) = log.oldest_ms() {
+                oldest.push(Reverse((ms, i)));
+            }
+        }
+        dropped
     }
 
     /// The log of a channel, created empty on first use.
@@ -227,5 +322,54 @@ mod tests {
         log.append(7, &mut m, KEEP, Some(("k", 500)));
         assert_eq!(log.seen("k", 1_200), Some(1));
         assert_eq!(log.seen("k", 1_600), None);
+    }
+
+    #[test]
+    fn history_stays_within_its_budgets_dropping_the_oldest_and_the_largest_apps_first() {
+        let budget = HistoryBudget {
+            node_bytes: 40_000,
+            app_bytes: 30_000,
+        };
+        let history = MemoryHistory::new(budget);
+        let keep = Retention {
+            max_messages: 1_000,
+            max_age_ms: i64::MAX / 2,
+        };
+        let publish = |app: &str, channel: &str, n: i64, bytes: usize| {
+            let app: Arc<str> = Arc::from(app);
+            let key = ChannelKey::new(app.clone(), ChannelName::parse(channel).unwrap());
+            let log = history.log(&key);
+            let mut m = ChannelMessage::new(
+                app.clone(),
+                key.channel.clone(),
+                "e".into(),
+                MessageData::Text("x".repeat(bytes)),
+                Origin::Api,
+            );
+            m.published_ms = n;
+            history.append(&app, &mut log.lock(), &mut m, keep, None);
+            history.keep_to_budget();
+        };
+        // A hostile app spreads 1 KB messages over 100 channels; a small app keeps a little.
+        publish("small", "news", 0, 1_000);
+        for n in 1..=300 {
+            publish("big", &format!("c{}", n % 100), n, 1_000);
+        }
+        assert!(
+            history.kept_bytes(Some("big")) <= budget.app_bytes,
+            "{}",
+            history.kept_bytes(Some("big"))
+        );
+        assert!(history.kept_bytes(None) <= budget.node_bytes);
+        assert!(history.kept_bytes(Some("small")) > 0, "the small app kept its history");
+        // Oldest first: the newest of the big app are still there, its first ones went.
+        let newest = history.log(&ChannelKey::new(Arc::from("big"), ChannelName::parse("c0").unwrap()));
+        assert!(
+            newest.lock().oldest_ms().is_some_and(|ms| ms > 200),
+            "only recent messages are kept"
+        );
+        let oldest = history.log(&ChannelKey::new(Arc::from("big"), ChannelName::parse("c1").unwrap()));
+        let first = oldest.lock().at(1).now_or_never().unwrap().unwrap();
+        assert!(first.is_none(), "the first message of c1 was trimmed");
     }
 }

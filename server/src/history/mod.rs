@@ -5,10 +5,12 @@
 //! messages of a channel form a chain whose breaks show exactly what was lost. The algorithms here
 //! run over a `ChannelReader` (the in-memory log or JetStream); they never deliver anything.
 
+mod budget;
 mod memory;
 mod replay;
 pub mod view;
 
+pub use budget::HistoryBudget;
 pub use memory::{ChannelLog, MemoryHistory};
 pub use replay::{page, plan_start, try_plan_start, Page, PageQuery, StreamStart};
 

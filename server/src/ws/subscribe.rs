@@ -35,6 +35,13 @@ impl Session {
             Err(e) => return self.refuse_subscription(&format!("Invalid channel name: {e}"), Some(&req.channel)),
         };
         let Some(app) = self.app() else { return };
+        let limit = self.state.config.websocket.max_subscriptions;
+        if self.channels.len() >= limit && !self.channels.contains_key(&channel) {
+            let message = format!(
+                "Subscription limit reached: a connection may subscribe to at most {limit} channels; unsubscribe from some first"
+            );
+            return self.refuse_subscription(&message, Some(channel.as_str()));
+        }
         let member = match self.authorize(&app, &channel, &req) {
             Ok(member) => member,
             Err(message) => return self.refuse_subscription(&message, Some(channel.as_str())),

@@ -459,3 +459,45 @@ both_backends!(
     publish_channel_filter,
     a_publish_to_one_channel_is_found_by_the_logs_channel_filter
 );
+
+async fn a_live_stream_ends_when_its_api_token_is_revoked(backend: Backend) {
+    let t = spawn_app(backend).await;
+    let owner = Some(t.owner_token.as_str());
+    let (tenant, app) = tenant_with_app(&t, "acme").await;
+    let (status, made) = t
+        .post(
+            &format!("/tenants/{tenant}/tokens"),
+            owner,
+            json!({ "name": "dash", "role": "tenant_viewer" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["token"].as_str().expect("token").to_string();
+    let token_id = made["api_token"]["id"].as_str().expect("id").to_string();
+    let mut live = t
+        .client
+        .get(t.url(&format!("/apps/{app}/events/live")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(live.status(), 200);
+    let first = tokio::time::timeout(Duration::from_secs(5), live.chunk()).await;
+    assert!(matches!(first, Ok(Ok(Some(_)))), "the stream opens with a comment");
+    assert_eq!(
+        t.delete(&format!("/tenants/{tenant}/tokens/{token_id}"), owner).await.0,
+        204
+    );
+    let ended = async {
+        loop {
+            match live.chunk().await {
+                Ok(Some(_)) => continue, // keep-alives, events
+                _ => return,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), ended)
+        .await
+        .expect("the stream ended after the token was revoked");
+}
+both_backends!(live_stream_revoked, a_live_stream_ends_when_its_api_token_is_revoked);
