@@ -33,9 +33,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a node.
+    /// Run a node. Settings come from built-in defaults, then --config, then HERALD_* variables,
+    /// then flags; see `after_help` for the variables.
+    #[command(after_help = SERVE_ENV_HELP)]
     Serve {
-        /// Address to listen on (default 127.0.0.1:6001).
+        /// Address to listen on (default 127.0.0.1:6001; HERALD_LISTEN).
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
@@ -59,6 +61,27 @@ enum Command {
     /// Print the admin API's OpenAPI document.
     Openapi,
 }
+
+/// The settings `serve` reads from the environment, with their defaults (README: Configuration).
+const SERVE_ENV_HELP: &str = "Environment (HERALD_ + the setting in upper case; also keys of the --config TOML file):
+  HERALD_LISTEN=127.0.0.1:6001          the one port: WebSocket, HTTP API, admin API, console, health
+  HERALD_DATA_DIR=./herald-data         the embedded store and its generated master key
+  HERALD_DATABASE_URL=                  postgres://… puts the control store on Postgres
+  HERALD_MASTER_KEY= HERALD_MASTER_KEY_FILE=  base64 of 32 bytes; required with HERALD_DATABASE_URL
+  HERALD_NATS_URL= HERALD_NATS_PREFIX=herald  NATS URLs make this node a cluster member
+  HERALD_NATS_REPLICAS=1 HERALD_NODE_TIMEOUT=10 HERALD_HISTORY_SIZE=1000 HERALD_HISTORY_MAX_AGE=86400
+  HERALD_DEDUP_WINDOW=120
+  HERALD_ACTIVITY_TIMEOUT=120 HERALD_PONG_TIMEOUT=30 HERALD_MAX_CONNECTIONS=0 HERALD_OUTBOUND_QUEUE=1024
+  HERALD_MAX_MESSAGE_BYTES=262144 HERALD_MAX_SUBSCRIPTIONS_PER_CONNECTION=1000
+  HERALD_SHUTDOWN_GRACE=10 HERALD_APP_REFRESH_MS=500 HERALD_DATABASE_WAIT=60 HERALD_MIGRATE=true
+  HERALD_TRUSTED_PROXIES= HERALD_METRICS_LISTEN= HERALD_REQUEST_BODY_TIMEOUT=10
+  HERALD_TLS_CERT= HERALD_TLS_KEY=      PEM files: the port serves wss:// and https:// (reloaded on SIGHUP)
+  HERALD_HISTORY_MEMORY_BYTES=536870912 HERALD_HISTORY_APP_MEMORY_BYTES=134217728
+  HERALD_EVENT_LOG_MAX_EVENTS=10000 HERALD_EVENT_LOG_MAX_AGE=86400 HERALD_EVENT_LOG_MAX_BYTES=268435456
+  HERALD_WEBHOOK_RETRY_BASE_MS=1000 HERALD_WEBHOOK_ALLOWED_NETWORKS=
+  HERALD_CEILING_PAYLOAD_BYTES=1048576 HERALD_CEILING_HISTORY_MESSAGES=10000 (and the other CEILING_ settings)
+  HERALD_STATS_RETENTION=604800 HERALD_AUDIT_RETENTION=31536000 HERALD_CONSOLE_DIR=
+  HERALD_LOG=info HERALD_LOG_FORMAT=pretty HERALD_LOG_PAYLOAD_PREVIEWS=false";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -99,8 +122,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(default) = &app.created_default_app {
         first_start::announce_default_app(default, addr, &data_dir)?;
     }
-    tracing::info!(%addr, console = %format!("http://{addr}/console/"), "herald listening");
-    first_start::say(&format!("Web console: http://{addr}/console/\n"));
+    let console = format!("{}://{addr}/console/", app.scheme());
+    tracing::info!(%addr, console = %console, "herald listening");
+    first_start::say(&format!("Web console: {console}\n"));
     if app.needs_owner {
         first_start::explain_first_owner(&data_dir, uses_database);
     }
@@ -129,5 +153,22 @@ fn init_logging(config: &Config) {
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SERVE_ENV_HELP;
+
+    /// `serve --help` names every setting's variable, so a new setting cannot go unlisted.
+    #[test]
+    fn serve_help_lists_every_setting() {
+        let settings = serde_json::to_value(herald::config::Settings::default()).expect("settings serialize");
+        for key in settings.as_object().expect("an object").keys() {
+            let variable = format!("HERALD_{}", key.to_ascii_uppercase());
+            let listed = SERVE_ENV_HELP.contains(&variable)
+                || (key.starts_with("ceiling_") && SERVE_ENV_HELP.contains("CEILING_"));
+            assert!(listed, "{variable} is missing from serve --help");
+        }
     }
 }

@@ -16,16 +16,19 @@ use serde_json::json;
 pub enum TenantsCommand {
     /// Create a tenant and print it as JSON.
     Create {
+        /// The tenant's display name (1 to 100 characters).
         #[arg(long)]
         name: String,
+        /// Its short identifier: lower-case letters, digits and '-' (used by --tenant elsewhere).
         #[arg(long)]
         slug: String,
-        /// 0 means unlimited.
+        /// Most apps; 0 means unlimited.
         #[arg(long, default_value_t = 0)]
         max_apps: i64,
-        /// Summed over the tenant's apps; 0 means unlimited.
+        /// Most connections, summed over the tenant's apps; 0 means unlimited.
         #[arg(long, default_value_t = 0)]
         max_connections: i64,
+        /// Most messages published per day (UTC), over the tenant's apps; 0 means unlimited.
         #[arg(long, default_value_t = 0)]
         max_messages_per_day: i64,
     },
@@ -37,12 +40,13 @@ pub enum TenantsCommand {
 pub enum AdminsCommand {
     /// Create an admin. The password is read from stdin when piped, else generated and printed once.
     Create {
+        /// The admin's email address (how it signs in).
         #[arg(long)]
         email: String,
-        /// owner, tenant_admin or tenant_viewer.
+        /// owner (everything), tenant_admin (one tenant) or tenant_viewer (one tenant, read-only).
         #[arg(long)]
         role: String,
-        /// The tenant's slug (tenant_admin and tenant_viewer only).
+        /// The tenant's slug (tenant_admin and tenant_viewer only; none for owners).
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -52,15 +56,19 @@ pub enum AdminsCommand {
 pub enum AppsCommand {
     /// Create an app and print it as JSON; credentials not given are generated.
     Create {
-        /// The tenant's slug (default: the "default" tenant).
+        /// The tenant's slug (default: the "default" tenant, created when missing).
         #[arg(long)]
         tenant: Option<String>,
+        /// The app's display name.
         #[arg(long)]
         name: String,
+        /// The app id the Pusher SDKs are configured with (default: generated digits).
         #[arg(long)]
         id: Option<String>,
+        /// The first key, as clients connect with it (default: generated).
         #[arg(long)]
         key: Option<String>,
+        /// The first key's secret, as servers sign with it (default: generated; shown once).
         #[arg(long)]
         secret: Option<String>,
         #[command(flatten)]
@@ -68,11 +76,13 @@ pub enum AppsCommand {
     },
     /// Print every app (of one tenant, with --tenant) as a JSON array.
     List {
+        /// Only this tenant's apps (its slug; default: every tenant's).
         #[arg(long)]
         tenant: Option<String>,
     },
     /// Change an app's settings; running nodes apply them within a second.
     Update {
+        /// The app's id.
         id: String,
         #[command(flatten)]
         settings: SettingsArgs,
@@ -81,43 +91,49 @@ pub enum AppsCommand {
 
 #[derive(Args)]
 pub struct SettingsArgs {
+    /// Accept connections and publishes (default true; false closes connections with 4003).
     #[arg(long, value_name = "BOOL")]
     enabled: Option<bool>,
-    /// 0 means unlimited.
+    /// Most concurrent connections of the app (default 0: unlimited).
     #[arg(long)]
     max_connections: Option<u32>,
+    /// Let clients send client-* events on private and presence channels (default false).
     #[arg(long, value_name = "BOOL")]
     client_events: Option<bool>,
-    /// Client events per second per connection.
+    /// Client events per second per connection (default 10; above it 4301).
     #[arg(long)]
     client_event_rate: Option<u32>,
+    /// Members of one presence channel (default 100).
     #[arg(long)]
     max_presence_members: Option<u32>,
+    /// Bytes of a presence member's user_info (default 1024).
     #[arg(long)]
     max_presence_member_bytes: Option<u32>,
+    /// Bytes of an event's data (default 10240; above it 413).
     #[arg(long)]
     max_payload_bytes: Option<u32>,
+    /// Send pusher_internal:subscription_count to subscribers (default false).
     #[arg(long, value_name = "BOOL")]
     subscription_count: Option<bool>,
-    /// Seconds a cache channel keeps its last event.
+    /// Seconds a cache channel keeps its last event (default 1800).
     #[arg(long)]
     cache_ttl: Option<u32>,
-    /// Comma-separated origins allowed to connect; empty allows any.
+    /// Comma-separated origins allowed to connect (default: empty, any).
     #[arg(long)]
     allowed_origins: Option<String>,
-    /// Messages kept per channel for resume, rewind and the history API.
+    /// Messages kept per channel for resume, rewind and the history API (default 100).
     #[arg(long)]
     history_max_messages: Option<u32>,
-    /// Seconds a message is kept for resume, rewind and the history API.
+    /// Seconds a message is kept for resume, rewind and the history API (default 86400).
     #[arg(long)]
     history_max_age: Option<u32>,
-    /// Seconds a publish's idempotency key is remembered.
+    /// Seconds a publish's idempotency key is remembered (default 120).
     #[arg(long)]
     idempotency_window: Option<u32>,
-    /// Lifecycle events of publishes show the start of the payload.
+    /// Lifecycle events of publishes show the start of the payload (default true).
     #[arg(long, value_name = "BOOL")]
     log_payload_previews: Option<bool>,
-    /// Webhook endpoints as JSON, replacing the app's: '[{"url":"https://…","events":["channel_occupied"],"channel_prefix":"presence-"}]'.
+    /// Webhook endpoints as JSON, replacing the app's (default: none): '[{"url":"https://…","events":["channel_occupied"],"channel_prefix":"presence-"}]'.
     #[arg(long, value_name = "JSON", value_parser = parse_webhooks)]
     webhooks: Option<WebhooksArg>,
 }

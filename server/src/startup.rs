@@ -11,6 +11,7 @@ use crate::apps::AppDirectory;
 use crate::cluster::ClusterError;
 use crate::config::Config;
 use crate::http::starting::{answer_while, StartingStatus};
+use crate::http::tls::{Certificate, Peers, TlsError};
 use crate::hub::{Hub, Observers};
 use crate::lifecycle::LifecycleLog;
 use crate::metrics::Metrics;
@@ -33,6 +34,8 @@ pub enum StartupError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Open(#[from] OpenError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -64,7 +67,12 @@ pub async fn default_tenant(store: &dyn ControlStore) -> Result<Tenant, StoreErr
 
 /// A node, bound and ready to serve.
 pub struct Application {
+    /// The port the node's HTTP server accepts on (a loopback one behind the TLS front with TLS).
     listener: TcpListener,
+    /// With TLS: the public port's listener, the certificate, and the relayed connections' clients.
+    tls: Option<TlsFront>,
+    /// `/metrics` on a port of its own (`metrics_listen`), when configured.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     /// The app created because the store was empty, to show its credentials once.
     pub created_default_app: Option<AppWithKeys>,
@@ -77,9 +85,25 @@ impl Application {
         // Bound first: while the store is opened (a database may take a while to answer), the port
         // already says what the node waits for.
         let addr = config.server.listen;
-        let listener = TcpListener::bind(addr)
+        let public = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Listen { addr, source })?;
+        let (listener, tls) = match &config.server.tls {
+            None => (public, None),
+            Some(files) => {
+                let certificate = Certificate::load(&files.cert, &files.key)?;
+                let internal = SocketAddr::from(([127, 0, 0, 1], 0));
+                let plain = TcpListener::bind(internal)
+                    .await
+                    .map_err(|source| StartupError::Listen { addr: internal, source })?;
+                let front = TlsFront {
+                    public,
+                    certificate,
+                    peers: Peers::default(),
+                };
+                (plain, Some(front))
+            }
+        };
         let status = StartingStatus::default();
         *status.lock() = "opening the control store".into();
         let report = |why: &str| *status.lock() = why.to_string();
@@ -134,6 +158,14 @@ impl Application {
         spawn_cache_sweeper(hub.clone(), shutdown.clone());
         crate::housekeeping::spawn(store.clone(), config.store.audit_retention, shutdown.clone());
         spawn_session_closer(hub.clone(), shutdown.clone());
+        let metrics_listener = match config.server.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let state = AppState {
             config: Arc::new(config),
             apps,
@@ -149,28 +181,72 @@ impl Application {
         };
         Ok(Application {
             listener,
+            tls,
+            metrics_listener,
             state,
             created_default_app,
             needs_owner,
         })
     }
 
+    /// The public address (the TLS front's with TLS).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.tls {
+            Some(front) => front.public.local_addr(),
+            None => self.listener.local_addr(),
+        }
+    }
+
+    /// `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        match self.tls {
+            Some(_) => "https",
+            None => "http",
+        }
     }
 
     /// Serves until shutdown, then waits (bounded) for WebSocket sessions to close with 4200.
     pub async fn run(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
         let grace = self.state.config.server.shutdown_grace;
+        if let Some(listener) = self.metrics_listener {
+            let (router, stop) = (crate::http::metrics_router(self.state.clone()), shutdown.clone());
+            tokio::spawn(async move {
+                let stopping = async move { stop.stopping().await };
+                let _ = axum::serve(listener, router).with_graceful_shutdown(stopping).await;
+            });
+        }
+        let relayed = match self.tls {
+            Some(front) => {
+                let plain = self.listener.local_addr()?;
+                let peers = front.peers.clone();
+                let stop = shutdown.clone();
+                tokio::spawn(crate::http::tls::run_front(
+                    front.public,
+                    plain,
+                    front.certificate,
+                    front.peers,
+                    stop,
+                ));
+                Some(peers)
+            }
+            None => None,
+        };
         let router = crate::http::router(self.state);
-        let stopped = crate::http::serve(self.listener, router, shutdown.clone(), grace).await;
+        let stopped = crate::http::serve(self.listener, router, relayed, shutdown.clone(), grace).await;
         // Sessions and HTTP requests drain within the same grace period.
         if !shutdown.drain(grace.saturating_sub(stopped.elapsed())).await {
             tracing::warn!("some sessions did not close within the shutdown grace period");
         }
         Ok(())
     }
+}
+
+/// The public port of a node with TLS.
+struct TlsFront {
+    public: TcpListener,
+    certificate: Arc<Certificate>,
+    peers: Peers,
 }
 
 /// On a store with no app and no tenant but the default one, creates the default app.

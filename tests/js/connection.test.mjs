@@ -222,3 +222,12 @@ test('a node whose database does not answer waits for it, says so on /readyz, th
   assert.match(output, new RegExp(`127\\.0\\.0\\.1:${dead}.*did not answer for 3 s`), output);
   assert.ok(!output.includes('secret-pw'), 'the password stays out of the output');
 });
+
+test('with metrics_listen, /metrics is served there only', async (t) => {
+  const port = await freePort();
+  const h = await startHerald(t, { env: { HERALD_METRICS_LISTEN: `127.0.0.1:${port}` } });
+  assert.equal((await fetch(`${h.url}/metrics`)).status, 404, 'not on the public port');
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /herald_/);
+});

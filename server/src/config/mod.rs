@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::history::HistoryBudget;
+
 /// Everything a node needs to start, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +28,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// Ceilings over what apps may set.
     pub app_ceilings: AppCeilings,
+    /// Memory the embedded history may hold (a single node; a cluster's history is in JetStream).
+    pub history_budget: HistoryBudget,
     pub stats: StatsConfig,
     pub log: LogConfig,
 }
@@ -45,6 +49,17 @@ pub struct ServerConfig {
     pub console_dir: Option<PathBuf>,
     /// How long a request body may take to arrive (plus a second per 8 KiB it announces).
     pub request_body_timeout: Duration,
+    /// A port of its own for `/metrics` (then the public port does not answer it).
+    pub metrics_listen: Option<SocketAddr>,
+    /// TLS on the one port (`wss://`, `https://`), when a certificate is given.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// What each WebSocket connection gets.
@@ -58,6 +73,8 @@ pub struct WebSocketConfig {
     pub outbound_queue: usize,
     /// Largest message from a client, in bytes.
     pub max_message_bytes: usize,
+    /// Channels one connection may be subscribed to at once.
+    pub max_subscriptions: usize,
 }
 
 /// The control store.

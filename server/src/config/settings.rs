@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::history::HistoryBudget;
+
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use super::{
     AppCeilings, ClusterConfig, Config, ConfigError, EventLogConfig, HistoryConfig, LogConfig, ServerConfig,
-    StatsConfig, StoreConfig, WebSocketConfig, WebhookConfig,
+    StatsConfig, StoreConfig, TlsFiles, WebSocketConfig, WebhookConfig,
 };
 
 /// How the process log is written.
@@ -55,6 +57,19 @@ pub struct Settings {
     pub migrate: bool,
     /// Seconds to keep retrying a control database that does not answer at start.
     pub database_wait: u64,
+    /// Bytes of messages the embedded history may keep in all, and per app (past them the oldest
+    /// go first; the largest app's when the node is over).
+    pub history_memory_bytes: usize,
+    pub history_app_memory_bytes: usize,
+    /// A PEM certificate chain and its key: the port then serves TLS (`wss://`, `https://`),
+    /// reloaded on SIGHUP and when the files change.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9090), not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Channels one connection may be subscribed to at once (a refused subscribe gets a
+    /// `pusher:error` saying so).
+    pub max_subscriptions_per_connection: usize,
     /// Seconds a request body may take to arrive (plus one per 8 KiB it announces); 408 after.
     pub request_body_timeout: u64,
     /// Seconds audit entries are kept (pruned hourly).
@@ -141,6 +156,12 @@ impl Default for Settings {
             database_wait: 60,
             audit_retention: 365 * 24 * 3600,
             request_body_timeout: 10,
+            max_subscriptions_per_connection: 1000,
+            metrics_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            history_memory_bytes: HistoryBudget::default().node_bytes,
+            history_app_memory_bytes: HistoryBudget::default().app_bytes,
             activity_timeout: 120,
             pong_timeout: 30,
             max_connections: 0,
@@ -258,12 +279,27 @@ impl Settings {
                 trusted_proxies,
                 console_dir: self.console_dir,
                 request_body_timeout: Duration::from_secs(positive("request_body_timeout", self.request_body_timeout)?),
+                metrics_listen: self.metrics_listen,
+                tls: match (self.tls_cert, self.tls_key) {
+                    (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(ConfigError::new(
+                            "tls_cert",
+                            "tls_cert and tls_key go together: give both or neither",
+                        ))
+                    }
+                },
             },
             websocket: WebSocketConfig {
                 activity_timeout: Duration::from_secs(positive("activity_timeout", self.activity_timeout)?),
                 pong_timeout: Duration::from_secs(positive("pong_timeout", self.pong_timeout)?),
                 outbound_queue: positive("outbound_queue", self.outbound_queue as u64)? as usize,
                 max_message_bytes: self.max_message_bytes,
+                max_subscriptions: positive(
+                    "max_subscriptions_per_connection",
+                    self.max_subscriptions_per_connection as u64,
+                )? as usize,
             },
             store: StoreConfig {
                 data_dir: self.data_dir,
@@ -288,6 +324,10 @@ impl Settings {
                     .iter()
                     .map(|n| parse_network("webhook_allowed_networks", n))
                     .collect::<Result<_, _>>()?,
+            },
+            history_budget: HistoryBudget {
+                node_bytes: positive("history_memory_bytes", self.history_memory_bytes as u64)? as usize,
+                app_bytes: positive("history_app_memory_bytes", self.history_app_memory_bytes as u64)? as usize,
             },
             app_ceilings: AppCeilings {
                 connections: self.ceiling_connections,

@@ -13,6 +13,7 @@ pub(crate) mod history;
 mod serve;
 mod signed;
 pub mod starting;
+pub mod tls;
 mod users;
 
 pub use error::ApiError;
@@ -25,8 +26,19 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 use crate::ws;
 
+/// The router of the optional metrics listener: `/metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(health::metrics)).with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
+    // With a metrics listener of its own, the public port does not answer /metrics.
+    let metrics = match state.config.server.metrics_listen {
+        None => Router::new().route("/metrics", get(health::metrics)),
+        Some(_) => Router::new(),
+    };
     Router::new()
+        .merge(metrics)
         .route("/app/{key}", get(ws::upgrade))
         .route("/apps/{app_id}/events", post(events::trigger))
         .route("/apps/{app_id}/batch_events", post(events::batch))
@@ -48,7 +60,6 @@ pub fn router(state: AppState) -> Router {
         .route("/clients/pusher-js-resume.mjs", get(clients::pusher_js_resume))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .merge(console::router(state.config.server.console_dir.clone()))
         .fallback(ws::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -20,12 +20,20 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
+use super::tls::Peers;
 use crate::shutdown::Shutdown;
 
 /// Serves `router` on `listener` until shutdown, then stops listening and lets the connections finish
 /// their requests (idle keep-alive connections close at once), waiting until `grace` has passed
 /// since the shutdown began. Returns when the shutdown began.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown, grace: Duration) -> Instant {
+/// `relayed` names the real client of connections relayed by the TLS front (`tls`).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    relayed: Option<Peers>,
+    shutdown: Shutdown,
+    grace: Duration,
+) -> Instant {
     let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -34,6 +42,8 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown, gr
         };
         match accepted {
             Ok((stream, peer)) => {
+                let relayed_from = relayed.as_ref().and_then(|p| p.get(&peer.port()).map(|a| *a));
+                let peer = relayed_from.filter(|_| peer.ip().is_loopback()).unwrap_or(peer);
                 connections.spawn(serve_connection(stream, peer, router.clone(), shutdown.clone()));
             }
             // Out of file descriptors, or the like: new connections wait, live ones go on.
