@@ -12,6 +12,8 @@ pub mod config;
 pub mod connections;
 pub mod history;
 pub mod housekeeping;
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 pub mod http;
 pub mod hub;
 pub mod lifecycle;

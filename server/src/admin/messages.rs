@@ -87,15 +87,19 @@ pub async fn publish_message(
     Ok(Json(published))
 }
 
-async fn send(state: &AppState, app: &App, req: PublishMessage) -> Result<PublishedMessage, PublishError> {
-    let request = EventRequest {
+/// The console's publish as the Pusher HTTP API's request, so both are validated alike.
+pub(crate) fn event_request(req: PublishMessage) -> EventRequest {
+    EventRequest {
         name: Some(req.name),
         data: Some(Value::String(req.data)),
         channels: Some(req.channels),
         socket_id: req.socket_id,
         ..Default::default()
-    };
-    let event = validate(app, request)?;
+    }
+}
+
+async fn send(state: &AppState, app: &App, req: PublishMessage) -> Result<PublishedMessage, PublishError> {
+    let event = validate(app, event_request(req))?;
     take_quota(&state.apps, &state.quota, app, &[&event])?;
     let positions = publish(&state.publisher, app, &event).await?;
     let channels = event

@@ -21,7 +21,7 @@ pub(crate) mod messages;
 pub mod password;
 mod refresh_cookie;
 pub(crate) mod session;
-mod settings_check;
+pub(crate) mod settings_check;
 pub(crate) mod stats;
 pub(crate) mod tenants;
 pub(crate) mod webhooks;

@@ -169,7 +169,7 @@ pub async fn login(
 
 /// An email address as a login takes it: checked before anything is looked up, remembered or
 /// audited, so unauthenticated input is bounded.
-fn check_email(email: &str) -> Result<(), AdminError> {
+pub(crate) fn check_email(email: &str) -> Result<(), AdminError> {
     let shaped = email
         .split_once('@')
         .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace));

@@ -15,12 +15,7 @@ const MAX_ORIGINS: usize = 100;
 
 /// Checks a request's settings against the installation's ceilings and egress policy.
 pub async fn check(ceilings: &AppCeilings, egress: &EgressPolicy, patch: &SettingsPatch) -> Result<(), AdminError> {
-    check_ceilings(ceilings, patch)?;
-    check_origins(patch)?;
-    for (i, endpoint) in patch.webhooks.iter().flatten().enumerate() {
-        let field = format!("settings.webhooks[{i}].url");
-        let url = reqwest::Url::parse(endpoint.url.as_str()).map_err(|e| AdminError::bad(&field, e.to_string()))?;
-        egress.check_url(&url).map_err(|e| refused(&field, e))?;
+    for (field, url) in check_sync(ceilings, egress, patch)? {
         let host = url.host_str().unwrap_or_default().to_string();
         let port = url.port_or_known_default().unwrap_or(80);
         // A name that does not resolve now may later: the delivery checks what it resolves to then.
@@ -33,6 +28,25 @@ pub async fn check(ceilings: &AppCeilings, egress: &EgressPolicy, patch: &Settin
             .map_err(|e| refused(&field, e))?;
     }
     Ok(())
+}
+
+/// The checks that need no name resolution; gives back each webhook URL with its field name, for
+/// the check of what it resolves to.
+pub(crate) fn check_sync(
+    ceilings: &AppCeilings,
+    egress: &EgressPolicy,
+    patch: &SettingsPatch,
+) -> Result<Vec<(String, reqwest::Url)>, AdminError> {
+    check_ceilings(ceilings, patch)?;
+    check_origins(patch)?;
+    let mut urls = Vec::new();
+    for (i, endpoint) in patch.webhooks.iter().flatten().enumerate() {
+        let field = format!("settings.webhooks[{i}].url");
+        let url = reqwest::Url::parse(endpoint.url.as_str()).map_err(|e| AdminError::bad(&field, e.to_string()))?;
+        egress.check_url(&url).map_err(|e| refused(&field, e))?;
+        urls.push((field, url));
+    }
+    Ok(urls)
 }
 
 fn refused(field: &str, e: Refused) -> AdminError {
