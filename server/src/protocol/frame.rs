@@ -105,6 +105,9 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
                 .clone()
                 .ok_or_else(|| FrameError::NoChannel(env.event.clone()))?;
             let data = env.data.unwrap_or_else(|| raw("{}"));
+            // Relayed as sent, so it must be JSON every subscriber's parser reads: serde_json's
+            // raw values accept numbers no parser can hold (1e999), which strict clients refuse.
+            serde_json::from_str::<Value>(data.get()).map_err(|e| FrameError::Json(format!("data: {e}")))?;
             Ok(ClientFrame::ClientEvent {
                 event: env.event,
                 channel,
@@ -333,6 +336,13 @@ mod tests {
             ClientFrame::ClientEvent { data, .. } => assert_eq!(data.get(), r#"{"a":[1,2]}"#),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Found by the `client_frame` fuzz target: a number no parser can hold was relayed as sent.
+    #[test]
+    fn client_event_data_with_a_number_out_of_range_is_refused() {
+        let frame = r#"{"event":"client-typing","channel":"private-a","data":{"x":[1333e333373381]}}"#;
+        assert!(matches!(parse(frame), Err(FrameError::Json(m)) if m.contains("out of range")));
     }
 
     #[test]

@@ -18,5 +18,6 @@ mod openapi;
 mod store_contract;
 mod store_open;
 mod store_outage;
+mod token_table;
 mod webhook_egress;
 mod webhook_store;
