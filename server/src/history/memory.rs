@@ -17,6 +17,10 @@ use super::{ChannelReader, HistoryError, Position, Retention};
 use crate::channel_key::ChannelKey;
 use crate::message::ChannelMessage;
 
+/// Idempotency keys one channel remembers at most (within their window): past it, the oldest are
+/// forgotten first, so a publisher cannot grow a channel's memory with endless new keys.
+pub const MAX_KEYS: usize = 10_000;
+
 /// One channel's history.
 #[derive(Default)]
 pub struct ChannelLog {
@@ -62,14 +66,27 @@ impl ChannelLog {
             self.pop_oldest();
         }
         if let Some((key, window_ms)) = key {
-            if self.seen.len() >= 1024 {
-                self.seen.retain(|_, (_, exp)| *exp > now);
+            if self.seen.len() >= MAX_KEYS {
+                self.forget_keys(now);
             }
             self.seen.insert(key.to_string(), (self.serial, now + window_ms));
         }
         Position {
             epoch,
             serial: self.serial,
+        }
+    }
+
+    /// Forgets expired idempotency keys and, when most are still live, the oldest fifth, so a
+    /// channel's keys stay bounded and the sweep runs once per thousands of keyed publishes.
+    fn forget_keys(&mut self, now: i64) {
+        self.seen.retain(|_, (_, exp)| *exp > now);
+        if self.seen.len() >= MAX_KEYS * 9 / 10 {
+            let mut serials: Vec<u64> = self.seen.values().map(|(serial, _)| *serial).collect();
+            let cut = serials.len() - MAX_KEYS * 8 / 10;
+            let (_, oldest_kept, _) = serials.select_nth_unstable(cut);
+            let oldest_kept = *oldest_kept;
+            self.seen.retain(|_, (serial, _)| *serial >= oldest_kept);
         }
     }
 
@@ -322,6 +339,26 @@ mod tests {
         log.append(7, &mut m, KEEP, Some(("k", 500)));
         assert_eq!(log.seen("k", 1_200), Some(1));
         assert_eq!(log.seen("k", 1_600), None);
+    }
+
+    #[test]
+    fn a_channel_remembers_at_most_max_keys_and_forgets_the_oldest_first() {
+        let mut log = ChannelLog::default();
+        for i in 0..MAX_KEYS * 3 {
+            let mut m = ChannelMessage::new(
+                Arc::from("app"),
+                ChannelName::parse("c").unwrap(),
+                "e".into(),
+                MessageData::Text("x".into()),
+                Origin::Api,
+            );
+            m.published_ms = 1_000;
+            log.append(7, &mut m, KEEP, Some((&format!("k{i}"), 3_600_000)));
+            assert!(log.seen.len() <= MAX_KEYS);
+        }
+        let last = format!("k{}", MAX_KEYS * 3 - 1);
+        assert_eq!(log.seen(&last, 2_000), Some((MAX_KEYS * 3) as u64), "the newest key is kept");
+        assert_eq!(log.seen("k0", 2_000), None, "the oldest was forgotten");
     }
 
     #[test]
