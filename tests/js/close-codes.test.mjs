@@ -144,6 +144,23 @@ test('4100: node over capacity (HERALD_MAX_CONNECTIONS), across apps', {
   await expectRefusal(h.rawSocket(), 4100);
 });
 
+test('4100: too many connections from one address (HERALD_MAX_CONNECTIONS_PER_ADDRESS); other addresses go on', {
+  skip: clusterSkip('the limit is per node; the connections go to three nodes'),
+}, async (t) => {
+  const h = await startHerald(t, { env: { HERALD_MAX_CONNECTIONS_PER_ADDRESS: '2' } });
+  const first = await h.rawConnected(undefined, { localAddress: '127.0.0.1' });
+  await h.rawConnected(undefined, { localAddress: '127.0.0.1' });
+  await expectRefusal(h.rawSocket(undefined, { localAddress: '127.0.0.1' }), 4100);
+  await h.rawConnected(undefined, { localAddress: '127.0.0.2' });
+  first.close();
+  await eventually(async () => {
+    const sock = h.rawSocket(undefined, { localAddress: '127.0.0.1' });
+    const f = await sock.next((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
+    if (f.event !== 'pusher:connection_established') sock.close();
+    return f.event === 'pusher:connection_established';
+  }, { what: 'a place for the address once one of its connections closed' });
+});
+
 test('pusher-js connected to a healthy app is unaffected by refusals of others', async (t) => {
   const h = await startHerald(t, { app: { maxConnections: 1 } });
   const client = h.pusherClient();

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Connections on this node (4100 above it); 0 means unlimited.
     pub max_connections: usize,
+    /// Connections on this node from one client address (4100 above it); 0 means unlimited.
+    pub max_connections_per_address: usize,
     /// How long sessions get to close on shutdown.
     pub shutdown_grace: Duration,
     /// Proxies whose `X-Forwarded-For` names the client.

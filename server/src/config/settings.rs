@@ -80,6 +80,7 @@ pub struct Settings {
     pub pong_timeout: u64,
     /// Most connections on this node (4100 above it); 0 means unlimited.
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
     /// Frames a connection may have queued before it is closed as too slow (4100).
     pub outbound_queue: usize,
     /// Largest WebSocket message accepted from a client, in bytes (close 1009 above it).
@@ -165,6 +166,7 @@ impl Default for Settings {
             activity_timeout: 120,
             pong_timeout: 30,
             max_connections: 0,
+            max_connections_per_address: 0,
             outbound_queue: 1024,
             max_message_bytes: 256 * 1024,
             shutdown_grace: 10,
@@ -275,6 +277,7 @@ impl Settings {
             server: ServerConfig {
                 listen: self.listen,
                 max_connections: self.max_connections,
+                max_connections_per_address: self.max_connections_per_address,
                 shutdown_grace: Duration::from_secs(self.shutdown_grace),
                 trusted_proxies,
                 console_dir: self.console_dir,

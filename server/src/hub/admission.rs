@@ -15,7 +15,13 @@ impl Hub {
         if limits.node > 0 && self.total.load(Ordering::Relaxed) >= limits.node {
             return Err(CloseCode::OverCapacity);
         }
-        // Lock order: tenant, then app. Both counts move together or not at all.
+        // Lock order: address, tenant, then app. The counts move together or not at all.
+        let mut address = conn.meta.remote.map(|ip| self.per_address.entry(ip).or_insert(0));
+        if let Some(count) = address.as_deref() {
+            if limits.address > 0 && *count >= limits.address {
+                return Err(CloseCode::OverCapacity);
+            }
+        }
         let mut tenant = self.per_tenant.entry(conn.tenant_id.clone()).or_insert(0);
         let mut app = self.per_app.entry(conn.app_id.clone()).or_insert(0);
         let (app_elsewhere, tenant_elsewhere) = limits.elsewhere;
@@ -26,6 +32,9 @@ impl Hub {
         }
         *app += 1;
         *tenant += 1;
+        if let Some(count) = address.as_deref_mut() {
+            *count += 1;
+        }
         self.total.fetch_add(1, Ordering::Relaxed);
         self.live.insert(conn.socket_id.clone(), conn.clone());
         Ok(())
@@ -41,6 +50,13 @@ impl Hub {
             if let Some(mut count) = map.get_mut(key) {
                 *count = count.saturating_sub(1);
             }
+        }
+        if let Some(ip) = conn.meta.remote {
+            // An address without connections is forgotten, so the map holds only live addresses.
+            self.per_address.remove_if_mut(&ip, |_, count| {
+                *count = count.saturating_sub(1);
+                *count == 0
+            });
         }
         self.total.fetch_sub(1, Ordering::Relaxed);
         let t = conn.traffic_totals();

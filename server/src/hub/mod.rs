@@ -26,6 +26,7 @@ pub use users::UserRegistry;
 pub use wire::Frame;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct Hub {
     live: DashMap<SocketId, Arc<Connection>>,
     per_app: DashMap<Arc<str>, usize>,
     per_tenant: DashMap<Arc<str>, usize>,
+    /// Live connections per client address (only while `Limits::address` is set, it is checked).
+    per_address: DashMap<IpAddr, usize>,
     total: AtomicUsize,
     /// Messages and bytes in and out of the connections that have ended (live ones are summed when
     /// asked).
@@ -99,6 +102,8 @@ pub type HubEvents = mpsc::UnboundedReceiver<HubEvent>;
 /// Connection limits to check on admission; 0 means unlimited.
 pub struct Limits {
     pub node: usize,
+    /// Connections from one client address on this node.
+    pub address: usize,
     pub app: usize,
     pub tenant: usize,
     /// Connections of the app and of the tenant on other nodes (as last reported).
@@ -122,6 +127,7 @@ impl Hub {
             live: DashMap::new(),
             per_app: DashMap::new(),
             per_tenant: DashMap::new(),
+            per_address: DashMap::new(),
             total: AtomicUsize::new(0),
             ended_traffic: Default::default(),
             delivered: PerAppCounter::default(),

@@ -192,6 +192,7 @@ fn accept(state: &AppState, request: &ConnectRequest) -> Result<(KeyEntry, Arc<C
         .unwrap_or(0);
     let limits = Limits {
         node: state.config.server.max_connections,
+        address: state.config.server.max_connections_per_address,
         app: app.settings.max_connections as usize,
         tenant: tenant_limit.max(0) as usize,
         elsewhere: state.nodes.connections_elsewhere(&app.id, &app.tenant_id),
