@@ -65,24 +65,25 @@ impl Bus for LocalBus {
     }
 
     async fn attach(&self, key: &ChannelKey, from: Option<StartFrom>, retention: Retention, attach: Attach) {
-        let log = self.history.log(key);
-        let log = log.lock();
-        let planned = plan_start(&*log, self.history.epoch(), log.serial(), from, retention, unix_ms());
-        // Reading the in-memory log never waits, so the plan is ready at once.
-        let start = planned.now_or_never().unwrap_or_else(|| {
-            let current = Position {
-                epoch: self.history.epoch(),
-                serial: log.serial(),
-            };
-            StreamStart::at(current, from.map(|_| NotRecovered::Unavailable))
+        let epoch = self.history.epoch();
+        self.history.with_log(key, |log| {
+            let planned = plan_start(log, epoch, log.serial(), from, retention, unix_ms());
+            // Reading the in-memory log never waits, so the plan is ready at once.
+            let start = planned.now_or_never().unwrap_or_else(|| {
+                let current = Position {
+                    epoch,
+                    serial: log.serial(),
+                };
+                StreamStart::at(current, from.map(|_| NotRecovered::Unavailable))
+            });
+            attach(start);
         });
-        attach(start);
     }
 
     async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError> {
-        let log = self.history.log(key);
-        let log = log.lock();
-        let read = page(&*log, log.serial(), query, retention, unix_ms()).now_or_never();
+        let read = self.history.with_log(key, |log| {
+            page(log, log.serial(), query, retention, unix_ms()).now_or_never()
+        });
         let mut page = read.transpose()?.unwrap_or_default();
         page.epoch = self.history.epoch();
         Ok(page)

@@ -9,6 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
@@ -219,7 +220,29 @@ impl MemoryHistory {
         dropped
     }
 
-    /// The log of a channel, created empty on first use.
+    /// Runs `read` on a channel's log under its lock. A channel that has none (nothing was ever
+    /// stored in it) is read as an empty log without creating one, so subscribing to or asking
+    /// after endless channel names costs no memory; meanwhile its slot in the map stays locked,
+    /// so a first publish to it waits until `read` is done (an attach keeps its place in the order).
+    pub fn with_log<T>(&self, key: &ChannelKey, read: impl FnOnce(&ChannelLog) -> T) -> T {
+        let found = self.channels.get(key).map(|log| log.value().clone());
+        let log = match found {
+            Some(log) => log,
+            None => match self.channels.entry(key.clone()) {
+                Entry::Occupied(found) => found.get().clone(),
+                Entry::Vacant(_slot_locked) => return read(&ChannelLog::default()),
+            },
+        };
+        let log = log.lock();
+        read(&log)
+    }
+
+    /// Channels that have a log.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// The log of a channel, created empty on first use (a publish).
     pub fn log(&self, key: &ChannelKey) -> Arc<Mutex<ChannelLog>> {
         if let Some(log) = self.channels.get(key) {
             return log.clone();
@@ -342,6 +365,19 @@ mod tests {
     }
 
     #[test]
+    fn reading_a_channel_without_messages_keeps_no_log() {
+        let history = MemoryHistory::new(HistoryBudget::default());
+        let key = |name: &str| ChannelKey::of(&Arc::from("app"), &ChannelName::parse(name).unwrap());
+        for i in 0..1000 {
+            assert_eq!(history.with_log(&key(&format!("c{i}")), |log| log.serial()), 0);
+        }
+        assert_eq!(history.channel_count(), 0, "subscribing to names costs nothing");
+        history.log(&key("c1"));
+        assert_eq!(history.with_log(&key("c1"), |log| log.serial()), 0);
+        assert_eq!(history.channel_count(), 1, "a publish made one");
+    }
+
+    #[test]
     fn a_channel_remembers_at_most_max_keys_and_forgets_the_oldest_first() {
         let mut log = ChannelLog::default();
         for i in 0..MAX_KEYS * 3 {
@@ -357,7 +393,11 @@ mod tests {
             assert!(log.seen.len() <= MAX_KEYS);
         }
         let last = format!("k{}", MAX_KEYS * 3 - 1);
-        assert_eq!(log.seen(&last, 2_000), Some((MAX_KEYS * 3) as u64), "the newest key is kept");
+        assert_eq!(
+            log.seen(&last, 2_000),
+            Some((MAX_KEYS * 3) as u64),
+            "the newest key is kept"
+        );
         assert_eq!(log.seen("k0", 2_000), None, "the oldest was forgotten");
     }
 
