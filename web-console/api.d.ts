@@ -774,7 +774,7 @@ export interface components {
         };
         ChangePassword: {
             current_password: string;
-            /** @description At least 12 characters, not all spaces. */
+            /** @description 12 to 1024 characters, not only spaces. */
             new_password: string;
         };
         /** @description One channel: occupied or not. */
@@ -846,16 +846,18 @@ export interface components {
             version?: string | null;
         };
         CreateAdmin: {
+            /** @description An address (`local@domain.tld`) of at most 254 characters, unique; kept lower-case. */
             email: string;
-            /** @description At least 12 characters; generated and returned once when left out. */
+            /** @description 12 to 1024 characters, not only spaces; generated and returned once when left out. */
             password?: string | null;
             role: components["schemas"]["Role"];
-            /** @description Required for tenant roles when an owner creates the admin at `/admins`. */
+            /** @description Required for tenant roles when an owner creates the admin at `/admins`; none for owners. */
             tenant_id?: string | null;
         };
         CreateApp: {
-            /** @description Generated (7 digits) when left out. */
+            /** @description 1 to 64 characters of `[A-Za-z0-9_-]`, unique; generated (7 digits) when left out. */
             id?: string | null;
+            /** @description 1 to 100 characters once trimmed. */
             name: string;
             settings?: null | components["schemas"]["SettingsPatch"];
         };
@@ -865,23 +867,29 @@ export interface components {
              * @description Unix seconds after which the key stops working.
              */
             expires_at?: number | null;
+            /** @description At most 100 characters. */
             label?: string;
         };
         CreateTenant: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description 0 (the default) means unlimited.
+             */
             max_apps?: number;
             /** Format: int64 */
             max_connections?: number;
             /** Format: int64 */
             max_messages_per_day?: number;
+            /** @description 1 to 100 characters once trimmed. */
             name: string;
-            /** @description 1 to 63 characters of `[a-z0-9-]`; unique. */
+            /** @description 1 to 63 characters of `[a-z0-9-]`, not starting or ending with `-`; unique. */
             slug: string;
         };
         CreateToken: {
+            /** @description 1 to 100 characters once trimmed. */
             name: string;
-            /** @description tenant_admin or tenant_viewer. */
-            role: components["schemas"]["Role"];
+            /** @enum {string} */
+            role: "tenant_admin" | "tenant_viewer";
         };
         CreatedAdmin: {
             admin: components["schemas"]["Admin"];
@@ -1052,7 +1060,9 @@ export interface components {
             user_id?: string | null;
         };
         LoginRequest: {
+            /** @description An address (`local@domain`) of at most 254 characters. */
             email: string;
+            /** @description At most 1024 characters. */
             password: string;
             /**
              * @description Keep the refresh token in an HttpOnly cookie (`herald_refresh`, scoped to `/api/v1/auth`)
@@ -1070,13 +1080,16 @@ export interface components {
             members: components["schemas"]["ChannelMember"][];
         };
         PublishMessage: {
-            /** @description 1 to 100 channels. */
+            /** @description 1 to 100 channel names (an encrypted channel only alone). */
             channels: string[];
-            /** @description The event's data, as subscribers receive it (usually JSON text). */
+            /**
+             * @description The event's data, as subscribers receive it (usually JSON text); at most the app's
+             *     `max_payload_bytes` (413 above it).
+             */
             data: string;
-            /** @description The event name (what `channel.bind(name, …)` listens to). */
+            /** @description The event name (what `channel.bind(name, …)` listens to): 1 to 200 characters. */
             name: string;
-            /** @description A connection that should not receive it (digits.digits). */
+            /** @description A connection that should not receive it (digits.digits; empty: none). */
             socket_id?: string | null;
         };
         PublishedMessage: {
@@ -1094,8 +1107,12 @@ export interface components {
          * @enum {string}
          */
         Role: "owner" | "tenant_admin" | "tenant_viewer";
-        /** @description A change to some settings; a missing field leaves the setting as it is. */
+        /**
+         * @description A change to some settings; a missing field leaves the setting as it is. Numbers are also held
+         *     to the installation's ceilings (`ceiling_*` settings; a value above one is refused naming it).
+         */
         SettingsPatch: {
+            /** @description At most 100 origins, each `scheme://host[:port]` with no path. */
             allowed_origins?: string[] | null;
             /** Format: int32 */
             cache_ttl?: number | null;
@@ -1119,7 +1136,10 @@ export interface components {
             /** Format: int32 */
             max_presence_members?: number | null;
             subscription_count?: boolean | null;
-            /** @description Replaces every webhook endpoint (at most 10); `[]` removes them all. */
+            /**
+             * @description Replaces every webhook endpoint (at most 10); `[]` removes them all. Each URL must reach
+             *     outside the operator's network (checked on the URL and on what its name resolves to).
+             */
             webhooks?: components["schemas"]["WebhookEndpoint"][] | null;
         };
         /** @description One bucket of a chart. */
@@ -1213,6 +1233,7 @@ export interface components {
             tenant_id?: string | null;
         };
         UpdateApp: {
+            /** @description 1 to 100 characters once trimmed. */
             name?: string | null;
             settings?: null | components["schemas"]["SettingsPatch"];
         };
@@ -1234,6 +1255,7 @@ export interface components {
             max_connections?: number | null;
             /** Format: int64 */
             max_messages_per_day?: number | null;
+            /** @description 1 to 100 characters once trimmed. */
             name?: string | null;
             status?: null | components["schemas"]["TenantStatus"];
         };
@@ -1242,14 +1264,15 @@ export interface components {
          *     starts with `channel_prefix`.
          */
         WebhookEndpoint: {
-            /** @description Only channels whose name starts with this (e.g. "presence-"). */
+            /** @description Only channels whose name starts with this (e.g. "presence-"); at most 164 bytes. */
             channel_prefix?: string | null;
             /**
              * @description At least one of channel_occupied, channel_vacated, member_added, member_removed,
              *     client_event, cache_miss, subscription_count.
              */
             events: components["schemas"]["WebhookEventKind"][];
-            url: components["schemas"]["WebhookUrl"];
+            /** @description An http:// or https:// URL with a host, at most 2048 bytes. */
+            url: string;
         };
         /**
          * @description The kinds of webhook event Pusher sends, as their wire names.
@@ -1275,11 +1298,6 @@ export interface components {
              */
             status?: number | null;
         };
-        /**
-         * @description An http(s) URL a webhook is POSTed to; checked when parsed, so a stored endpoint is always usable.
-         * @example https://example.com/pusher/webhooks
-         */
-        WebhookUrl: string;
     };
     responses: never;
     parameters: never;
@@ -1306,7 +1324,17 @@ export interface operations {
                     "application/json": components["schemas"]["Admin"][];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1337,6 +1365,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedAdmin"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1345,6 +1374,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1353,7 +1392,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `tenant_id` names no tenant the caller can see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique field is taken, a limit is reached, or the resource is not in a state that allows this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1380,6 +1438,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1388,7 +1465,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique field is taken, a limit is reached, or the resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1421,6 +1517,7 @@ export interface operations {
                     "application/json": components["schemas"]["Admin"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1429,6 +1526,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1437,6 +1535,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1445,6 +1544,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1453,7 +1553,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A unique field is taken, a limit is reached, or the resource is not in a state that allows this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1482,7 +1592,35 @@ export interface operations {
                     "application/json": components["schemas"]["App"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1509,6 +1647,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1517,7 +1674,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1550,6 +1717,7 @@ export interface operations {
                     "application/json": components["schemas"]["App"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1558,6 +1726,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1566,7 +1744,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1598,6 +1786,16 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelList"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1606,7 +1804,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1636,6 +1844,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelDetail"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1644,6 +1853,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1652,7 +1862,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1665,8 +1885,7 @@ export interface operations {
     channel_history: {
         parameters: {
             query?: {
-                /** @description `backwards` (newest first, the default) or `forwards` (oldest first). */
-                direction?: string;
+                direction?: "backwards" | "forwards";
                 /** @description Messages per page, 1 to 1000 (default 100). */
                 limit?: number;
                 /** @description The `next_cursor` of the previous page; forwards, also any serial to read after. */
@@ -1693,6 +1912,7 @@ export interface operations {
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1701,6 +1921,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1709,6 +1930,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1717,6 +1939,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1747,6 +1970,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberList"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1755,6 +1979,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1763,7 +1988,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1807,6 +2042,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionPage"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1815,7 +2051,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1828,7 +2083,7 @@ export interface operations {
     failed_connections: {
         parameters: {
             query?: {
-                /** @description From this time (Unix milliseconds; default: an hour ago). */
+                /** @description From this time (Unix milliseconds; default: an hour before `until`); not after `until`. */
                 since?: number;
                 /** @description Until this time (Unix milliseconds; default: now). */
                 until?: number;
@@ -1851,6 +2106,7 @@ export interface operations {
                     "application/json": components["schemas"]["FailedConnections"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1859,6 +2115,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1867,6 +2124,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1875,6 +2133,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1905,7 +2164,35 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionView"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1918,11 +2205,7 @@ export interface operations {
     disconnect_connection: {
         parameters: {
             query?: {
-                /**
-                 * @description The Pusher close code the client sees: 4009 (default; pusher-js does not reconnect), 4100
-                 *     (reconnect after a back-off) or 4200 (reconnect at once).
-                 */
-                code?: number;
+                code?: 4009 | 4100 | 4200;
                 /** @description The message of the close (at most 100 characters). */
                 reason?: string;
             };
@@ -1941,6 +2224,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1949,6 +2233,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1957,7 +2251,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1998,6 +2302,7 @@ export interface operations {
                     "application/json": components["schemas"]["EventList"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2006,6 +2311,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2014,6 +2329,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2059,6 +2375,16 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2067,6 +2393,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2075,6 +2402,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2107,6 +2435,25 @@ export interface operations {
                     "application/json": components["schemas"]["AppKey"][];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2115,7 +2462,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2148,6 +2505,7 @@ export interface operations {
                     "application/json": components["schemas"]["AppKey"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2156,6 +2514,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2164,7 +2532,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2194,6 +2572,25 @@ export interface operations {
                     "application/json": components["schemas"]["AppKey"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2202,7 +2599,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2236,6 +2643,7 @@ export interface operations {
                     "application/json": components["schemas"]["AppKey"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2244,6 +2652,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2252,7 +2670,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2285,6 +2713,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishedMessage"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2293,6 +2722,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2301,6 +2731,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2309,6 +2740,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2317,6 +2749,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Over the app's size limit */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2325,6 +2758,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2354,7 +2788,35 @@ export interface operations {
                     "application/json": components["schemas"]["AppStats"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2367,8 +2829,7 @@ export interface operations {
     app_stats_series: {
         parameters: {
             query?: {
-                /** @description `hour` (60 one-minute buckets, the default) or `day` (288 five-minute buckets). */
-                range?: string;
+                range?: "hour" | "day";
             };
             header?: never;
             path: {
@@ -2386,6 +2847,7 @@ export interface operations {
                     "application/json": components["schemas"]["StatsSeries"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2394,6 +2856,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2402,6 +2865,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2410,6 +2874,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2455,6 +2920,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"][];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2463,7 +2929,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2493,6 +2978,16 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2501,6 +2996,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2509,6 +3005,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2517,7 +3014,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A unique field is taken, a limit is reached, or the resource is not in a state that allows this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2550,6 +3057,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookTestResult"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2558,6 +3066,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2566,6 +3075,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2574,7 +3084,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2605,6 +3125,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2613,6 +3134,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2621,6 +3143,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many attempts; retry later */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2629,6 +3152,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2658,6 +3182,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     change_password: {
@@ -2679,6 +3221,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2687,6 +3230,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2695,7 +3239,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Authenticated, but the role does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2726,7 +3280,26 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2753,7 +3326,17 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2780,7 +3363,17 @@ export interface operations {
                     "application/json": components["schemas"]["Tenant"][];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2811,6 +3404,7 @@ export interface operations {
                     "application/json": components["schemas"]["Tenant"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2819,6 +3413,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2827,7 +3431,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A unique field is taken, a limit is reached, or the resource is not in a state that allows this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2856,7 +3470,35 @@ export interface operations {
                     "application/json": components["schemas"]["Tenant"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2883,6 +3525,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2891,7 +3552,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2924,6 +3595,7 @@ export interface operations {
                     "application/json": components["schemas"]["Tenant"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2932,6 +3604,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2940,7 +3622,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2969,7 +3661,35 @@ export interface operations {
                     "application/json": components["schemas"]["App"][];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3002,6 +3722,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApp"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3010,6 +3731,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3018,7 +3749,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique field is taken, a limit is reached, or the resource is not in a state that allows this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3052,7 +3802,35 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEntry"][];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3081,7 +3859,35 @@ export interface operations {
                     "application/json": components["schemas"]["ApiToken"][];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3114,6 +3920,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedToken"];
                 };
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3122,7 +3929,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource, or one the caller's tenant cannot see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3150,6 +3985,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a parameter or the body; `field` names what to fix when one field is at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No credentials, or bad, expired or revoked ones */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authenticated, but the role does not allow this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3158,7 +4012,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource, or one the caller's tenant cannot see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The control database does not answer (the node keeps serving realtime traffic); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3171,8 +4035,7 @@ export interface operations {
     history: {
         parameters: {
             query?: {
-                /** @description `backwards` (newest first, the default) or `forwards` (oldest first). */
-                direction?: string;
+                direction?: "backwards" | "forwards";
                 /** @description Messages per page, 1 to 1000 (default 100). */
                 limit?: number;
                 /** @description The `next_cursor` of the previous page; forwards, also any serial to read after. */

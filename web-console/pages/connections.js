@@ -115,7 +115,7 @@ function Detail({ appId, tenantId, socketId, onClose, onGone }) {
     if (!ok) return;
     await del('/api/v1/apps/{app_id}/connections/{socket_id}', {
       path: { app_id: appId, socket_id: socketId },
-      query: { code: Number(code), ...(reason.trim() ? { reason: reason.trim() } : {}) },
+      query: { code: /** @type {4009 | 4100 | 4200} */ (Number(code)), ...(reason.trim() ? { reason: reason.trim() } : {}) },
     });
     setClosed(`Disconnected with ${closeCode(Number(code))}.`);
     onGone();

@@ -1,7 +1,7 @@
 //! Admins and API tokens. Owners manage everyone; tenant admins manage their tenant's admins and
 //! tokens; viewers read.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -9,19 +9,24 @@ use utoipa::ToSchema;
 
 use super::auth::{random_token, token_hash, Principal, API_TOKEN_PREFIX};
 use super::error::{AdminError, ErrorBody};
-use super::json::Body;
+use super::json::{Body, PathParams};
 use super::password;
+use super::tenants::TenantPath;
 use crate::state::AppState;
 use crate::store::{Admin, ApiToken, Role};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAdmin {
+    /// An address (`local@domain.tld`) of at most 254 characters, unique; kept lower-case.
+    #[schema(max_length = 254, pattern = r"^[^\s@]+@[^\s.][^\s]*\.[^\s]*$")]
     pub email: String,
-    /// At least 12 characters; generated and returned once when left out.
+    /// 12 to 1024 characters, not only spaces; generated and returned once when left out.
+    #[schema(min_length = 12, max_length = 1024, pattern = r"\S")]
     pub password: Option<String>,
     pub role: Role,
-    /// Required for tenant roles when an owner creates the admin at `/admins`.
+    /// Required for tenant roles when an owner creates the admin at `/admins`; none for owners.
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub tenant_id: Option<String>,
 }
 
@@ -35,9 +40,20 @@ pub struct CreatedAdmin {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// tenant_admin or tenant_viewer.
+    #[schema(schema_with = tenant_role)]
     pub role: Role,
+}
+
+/// The roles an API token may have: a tenant's.
+fn tenant_role() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([Role::TenantAdmin.as_str(), Role::TenantViewer.as_str()]))
+        .build()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,7 +77,8 @@ pub async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<
 
 /// Create an admin. Tenant admins create admins and viewers of their own tenant.
 #[utoipa::path(operation_id = "create_admin", post, path = "/api/v1/admins", tag = "admins", security(("bearer" = [])), request_body = CreateAdmin,
-    responses((status = 201, body = CreatedAdmin), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = CreatedAdmin), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`tenant_id` names no tenant the caller can see", body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -70,6 +87,7 @@ pub async fn create(
     let tenant_id = match req.role {
         Role::Owner => {
             who.owner()?;
+            no_tenant(&req.tenant_id)?;
             None
         }
         _ => {
@@ -104,11 +122,12 @@ pub async fn create(
 }
 
 #[utoipa::path(operation_id = "delete_admin", delete, path = "/api/v1/admins/{admin_id}", tag = "admins", security(("bearer" = [])),
-    params(("admin_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("admin_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     who: Principal,
-    Path(admin_id): Path<String>,
+    PathParams(admin_id): PathParams<String>,
 ) -> Result<StatusCode, AdminError> {
     let admin = state.store.get_admin(&admin_id).await?;
     match &admin.tenant_id {
@@ -120,24 +139,25 @@ pub async fn delete(
 }
 
 #[utoipa::path(operation_id = "list_api_tokens", get, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
-    params(("tenant_id" = String, Path)), responses((status = 200, body = [ApiToken]), (status = 404, body = ErrorBody)))]
+    params(TenantPath), responses((status = 200, body = [ApiToken]), (status = 404, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
 ) -> Result<Json<Vec<ApiToken>>, AdminError> {
     who.read(&tenant_id)?;
+    state.store.get_tenant(&tenant_id).await?;
     Ok(Json(state.store.list_api_tokens(&tenant_id).await?))
 }
 
 /// Create an API token for automation; the token is in this response only.
 #[utoipa::path(operation_id = "create_api_token", post, path = "/api/v1/tenants/{tenant_id}/tokens", tag = "tokens", security(("bearer" = [])),
-    params(("tenant_id" = String, Path)), request_body = CreateToken,
+    params(TenantPath), request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
     Body(req): Body<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), AdminError> {
     who.write(&tenant_id)?;
@@ -157,16 +177,27 @@ pub async fn create_token(
 }
 
 #[utoipa::path(operation_id = "revoke_api_token", delete, path = "/api/v1/tenants/{tenant_id}/tokens/{token_id}", tag = "tokens", security(("bearer" = [])),
-    params(("tenant_id" = String, Path), ("token_id" = String, Path)),
+    params(TenantPath, ("token_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     who: Principal,
-    Path((tenant_id, token_id)): Path<(String, String)>,
+    PathParams((tenant_id, token_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, AdminError> {
     who.write(&tenant_id)?;
     state.store.revoke_api_token(&tenant_id, &token_id, &who.actor).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Owners belong to no tenant: a `tenant_id` given with the owner role is a mistake, not ignored.
+fn no_tenant(tenant_id: &Option<String>) -> Result<(), AdminError> {
+    match tenant_id {
+        Some(_) => Err(AdminError::bad(
+            "tenant_id",
+            "owners have no tenant: leave tenant_id out",
+        )),
+        None => Ok(()),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -174,19 +205,20 @@ pub async fn revoke_token(
 pub struct UpdateAdmin {
     pub role: Role,
     /// The tenant of a tenant role; leave out for owners (and to keep a tenant admin's tenant).
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub tenant_id: Option<String>,
 }
 
 /// Change an admin's role. Owners change anyone; tenant admins change their tenant's admins between
 /// tenant roles. The last owner keeps its role.
 #[utoipa::path(operation_id = "update_admin", patch, path = "/api/v1/admins/{admin_id}", tag = "admins", security(("bearer" = [])),
-    params(("admin_id" = String, Path)), request_body = UpdateAdmin,
+    params(("admin_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")), request_body = UpdateAdmin,
     responses((status = 200, body = Admin), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     who: Principal,
-    Path(admin_id): Path<String>,
+    PathParams(admin_id): PathParams<String>,
     Body(req): Body<UpdateAdmin>,
 ) -> Result<Json<Admin>, AdminError> {
     let admin = state.store.get_admin(&admin_id).await?;
@@ -197,6 +229,7 @@ pub async fn update(
     let tenant_id = match req.role {
         Role::Owner => {
             who.owner()?;
+            no_tenant(&req.tenant_id)?;
             None
         }
         _ => {

@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Body;
+use super::json::{Body, PathParams};
+use super::tenants::TenantPath;
 use crate::state::AppState;
 use crate::store::{App, AppKey, AppPatch, NewApp, SettingsPatch};
 use crate::webhooks::egress::EgressPolicy;
@@ -18,8 +19,11 @@ use crate::webhooks::egress::EgressPolicy;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// Generated (7 digits) when left out.
+    /// 1 to 64 characters of `[A-Za-z0-9_-]`, unique; generated (7 digits) when left out.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub id: Option<String>,
     #[serde(default)]
     pub settings: Option<SettingsPatch>,
@@ -28,6 +32,8 @@ pub struct CreateApp {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// Only the settings given change; nodes apply them within a second.
     pub settings: Option<SettingsPatch>,
@@ -50,6 +56,15 @@ pub struct AppStats {
     pub messages_in: u64,
     /// Frames delivered to subscribers since the node started.
     pub messages_out: u64,
+}
+
+/// An app named in the path: app ids are 1 to 64 characters of `[A-Za-z0-9_-]`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path segment the handlers read
+pub(crate) struct AppPath {
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    app_id: String,
 }
 
 /// The app, after checking the caller may read its tenant.
@@ -75,11 +90,11 @@ pub(super) async fn writable(state: &AppState, who: &Principal, app_id: &str) ->
 }
 
 #[utoipa::path(operation_id = "list_apps", get, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
-    params(("tenant_id" = String, Path)), responses((status = 200, body = [App]), (status = 404, body = ErrorBody)))]
+    params(TenantPath), responses((status = 200, body = [App]), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
 ) -> Result<Json<Vec<App>>, AdminError> {
     who.read(&tenant_id)?;
     state.store.get_tenant(&tenant_id).await?;
@@ -88,12 +103,12 @@ pub async fn list(
 
 /// Create an app with its first key. The key's secret is in this response only.
 #[utoipa::path(operation_id = "create_app", post, path = "/api/v1/tenants/{tenant_id}/apps", tag = "apps", security(("bearer" = [])),
-    params(("tenant_id" = String, Path)), request_body = CreateApp,
+    params(TenantPath), request_body = CreateApp,
     responses((status = 201, body = CreatedApp), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
     Body(req): Body<CreateApp>,
 ) -> Result<(StatusCode, Json<CreatedApp>), AdminError> {
     who.write(&tenant_id)?;
@@ -113,23 +128,23 @@ pub async fn create(
 }
 
 #[utoipa::path(operation_id = "get_app", get, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
-    params(("app_id" = String, Path)), responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
+    params(AppPath), responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
 ) -> Result<Json<App>, AdminError> {
     Ok(Json(readable(&state, &who, &app_id).await?))
 }
 
 /// Rename an app or change its settings.
 #[utoipa::path(operation_id = "update_app", patch, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
-    params(("app_id" = String, Path)), request_body = UpdateApp,
+    params(AppPath), request_body = UpdateApp,
     responses((status = 200, body = App), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Body(req): Body<UpdateApp>,
 ) -> Result<Json<App>, AdminError> {
     writable(&state, &who, &app_id).await?;
@@ -146,11 +161,11 @@ pub async fn update(
 
 /// Delete an app and its keys; its connections close.
 #[utoipa::path(operation_id = "delete_app", delete, path = "/api/v1/apps/{app_id}", tag = "apps", security(("bearer" = [])),
-    params(("app_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(AppPath), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
 ) -> Result<StatusCode, AdminError> {
     writable(&state, &who, &app_id).await?;
     state.store.delete_app(&app_id, &who.actor).await?;
@@ -160,11 +175,11 @@ pub async fn delete(
 
 /// Live connections, channels and message counts of an app, over every node.
 #[utoipa::path(operation_id = "app_stats", get, path = "/api/v1/apps/{app_id}/stats", tag = "apps", security(("bearer" = [])),
-    params(("app_id" = String, Path)), responses((status = 200, body = AppStats), (status = 404, body = ErrorBody)))]
+    params(AppPath), responses((status = 200, body = AppStats), (status = 404, body = ErrorBody)))]
 pub async fn stats(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
 ) -> Result<Json<AppStats>, AdminError> {
     readable(&state, &who, &app_id).await?;
     let stats = state.nodes.app_stats(&Arc::from(app_id.as_str())).await;

@@ -1,13 +1,14 @@
 //! A tenant's audit log: who changed what and when, logins and failed logins.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Params;
+use super::json::{Params, PathParams};
+use super::tenants::TenantPath;
 use crate::state::AppState;
 use crate::store::AuditEntry;
 
@@ -18,24 +19,28 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Entries older than this entry id (for paging).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     pub before: Option<i64>,
 }
 
+/// Most entries one answer holds.
+const MAX_LIMIT: i64 = 500;
+
 /// Newest first.
 #[utoipa::path(operation_id = "list_audit_log", get, path = "/api/v1/tenants/{tenant_id}/audit", tag = "audit", security(("bearer" = [])),
-    params(("tenant_id" = String, Path), AuditQuery),
+    params(TenantPath, AuditQuery),
     responses((status = 200, body = [AuditEntry]), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
     Params(q): Params<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, AdminError> {
     who.read(&tenant_id)?;
-    Ok(Json(
-        state
-            .store
-            .audit_log(&tenant_id, q.limit.unwrap_or(100), q.before)
-            .await?,
-    ))
+    state.store.get_tenant(&tenant_id).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AdminError::bad("limit", format!("limit must be 1 to {MAX_LIMIT}")));
+    }
+    Ok(Json(state.store.audit_log(&tenant_id, limit, q.before).await?))
 }

@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::apps::readable;
+use super::apps::{readable, AppPath};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Params;
+use super::json::{Params, PathParams};
 use crate::channel_key::ChannelKey;
 use crate::history::view::{page_query, HistoryPage, HistoryParams};
 use crate::history::Retention;
@@ -64,6 +64,25 @@ pub struct MemberList {
     pub members: Vec<ChannelMember>,
 }
 
+/// A channel named in the path: Pusher's channel names (1 to 164 characters of
+/// `[A-Za-z0-9_-=@,.;]`) and `#server-to-user-{user id}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path segment the handlers read
+pub(crate) struct ChannelPath {
+    #[param(pattern = "^(#server-to-user-[A-Za-z0-9_=@,.;-]{1,128}|[A-Za-z0-9_=@,.;-]{1,164})$")]
+    name: String,
+}
+
+/// A presence channel named in the path: `presence-…` or `cache-presence-…`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path segment the handler reads
+pub(crate) struct PresencePath {
+    #[param(max_length = 164, pattern = "^(cache-)?presence-[A-Za-z0-9_=@,.;-]*$")]
+    name: String,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChannelFilter {
@@ -73,12 +92,12 @@ pub struct ChannelFilter {
 
 /// The occupied channels of an app over every node, with subscribers and presence members.
 #[utoipa::path(operation_id = "list_channels", get, path = "/api/v1/apps/{app_id}/channels", tag = "channels",
-    security(("bearer" = [])), params(("app_id" = String, Path), ChannelFilter),
+    security(("bearer" = [])), params(AppPath, ChannelFilter),
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Params(filter): Params<ChannelFilter>,
 ) -> Result<Json<ChannelList>, AdminError> {
     let app = readable(&state, &who, &app_id).await?;
@@ -104,13 +123,13 @@ pub async fn list(
 
 /// One channel of an app, over every node.
 #[utoipa::path(operation_id = "get_channel", get, path = "/api/v1/apps/{app_id}/channels/{name}", tag = "channels",
-    security(("bearer" = [])), params(("app_id" = String, Path), ("name" = String, Path)),
+    security(("bearer" = [])), params(AppPath, ChannelPath),
     responses((status = 200, body = ChannelDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     who: Principal,
-    Path((app_id, name)): Path<(String, String)>,
+    PathParams((app_id, name)): PathParams<(String, String)>,
 ) -> Result<Json<ChannelDetail>, AdminError> {
     let app = readable(&state, &who, &app_id).await?;
     let channel = parse(&name)?;
@@ -128,13 +147,13 @@ pub async fn get(
 
 /// The members of a presence channel, over every node.
 #[utoipa::path(operation_id = "list_channel_members", get, path = "/api/v1/apps/{app_id}/channels/{name}/members",
-    tag = "channels", security(("bearer" = [])), params(("app_id" = String, Path), ("name" = String, Path)),
+    tag = "channels", security(("bearer" = [])), params(AppPath, PresencePath),
     responses((status = 200, body = MemberList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn members(
     State(state): State<AppState>,
     who: Principal,
-    Path((app_id, name)): Path<(String, String)>,
+    PathParams((app_id, name)): PathParams<(String, String)>,
 ) -> Result<Json<MemberList>, AdminError> {
     let app = readable(&state, &who, &app_id).await?;
     let channel = parse(&name)?;
@@ -157,13 +176,13 @@ pub async fn members(
 
 /// A page of a channel's stored messages, with their serials.
 #[utoipa::path(operation_id = "channel_history", get, path = "/api/v1/apps/{app_id}/channels/{name}/history",
-    tag = "channels", security(("bearer" = [])), params(("app_id" = String, Path), ("name" = String, Path), HistoryParams),
+    tag = "channels", security(("bearer" = [])), params(AppPath, ChannelPath, HistoryParams),
     responses((status = 200, body = HistoryPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn history(
     State(state): State<AppState>,
     who: Principal,
-    Path((app_id, name)): Path<(String, String)>,
+    PathParams((app_id, name)): PathParams<(String, String)>,
     Params(params): Params<HashMap<String, String>>,
 ) -> Result<Json<HistoryPage>, AdminError> {
     let app = readable(&state, &who, &app_id).await?;

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
@@ -13,10 +13,10 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::apps::readable;
+use super::apps::{readable, AppPath};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Params;
+use super::json::{Params, PathParams};
 use crate::lifecycle::{time_of_id, EventKind, EventQuery, LifecycleEvent};
 use crate::state::AppState;
 
@@ -27,10 +27,15 @@ const MAX_LIMIT: usize = 1000;
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// From this time (Unix milliseconds; default: an hour ago).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     since: Option<i64>,
     /// Until this time (Unix milliseconds).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     until: Option<i64>,
     /// Comma-separated kinds, e.g. `connection_closed,subscription_refused`.
+    #[param(
+        pattern = r"^\s*(connection_opened|connection_closed|subscription_succeeded|subscription_refused|signin|signin_refused|publish_accepted|publish_refused|client_event|webhook_delivered|webhook_failed)?\s*(,\s*(connection_opened|connection_closed|subscription_succeeded|subscription_refused|signin|signin_refused|publish_accepted|publish_refused|client_event|webhook_delivered|webhook_failed)?\s*)*$"
+    )]
     kind: Option<String>,
     channel: Option<String>,
     socket_id: Option<String>,
@@ -84,13 +89,13 @@ pub struct EventList {
 /// Query an app's lifecycle log (connections opened and closed and why, subscriptions, signins,
 /// publishes, client events, webhook deliveries), over every node.
 #[utoipa::path(operation_id = "list_events", get, path = "/api/v1/apps/{app_id}/events", tag = "events",
-    security(("bearer" = [])), params(("app_id" = String, Path), EventParams),
+    security(("bearer" = [])), params(AppPath, EventParams),
     responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Params(params): Params<EventParams>,
 ) -> Result<Json<EventList>, AdminError> {
     readable(&state, &who, &app_id).await?;
@@ -114,7 +119,7 @@ const RESUME_OVERLAP_MS: i64 = 2_000;
 /// first replays what was logged from shortly before that event on (at most 1000 events; the
 /// client drops ids it already has), then goes on live, without a gap.
 #[utoipa::path(operation_id = "stream_events", get, path = "/api/v1/apps/{app_id}/events/live", tag = "events",
-    security(("bearer" = [])), params(("app_id" = String, Path), EventParams,
+    security(("bearer" = [])), params(AppPath, EventParams,
         ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received"),
         ("last_event_id" = Option<String>, Query, description = "The same, for clients that cannot set headers")),
     responses((status = 200, description = "text/event-stream of lifecycle events"), (status = 401, body = ErrorBody),
@@ -122,7 +127,7 @@ const RESUME_OVERLAP_MS: i64 = 2_000;
 pub async fn live(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     headers: HeaderMap,
     Params(params): Params<EventParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AdminError> {

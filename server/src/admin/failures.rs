@@ -4,15 +4,15 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::apps::readable;
+use super::apps::{readable, AppPath};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Params;
+use super::json::{Params, PathParams};
 use crate::clock::unix_ms;
 use crate::lifecycle::{EventKind, EventQuery, LifecycleEvent};
 use crate::state::AppState;
@@ -27,9 +27,11 @@ const CLIENT_GONE: &str = "client_gone";
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FailureParams {
-    /// From this time (Unix milliseconds; default: an hour ago).
+    /// From this time (Unix milliseconds; default: an hour before `until`); not after `until`.
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     since: Option<i64>,
     /// Until this time (Unix milliseconds; default: now).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     until: Option<i64>,
     /// Count the clients' own closes (`client_gone`) too.
     #[serde(default)]
@@ -75,18 +77,18 @@ pub struct FailedConnections {
 /// Closed connections of an app in a time range, grouped by cause and close code (largest first),
 /// over every node. The clients' own closes are left out unless asked for.
 #[utoipa::path(operation_id = "failed_connections", get, path = "/api/v1/apps/{app_id}/connections/failed",
-    tag = "connections", security(("bearer" = [])), params(("app_id" = String, Path), FailureParams),
+    tag = "connections", security(("bearer" = [])), params(AppPath, FailureParams),
     responses((status = 200, body = FailedConnections), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn failed(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Params(params): Params<FailureParams>,
 ) -> Result<Json<FailedConnections>, AdminError> {
     readable(&state, &who, &app_id).await?;
     let until = params.until.unwrap_or_else(unix_ms);
-    let since = params.since.unwrap_or(until - 3_600_000);
+    let since = params.since.unwrap_or(until.saturating_sub(3_600_000));
     if since > until {
         return Err(AdminError::bad("since", "since must not be after until"));
     }

@@ -1,23 +1,68 @@
-//! `Body<T>`: a JSON request body whose errors come back in the admin API's error shape, naming the
-//! field at fault (unknown fields are refused by the request types' `deny_unknown_fields`).
+//! The admin API's extractors: `Body<T>` (a JSON request body), `Params<T>` (query parameters) and
+//! `PathParams<T>` (path segments), whose errors come back in the admin API's error shape, naming the
+//! field at fault where serde does (unknown fields are refused by the request types'
+//! `deny_unknown_fields`).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::Json;
 use serde::de::DeserializeOwned;
+use serde_json::{Number, Value};
 
 use super::error::AdminError;
 
+/// A JSON body. A number with no fraction counts as an integer, as in JSON Schema (`1266.0` is the
+/// integer 1266), so an integer field takes it; other numbers reach the request type unchanged.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = AdminError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AdminError> {
-        match Json::<T>::from_request(req, state).await {
+        let Json(mut value) = Json::<Value>::from_request(req, state).await.map_err(reject)?;
+        whole_numbers(&mut value);
+        let bytes = serde_json::to_vec(&value).map_err(|_| AdminError::Internal)?;
+        match Json::<T>::from_bytes(&bytes) {
             Ok(Json(value)) => Ok(Body(value)),
             Err(rejection) => Err(reject(rejection)),
+        }
+    }
+}
+
+/// Largest magnitude below which every integer is exactly an `f64` (2^53).
+const EXACT_F64: f64 = 9_007_199_254_740_992.0;
+
+/// Turns every number without a fraction into an integer, in place.
+fn whole_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() <= EXACT_F64 {
+                *n = Number::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
+/// Path segments, as axum's `Path` reads them (a segment that is not what the handler takes, e.g. a
+/// non-numeric id, is a 400 in the error shape rather than axum's plain text). Not named `Path`, so
+/// utoipa documents each segment only as the handler's `params(...)` say.
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
+            Err(rejection) => Err(AdminError::BadRequest {
+                message: rejection.body_text(),
+                field: None,
+            }),
         }
     }
 }
@@ -68,7 +113,16 @@ fn field_of(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use super::{field_of, whole_numbers};
+    use serde_json::json;
+
+    #[test]
+    fn numbers_without_a_fraction_are_integers() {
+        let mut v = json!({"a": 1266.0, "b": [2.5, -3.0, 1e300], "c": "4.0", "d": 7});
+        whole_numbers(&mut v);
+        assert_eq!(v, json!({"a": 1266, "b": [2.5, -3, 1e300], "c": "4.0", "d": 7}));
+        assert!(v["a"].is_i64() && v["b"][2].is_f64());
+    }
 
     #[test]
     fn fields_are_found() {

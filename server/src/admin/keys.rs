@@ -1,27 +1,38 @@
 //! App keys: create (the secret is shown once), list, set expiry, revoke. A revoked key is refused at once
 //! (4001 on connect, 401 on HTTP) and its open connections close.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::apps::{readable, writable};
+use super::apps::{readable, writable, AppPath};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Body;
-use super::json::Params;
+use super::json::{Body, Params, PathParams};
 use crate::state::AppState;
 use crate::store::{AppKey, NewKey, Role};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
+    /// At most 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub label: String,
     /// Unix seconds after which the key stops working.
+    #[schema(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     pub expires_at: Option<i64>,
+}
+
+/// A key named in the path: keys are 1 to 64 characters of `[A-Za-z0-9_-]`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path segment the handlers read
+pub(crate) struct KeyPath {
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    key: String,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -33,12 +44,12 @@ pub struct ListKeys {
 }
 
 #[utoipa::path(operation_id = "list_keys", get, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
-    params(("app_id" = String, Path), ListKeys),
+    params(AppPath, ListKeys),
     responses((status = 200, body = [AppKey]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Params(q): Params<ListKeys>,
 ) -> Result<Json<Vec<AppKey>>, AdminError> {
     readable(&state, &who, &app_id).await?;
@@ -54,12 +65,12 @@ pub async fn list(
 
 /// Create a key; its secret is in this response only (and in listings with `include_secrets`).
 #[utoipa::path(operation_id = "create_key", post, path = "/api/v1/apps/{app_id}/keys", tag = "keys", security(("bearer" = [])),
-    params(("app_id" = String, Path)), request_body = CreateKey,
+    params(AppPath), request_body = CreateKey,
     responses((status = 201, body = AppKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Body(req): Body<CreateKey>,
 ) -> Result<(StatusCode, Json<AppKey>), AdminError> {
     writable(&state, &who, &app_id).await?;
@@ -71,12 +82,12 @@ pub async fn create(
 
 /// Revoke a key: refused from now on, on every node; its connections close with 4001.
 #[utoipa::path(operation_id = "revoke_key", delete, path = "/api/v1/apps/{app_id}/keys/{key}", tag = "keys", security(("bearer" = [])),
-    params(("app_id" = String, Path), ("key" = String, Path)),
+    params(AppPath, KeyPath),
     responses((status = 200, body = AppKey), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     who: Principal,
-    Path((app_id, key)): Path<(String, String)>,
+    PathParams((app_id, key)): PathParams<(String, String)>,
 ) -> Result<Json<AppKey>, AdminError> {
     writable(&state, &who, &app_id).await?;
     let mut revoked = state.store.revoke_key(&app_id, &key, &who.actor).await?;
@@ -91,7 +102,7 @@ pub struct UpdateKey {
     /// Unix seconds after which the key stops working (in the future); null: it does not expire.
     /// Required: leaving it out changes nothing and is refused.
     #[serde(deserialize_with = "present")]
-    #[schema(required = true)]
+    #[schema(required = true, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     pub expires_at: Option<i64>,
 }
 
@@ -102,12 +113,12 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Err
 
 /// Set or remove an active key's expiry. A key past its expiry is refused like a revoked one.
 #[utoipa::path(operation_id = "update_key", patch, path = "/api/v1/apps/{app_id}/keys/{key}", tag = "keys", security(("bearer" = [])),
-    params(("app_id" = String, Path), ("key" = String, Path)), request_body = UpdateKey,
+    params(AppPath, KeyPath), request_body = UpdateKey,
     responses((status = 200, body = AppKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     who: Principal,
-    Path((app_id, key)): Path<(String, String)>,
+    PathParams((app_id, key)): PathParams<(String, String)>,
     Body(req): Body<UpdateKey>,
 ) -> Result<Json<AppKey>, AdminError> {
     writable(&state, &who, &app_id).await?;

@@ -4,33 +4,51 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::apps::writable;
+use super::apps::{writable, AppPath};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Body;
+use super::json::{Body, PathParams};
 use crate::lifecycle::{accepted, preview, EventKind, LifecycleEvent};
-use crate::publish::request::{publish, take_quota, validate, EventRequest, PublishError};
+use crate::publish::request::{publish, take_quota, validate, EventRequest, PublishError, MAX_CHANNELS};
 use crate::state::AppState;
 use crate::store::App;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishMessage {
-    /// 1 to 100 channels.
+    #[schema(schema_with = channel_list)]
     pub channels: Vec<String>,
-    /// The event name (what `channel.bind(name, …)` listens to).
+    /// The event name (what `channel.bind(name, …)` listens to): 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    /// The event's data, as subscribers receive it (usually JSON text).
+    /// The event's data, as subscribers receive it (usually JSON text); at most the app's
+    /// `max_payload_bytes` (413 above it).
     pub data: String,
-    /// A connection that should not receive it (digits.digits).
+    /// A connection that should not receive it (digits.digits; empty: none).
     #[serde(default)]
+    #[schema(pattern = "^([0-9]+\\.[0-9]+)?$")]
     pub socket_id: Option<String>,
+}
+
+/// 1 to 100 channel names, as Pusher allows them (`#server-to-user-{user id}` included).
+fn channel_list() -> utoipa::openapi::Array {
+    let name = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(
+            "^(#server-to-user-[A-Za-z0-9_=@,.;-]{1,128}|[A-Za-z0-9_=@,.;-]{1,164})$",
+        ));
+    utoipa::openapi::ArrayBuilder::new()
+        .description(Some("1 to 100 channel names (an encrypted channel only alone)."))
+        .items(name)
+        .min_items(Some(1))
+        .max_items(Some(MAX_CHANNELS))
+        .build()
 }
 
 /// Where a message was stored in one channel.
@@ -49,14 +67,14 @@ pub struct PublishedMessage {
 /// Publish a message to channels of an app, as a signed `POST /apps/{app_id}/events` would: the same
 /// validation and tenant quota, stored before the answer, in the lifecycle log and the audit log.
 #[utoipa::path(operation_id = "publish_message", post, path = "/api/v1/apps/{app_id}/messages", tag = "apps",
-    security(("bearer" = [])), params(("app_id" = String, Path)), request_body = PublishMessage,
+    security(("bearer" = [])), params(AppPath), request_body = PublishMessage,
     responses((status = 200, body = PublishedMessage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn publish_message(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Body(req): Body<PublishMessage>,
 ) -> Result<Json<PublishedMessage>, AdminError> {
     let app = writable(&state, &who, &app_id).await?;

@@ -8,11 +8,15 @@ use rand::Rng;
 
 /// Shortest password accepted.
 pub const MIN_LEN: usize = 12;
+/// Longest password accepted (and checked at login): argon2 hashes anything, this bounds the work.
+pub const MAX_LEN: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
     #[error("password must be at least {MIN_LEN} characters")]
     TooShort,
+    #[error("password must be at most {MAX_LEN} characters")]
+    TooLong,
     #[error("password must not be only spaces")]
     Blank,
     #[error("password hashing failed")]
@@ -20,8 +24,12 @@ pub enum PasswordError {
 }
 
 pub fn check_strength(password: &str) -> Result<(), PasswordError> {
-    if password.chars().count() < MIN_LEN {
+    let length = password.chars().count();
+    if length < MIN_LEN {
         return Err(PasswordError::TooShort);
+    }
+    if length > MAX_LEN {
+        return Err(PasswordError::TooLong);
     }
     if password.trim().is_empty() {
         return Err(PasswordError::Blank);

@@ -23,7 +23,11 @@ use crate::store::{Actor, Admin, RefreshUse, Role};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// An address (`local@domain`) of at most 254 characters.
+    #[schema(max_length = 254, pattern = r"^[^\s@]+@\S+$")]
     pub email: String,
+    /// At most 1024 characters.
+    #[schema(max_length = 1024)]
     pub password: String,
     /// Keep the refresh token in an HttpOnly cookie (`herald_refresh`, scoped to `/api/v1/auth`)
     /// instead of the answer's body: what the browser console does.
@@ -90,8 +94,6 @@ fn answer(mut pair: TokenPair, cookie: bool, headers: &HeaderMap) -> Response {
 
 /// Longest email address (RFC 5321's path limit).
 pub const MAX_EMAIL: usize = 254;
-/// Longest password checked (argon2 hashes anything; this bounds the work of a bad request).
-const MAX_PASSWORD: usize = 1024;
 
 /// Log in with email and password. Failed logins slow down: after five failures of one email from
 /// one address, each further try there waits longer (1 s, doubling, at most 60 s); one address
@@ -107,10 +109,10 @@ pub async fn login(
 ) -> Result<Response, AdminError> {
     let email = req.email.trim().to_ascii_lowercase();
     check_email(&email)?;
-    if req.password.len() > MAX_PASSWORD {
+    if req.password.chars().count() > password::MAX_LEN {
         return Err(AdminError::bad(
             "password",
-            format!("password must be at most {MAX_PASSWORD} bytes"),
+            format!("password must be at most {} characters", password::MAX_LEN),
         ));
     }
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
@@ -266,7 +268,8 @@ pub async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<Me
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
-    /// At least 12 characters, not all spaces.
+    /// 12 to 1024 characters, not only spaces.
+    #[schema(min_length = 12, max_length = 1024, pattern = r"\S")]
     pub new_password: String,
 }
 

@@ -1,40 +1,61 @@
 //! Tenants: owners manage them all; a tenant's admins see and rename their own.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Body;
+use super::json::{Body, PathParams};
 use crate::state::AppState;
 use crate::store::{Role, Tenant, TenantLimits, TenantPatch, TenantStatus};
+
+/// A tenant named in the path: tenant ids are UUIDs.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path segment the handlers read
+pub(crate) struct TenantPath {
+    #[param(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    tenant_id: String,
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// 1 to 63 characters of `[a-z0-9-]`; unique.
+    /// 1 to 63 characters of `[a-z0-9-]`, not starting or ending with `-`; unique.
+    #[schema(min_length = 1, max_length = 63, pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
     pub slug: String,
+    /// 0 (the default) means unlimited.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 9223372036854775807i64)]
     pub max_apps: i64,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 9223372036854775807i64)]
     pub max_connections: i64,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 9223372036854775807i64)]
     pub max_messages_per_day: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// Owners only.
     pub status: Option<TenantStatus>,
     /// Owners only; 0 means unlimited.
+    #[schema(minimum = 0, maximum = 9223372036854775807i64)]
     pub max_apps: Option<i64>,
+    #[schema(minimum = 0, maximum = 9223372036854775807i64)]
     pub max_connections: Option<i64>,
+    #[schema(minimum = 0, maximum = 9223372036854775807i64)]
     pub max_messages_per_day: Option<i64>,
 }
 
@@ -68,11 +89,11 @@ pub async fn create(
 }
 
 #[utoipa::path(operation_id = "get_tenant", get, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
-    params(("tenant_id" = String, Path)), responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)))]
+    params(TenantPath), responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
 ) -> Result<Json<Tenant>, AdminError> {
     who.read(&tenant_id)?;
     Ok(Json(state.store.get_tenant(&tenant_id).await?))
@@ -80,12 +101,12 @@ pub async fn get(
 
 /// Rename (tenant admins), or change status and limits (owners). Suspending closes the tenant's connections.
 #[utoipa::path(operation_id = "update_tenant", patch, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
-    params(("tenant_id" = String, Path)), request_body = UpdateTenant,
+    params(TenantPath), request_body = UpdateTenant,
     responses((status = 200, body = Tenant), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
     Body(req): Body<UpdateTenant>,
 ) -> Result<Json<Tenant>, AdminError> {
     who.write(&tenant_id)?;
@@ -112,11 +133,11 @@ pub async fn update(
 
 /// Delete a tenant with its apps, keys, admins and tokens (owners only).
 #[utoipa::path(operation_id = "delete_tenant", delete, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", security(("bearer" = [])),
-    params(("tenant_id" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(TenantPath), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     who: Principal,
-    Path(tenant_id): Path<String>,
+    PathParams(tenant_id): PathParams<String>,
 ) -> Result<StatusCode, AdminError> {
     who.read(&tenant_id)?;
     who.owner()?;

@@ -4,18 +4,17 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::apps::{readable, writable};
+use super::apps::{readable, writable, AppPath};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
-use super::json::Body;
+use super::json::{Body, Params, PathParams};
 use crate::clock::unix_ms;
 use crate::state::AppState;
 use crate::store::{Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, WebhookEventKind};
@@ -35,35 +34,33 @@ pub struct DeliveriesQuery {
     /// presence channel's client event). With `event` and `channel`, one event must match all three.
     pub user_id: Option<String>,
     /// The next page: deliveries older than this id (the last id of the previous page).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     pub before: Option<i64>,
     /// At most this many deliveries (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// An app's webhook deliveries, newest first, each with its attempts (status code, latency, error);
 /// filtered by status and by the events they carry, paged with `before`.
 #[utoipa::path(operation_id = "list_webhook_deliveries", get, path = "/api/v1/apps/{app_id}/webhooks/deliveries", tag = "webhooks",
-    security(("bearer" = [])), params(("app_id" = String, Path), DeliveriesQuery),
+    security(("bearer" = [])), params(AppPath, DeliveriesQuery),
     responses((status = 200, body = [Delivery]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
-    query: Result<Query<DeliveriesQuery>, QueryRejection>,
+    PathParams(app_id): PathParams<String>,
+    Params(q): Params<DeliveriesQuery>,
 ) -> Result<Json<Vec<Delivery>>, AdminError> {
-    let Query(q) = query.map_err(|e| AdminError::BadRequest {
-        message: e.body_text(),
-        field: None,
-    })?;
     let status = match q.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(raw) => Some(
             DeliveryStatus::parse(raw)
                 .ok_or_else(|| AdminError::bad("status", "status must be pending, delivered or dead"))?,
         ),
     };
     let event = match q.event.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(raw) => Some(WebhookEventKind::parse(raw).ok_or_else(|| {
             AdminError::bad(
                 "event",
@@ -91,13 +88,13 @@ pub async fn deliveries(
 /// Send a failed or dead delivery again, now, with a fresh retry schedule (its earlier attempts stay
 /// listed). The node's dispatcher picks it up within half a second.
 #[utoipa::path(operation_id = "redeliver_webhook", post, path = "/api/v1/apps/{app_id}/webhooks/deliveries/{delivery_id}/redeliver",
-    tag = "webhooks", security(("bearer" = [])), params(("app_id" = String, Path), ("delivery_id" = i64, Path)),
+    tag = "webhooks", security(("bearer" = [])), params(AppPath, ("delivery_id" = i64, Path, minimum = 1, maximum = 9223372036854775807i64)),
     responses((status = 202, body = Delivery), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn redeliver(
     State(state): State<AppState>,
     who: Principal,
-    Path((app_id, delivery_id)): Path<(String, i64)>,
+    PathParams((app_id, delivery_id)): PathParams<(String, i64)>,
 ) -> Result<(StatusCode, Json<Delivery>), AdminError> {
     writable(&state, &who, &app_id).await?;
     let delivery = find(&state, &app_id, delivery_id).await?;
@@ -154,13 +151,13 @@ const TEST_WAIT: Duration = Duration::from_secs(15);
 /// delivery queue (so it is retried and listed like the others), and answer how its first attempt
 /// went. The body carries one event named `herald_test`.
 #[utoipa::path(operation_id = "test_webhook", post, path = "/api/v1/apps/{app_id}/webhooks/test", tag = "webhooks",
-    security(("bearer" = [])), params(("app_id" = String, Path)), request_body = TestWebhook,
+    security(("bearer" = [])), params(AppPath), request_body = TestWebhook,
     responses((status = 200, body = WebhookTestResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
     who: Principal,
-    Path(app_id): Path<String>,
+    PathParams(app_id): PathParams<String>,
     Body(req): Body<TestWebhook>,
 ) -> Result<Json<WebhookTestResult>, AdminError> {
     let app = writable(&state, &who, &app_id).await?;

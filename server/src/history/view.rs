@@ -16,16 +16,28 @@ pub const MAX_LIMIT: usize = 1000;
 #[allow(dead_code)] // documents the parameters `page_query` reads
 pub struct HistoryParams {
     /// `backwards` (newest first, the default) or `forwards` (oldest first).
+    #[param(schema_with = direction)]
     direction: Option<String>,
     /// Messages per page, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page; forwards, also any serial to read after.
+    #[param(minimum = 0, maximum = 9223372036854775807i64)]
     cursor: Option<u64>,
     /// Only messages published at or after this time (Unix milliseconds).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     start: Option<i64>,
     /// Only messages published at or before this time (Unix milliseconds).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     end: Option<i64>,
+}
+
+/// The directions a page is read in.
+fn direction() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["backwards", "forwards"]))
+        .build()
 }
 
 /// One stored message.

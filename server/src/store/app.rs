@@ -73,25 +73,39 @@ impl Default for AppSettings {
     }
 }
 
-/// A change to some settings; a missing field leaves the setting as it is.
+/// A change to some settings; a missing field leaves the setting as it is. Numbers are also held
+/// to the installation's ceilings (`ceiling_*` settings; a value above one is refused naming it).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub enabled: Option<bool>,
+    #[schema(maximum = 4294967295u32)]
     pub max_connections: Option<u32>,
     pub client_events: Option<bool>,
+    #[schema(maximum = 4294967295u32)]
     pub client_event_rate: Option<u32>,
+    #[schema(maximum = 4294967295u32)]
     pub max_presence_members: Option<u32>,
+    #[schema(maximum = 4294967295u32)]
     pub max_presence_member_bytes: Option<u32>,
+    #[schema(maximum = 4294967295u32)]
     pub max_payload_bytes: Option<u32>,
     pub subscription_count: Option<bool>,
+    #[schema(maximum = 4294967295u32)]
     pub cache_ttl: Option<u32>,
+    /// At most 100 origins, each `scheme://host[:port]` with no path.
+    #[schema(max_items = 100)]
     pub allowed_origins: Option<Vec<String>>,
+    #[schema(maximum = 4294967295u32)]
     pub history_max_messages: Option<u32>,
+    #[schema(maximum = 4294967295u32)]
     pub history_max_age: Option<u32>,
+    #[schema(maximum = 4294967295u32)]
     pub idempotency_window: Option<u32>,
-    /// Replaces every webhook endpoint (at most 10); `[]` removes them all.
+    /// Replaces every webhook endpoint (at most 10); `[]` removes them all. Each URL must reach
+    /// outside the operator's network (checked on the URL and on what its name resolves to).
     #[serde(default, deserialize_with = "webhook::endpoints")]
+    #[schema(max_items = 10)]
     pub webhooks: Option<Vec<WebhookEndpoint>>,
     pub log_payload_previews: Option<bool>,
 }

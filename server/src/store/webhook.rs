@@ -73,13 +73,17 @@ impl fmt::Display for WebhookUrl {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookEndpoint {
+    /// An http:// or https:// URL with a host, at most 2048 bytes.
+    #[schema(value_type = String, max_length = 2048)]
     pub url: WebhookUrl,
     /// At least one of channel_occupied, channel_vacated, member_added, member_removed,
     /// client_event, cache_miss, subscription_count.
     #[serde(deserialize_with = "non_empty_events")]
+    #[schema(min_items = 1)]
     pub events: Vec<WebhookEventKind>,
-    /// Only channels whose name starts with this (e.g. "presence-").
+    /// Only channels whose name starts with this (e.g. "presence-"); at most 164 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "prefix")]
+    #[schema(max_length = 164)]
     pub channel_prefix: Option<String>,
 }
 

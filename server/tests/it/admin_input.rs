@@ -606,3 +606,71 @@ both_backends!(
     suspending_a_tenant_refuses_its_publishes_and_is_audited,
     suspending_a_tenant_refuses_its_publishes_and_is_audited
 );
+
+/// What the OpenAPI document promises where Schemathesis found the server stricter or looser than
+/// it: a number without a fraction is an integer (as in JSON Schema), limits are held to their
+/// documented bounds, a tenant that does not exist is not found, owners take no tenant, and a path
+/// segment of the wrong type is refused in the error shape.
+async fn the_server_holds_what_the_document_says(backend: Backend) {
+    let t = spawn_app(backend).await;
+    let owner = Some(t.owner_token.as_str());
+    let (status, tenant) = t
+        .post(
+            "/tenants",
+            owner,
+            json!({ "name": "Floats", "slug": "floats", "max_apps": 3.0 }),
+        )
+        .await;
+    assert_eq!((status, tenant["max_apps"].as_i64()), (201, Some(3)), "{tenant}");
+    let fraction = t
+        .post(
+            "/tenants",
+            owner,
+            json!({ "name": "Half", "slug": "half", "max_apps": 2.5 }),
+        )
+        .await;
+    assert_error(&fraction, 400, "bad_request", Some("max_apps"));
+    let id = tenant["id"].as_str().unwrap();
+    for limit in [0, 501] {
+        let res = t.get(&format!("/tenants/{id}/audit?limit={limit}"), owner).await;
+        assert_error(&res, 400, "bad_request", Some("limit"));
+    }
+    let nobody = "00000000-0000-4000-8000-000000000000";
+    for path in [format!("/tenants/{nobody}/audit"), format!("/tenants/{nobody}/tokens")] {
+        assert_error(&t.get(&path, owner).await, 404, "not_found", None);
+    }
+    let owner_with_tenant =
+        json!({ "email": "o2@example.com", "password": PASSWORD, "role": "owner", "tenant_id": id });
+    assert_error(
+        &t.post("/admins", owner, owner_with_tenant).await,
+        400,
+        "bad_request",
+        Some("tenant_id"),
+    );
+    let long =
+        json!({ "email": "l@example.com", "password": "p".repeat(1025), "role": "tenant_viewer", "tenant_id": id });
+    assert_error(
+        &t.post("/admins", owner, long).await,
+        400,
+        "bad_request",
+        Some("password"),
+    );
+    let (app, _) = t.app(id, "hooks").await;
+    let app_id = app["id"].as_str().unwrap();
+    let redeliver = t
+        .post(
+            &format!("/apps/{app_id}/webhooks/deliveries/x/redeliver"),
+            owner,
+            json!({}),
+        )
+        .await;
+    assert_error(&redeliver, 400, "bad_request", None);
+    let empty_status = t
+        .get(&format!("/apps/{app_id}/webhooks/deliveries?status="), owner)
+        .await;
+    assert_error(&empty_status, 400, "bad_request", Some("status"));
+}
+both_backends!(
+    the_server_holds_what_the_document_says,
+    the_server_holds_what_the_document_says
+);
