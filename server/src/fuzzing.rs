@@ -16,7 +16,7 @@ use crate::protocol::frame::{self, ClientFrame, EventData};
 use crate::protocol::http_signature::{HttpAuthError, SignedRequest, TIMESTAMP_WINDOW_SECS};
 use crate::protocol::{position, signature, ChannelName, EventName, SocketId};
 use crate::publish::request::{validate, EventRequest};
-use crate::store::{App, AppSettings, NewApp, NewKey};
+use crate::store::{App, AppSettings, NewKey};
 use crate::webhooks::egress::EgressPolicy;
 use crate::webhooks::payload::{self, WebhookEvent};
 
@@ -24,8 +24,11 @@ const KEY: &str = "fuzz-key";
 const SECRET: &str = "fuzz-secret";
 const SOCKET: &str = "123.456";
 
+/// A fuzz target: takes any bytes, panics only on a finding.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `cargo fuzz` and the corpus folders call them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("client_frame", client_frame),
     ("names", names),
     ("http_request", http_request),
@@ -85,7 +88,12 @@ pub fn http_request(data: &[u8]) {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let now = 1_700_000_000;
-    let request = SignedRequest { method: "POST", path: "/apps/1/events", query: &query, body };
+    let request = SignedRequest {
+        method: "POST",
+        path: "/apps/1/events",
+        query: &query,
+        body,
+    };
     let _ = request.auth_key();
     let _ = request.verify(SECRET, now);
 
@@ -94,10 +102,16 @@ pub fn http_request(data: &[u8]) {
         .filter(|(k, _)| !k.eq_ignore_ascii_case("auth_signature"))
         .cloned()
         .collect();
-    let unsigned = SignedRequest { query: &resigned, ..request };
+    let unsigned = SignedRequest {
+        query: &resigned,
+        ..request
+    };
     let signature = signature::sign(SECRET, &unsigned.string_to_sign());
     resigned.push(("auth_signature".into(), signature));
-    let signed = SignedRequest { query: &resigned, ..request };
+    let signed = SignedRequest {
+        query: &resigned,
+        ..request
+    };
     if let Err(e @ HttpAuthError::Signature { .. }) = signed.verify(SECRET, now) {
         panic!("a correctly signed request was refused: {e}");
     }
@@ -117,13 +131,18 @@ pub fn subscribe(data: &[u8]) {
 
 fn subscribe_request(req: frame::SubscribeRequest) {
     let _ = position::start_from(req.resume.as_ref(), req.rewind.as_ref());
-    let Ok(channel) = ChannelName::parse(&req.channel) else { return };
+    let Ok(channel) = ChannelName::parse(&req.channel) else {
+        return;
+    };
     let signed = signature::channel_auth_string(SOCKET, channel.as_str(), req.channel_data.as_deref());
     if let Some(auth) = &req.auth {
         let _ = signature::check_auth(auth, KEY, SECRET, &signed);
     }
     let good = format!("{KEY}:{}", signature::sign(SECRET, &signed));
-    assert!(signature::check_auth(&good, KEY, SECRET, &signed).is_ok(), "a correct auth was refused");
+    assert!(
+        signature::check_auth(&good, KEY, SECRET, &signed).is_ok(),
+        "a correct auth was refused"
+    );
     if let Some(channel_data) = &req.channel_data {
         let _ = serde_json::from_str::<Value>(channel_data);
     }
@@ -138,9 +157,9 @@ pub fn admin_body(data: &[u8]) {
         1 => drop(parse::<tenants::UpdateTenant>(json)),
         2 => {
             if let Some(req) = parse::<apps::CreateApp>(json) {
-                let settings = req.settings.unwrap_or_default();
-                if settings_check::check_sync(&AppCeilings::default(), &EgressPolicy::default(), &settings).is_ok() {
-                    let new = NewApp { name: req.name, id: req.id, key: None, secret: None, settings };
+                let new = req.into_new_app();
+                if settings_check::check_sync(&AppCeilings::default(), &EgressPolicy::default(), &new.settings).is_ok()
+                {
                     let _ = new.into_parts("tenant", 0);
                 }
             }
@@ -188,16 +207,32 @@ pub fn webhook_payload(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut fields = text.split('\0');
     let (channel, user, event, body) = (fields.next(), fields.next(), fields.next(), fields.next());
-    let Some(Ok(channel)) = channel.map(ChannelName::parse) else { return };
+    let Some(Ok(channel)) = channel.map(ChannelName::parse) else {
+        return;
+    };
     let user = user.unwrap_or("u");
     let mut events = vec![
-        WebhookEvent::ChannelOccupied { channel: channel.clone() },
-        WebhookEvent::MemberAdded { channel: channel.clone(), user_id: user.into() },
-        WebhookEvent::SubscriptionCount { channel: channel.clone(), subscription_count: data.len() },
+        WebhookEvent::ChannelOccupied {
+            channel: channel.clone(),
+        },
+        WebhookEvent::MemberAdded {
+            channel: channel.clone(),
+            user_id: user.into(),
+        },
+        WebhookEvent::SubscriptionCount {
+            channel: channel.clone(),
+            subscription_count: data.len(),
+        },
     ];
     if let Some(socket) = SocketId::parse(SOCKET) {
         let (event, data) = (event.unwrap_or("client-e").to_string(), body.unwrap_or("").to_string());
-        events.push(WebhookEvent::client_event(channel.clone(), event, data, socket, Some(user.into())));
+        events.push(WebhookEvent::client_event(
+            channel.clone(),
+            event,
+            data,
+            socket,
+            Some(user.into()),
+        ));
     }
     let body = payload::body(1_700_000_000_000, &events);
     let parsed: Value = serde_json::from_str(&body).expect("a webhook body is JSON");
@@ -243,7 +278,9 @@ mod tests {
         let mut ran = 0;
         for (name, target) in TARGETS {
             for folder in ["corpus", "regressions"] {
-                let Ok(entries) = std::fs::read_dir(root.join(folder).join(name)) else { continue };
+                let Ok(entries) = std::fs::read_dir(root.join(folder).join(name)) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     let input = std::fs::read(entry.path()).expect("readable corpus file");
                     target(&input);

@@ -10,10 +10,10 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod connections;
-pub mod history;
-pub mod housekeeping;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
+pub mod history;
+pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod lifecycle;

@@ -29,6 +29,19 @@ pub struct CreateApp {
     pub settings: Option<SettingsPatch>,
 }
 
+impl CreateApp {
+    /// The app to create: its key and secret generated, its settings the defaults with these.
+    pub fn into_new_app(self) -> NewApp {
+        NewApp {
+            name: self.name,
+            id: self.id,
+            key: None,
+            secret: None,
+            settings: self.settings.unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
@@ -112,15 +125,8 @@ pub async fn create(
     Body(req): Body<CreateApp>,
 ) -> Result<(StatusCode, Json<CreatedApp>), AdminError> {
     who.write(&tenant_id)?;
-    let settings = req.settings.unwrap_or_default();
-    check_settings(&state, &settings).await?;
-    let new = NewApp {
-        name: req.name,
-        id: req.id,
-        key: None,
-        secret: None,
-        settings,
-    };
+    let new = req.into_new_app();
+    check_settings(&state, &new.settings).await?;
     let created = state.store.create_app(&tenant_id, new, &who.actor).await?;
     super::apply_now(&state).await;
     let key = created.keys.into_iter().next().ok_or(AdminError::Internal)?;

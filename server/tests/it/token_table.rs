@@ -24,7 +24,12 @@ fn segment(value: &Value) -> String {
 fn edited(token: &str, claims: &Value) -> String {
     let mut parts = token.split('.');
     let (header, _, signature) = (parts.next(), parts.next(), parts.next());
-    format!("{}.{}.{}", header.unwrap_or_default(), segment(claims), signature.unwrap_or_default())
+    format!(
+        "{}.{}.{}",
+        header.unwrap_or_default(),
+        segment(claims),
+        signature.unwrap_or_default()
+    )
 }
 
 fn signed(alg: Algorithm, key: &[u8], claims: &Value) -> String {
@@ -41,25 +46,67 @@ async fn forged_tokens_are_refused(backend: Backend) {
     let as_owner = json!({ "sub": claims["sub"], "email": claims["email"], "role": "owner", "tenant": null, "iat": now, "exp": now + 900 });
     let of_b = json!({ "sub": claims["sub"], "email": claims["email"], "role": "tenant_admin", "tenant": b, "iat": now, "exp": now + 900 });
     let expired = json!({ "sub": claims["sub"], "email": claims["email"], "role": "tenant_admin", "tenant": a, "iat": now - 1000, "exp": now - 100 });
-    let none = format!("{}.{}.", segment(&json!({ "alg": "none", "typ": "JWT" })), segment(&as_owner));
+    let none = format!(
+        "{}.{}.",
+        segment(&json!({ "alg": "none", "typ": "JWT" })),
+        segment(&as_owner)
+    );
 
     let b_apps = format!("/tenants/{b}/apps");
     let rows: Vec<(&str, String, &str, u16)> = vec![
         ("alg none, owner claims", none, "/tenants", 401),
-        ("owner claims signed with another key", signed(Algorithm::HS256, b"not the key", &as_owner), "/tenants", 401),
-        ("owner claims signed with HS512 and the right key", signed(Algorithm::HS512, &key, &as_owner), "/tenants", 401),
-        ("role edited to owner under the old signature", edited(&admin_a, &as_owner), "/tenants", 401),
-        ("tenant edited to B under the old signature", edited(&admin_a, &of_b), &b_apps, 401),
-        ("expired, correctly signed", signed(Algorithm::HS256, &key, &expired), "/me", 401),
-        ("correctly signed owner claims for a tenant admin", signed(Algorithm::HS256, &key, &as_owner), &b_apps, 403),
-        ("correctly signed claims for tenant B", signed(Algorithm::HS256, &key, &of_b), &b_apps, 403),
+        (
+            "owner claims signed with another key",
+            signed(Algorithm::HS256, b"not the key", &as_owner),
+            "/tenants",
+            401,
+        ),
+        (
+            "owner claims signed with HS512 and the right key",
+            signed(Algorithm::HS512, &key, &as_owner),
+            "/tenants",
+            401,
+        ),
+        (
+            "role edited to owner under the old signature",
+            edited(&admin_a, &as_owner),
+            "/tenants",
+            401,
+        ),
+        (
+            "tenant edited to B under the old signature",
+            edited(&admin_a, &of_b),
+            &b_apps,
+            401,
+        ),
+        (
+            "expired, correctly signed",
+            signed(Algorithm::HS256, &key, &expired),
+            "/me",
+            401,
+        ),
+        (
+            "correctly signed owner claims for a tenant admin",
+            signed(Algorithm::HS256, &key, &as_owner),
+            &b_apps,
+            403,
+        ),
+        (
+            "correctly signed claims for tenant B",
+            signed(Algorithm::HS256, &key, &of_b),
+            &b_apps,
+            403,
+        ),
         ("not a JWT at all", "a.b.c".into(), "/me", 401),
     ];
     for (what, token, path, expected) in rows {
         let (status, body) = t.get(path, Some(&token)).await;
         // Another tenant's resources are 403 or 404 (a tenant need not learn what exists elsewhere).
         let refused_elsewhere = expected == 403 && status == 404;
-        assert!(status == expected || refused_elsewhere, "{what}: expected {expected}, got {status} {body}");
+        assert!(
+            status == expected || refused_elsewhere,
+            "{what}: expected {expected}, got {status} {body}"
+        );
         assert!(body["error"]["message"].is_string(), "{what}: a JSON error: {body}");
     }
 
@@ -76,11 +123,16 @@ both_backends!(token_table, forged_tokens_are_refused);
 
 async fn api_token_of_a_on_b(t: &TestApp, a: &str, b: &str) {
     let body = json!({ "name": "ci", "role": "tenant_admin" });
-    let (status, created) = t.post(&format!("/tenants/{a}/tokens"), Some(&t.owner_token), body).await;
+    let (status, created) = t
+        .post(&format!("/tenants/{a}/tokens"), Some(&t.owner_token), body)
+        .await;
     assert_eq!(status, 201, "{created}");
     let token = created["token"].as_str().expect("token");
     let (status, body) = t.get(&format!("/tenants/{b}/apps"), Some(token)).await;
-    assert!(status == 403 || status == 404, "tenant A's API token on tenant B: {status} {body}");
+    assert!(
+        status == 403 || status == 404,
+        "tenant A's API token on tenant B: {status} {body}"
+    );
     let (status, _) = t.get(&format!("/tenants/{a}/apps"), Some(token)).await;
     assert_eq!(status, 200, "and on its own tenant it works");
 }
@@ -98,5 +150,8 @@ async fn refresh_used_twice(t: &TestApp) {
     let (status, _) = t.post("/auth/refresh", None, json!({ "refresh_token": first })).await;
     assert_eq!(status, 401, "a used refresh token is refused");
     let (status, body) = t.post("/auth/refresh", None, json!({ "refresh_token": second })).await;
-    assert_eq!(status, 401, "and the token issued from it is revoked with its family: {body}");
+    assert_eq!(
+        status, 401,
+        "and the token issued from it is revoked with its family: {body}"
+    );
 }
