@@ -7,7 +7,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use anyhow::Context;
@@ -38,21 +38,38 @@ pub fn announce_default_app(created: &AppWithKeys, addr: SocketAddr, data_dir: &
         return Ok(());
     }
     let path = data_dir.join(CREDENTIALS_FILE);
+    match write_private(data_dir, &path, &text) {
+        Ok(()) => say(&format!(
+            "Created the default app; its credentials are in {} (readable by this user only; not printed \
+             because the output is not a terminal).\n",
+            path.display()
+        )),
+        // The node runs on without the file: the app is in the store, and the CLI shows it.
+        Err(e) => tracing::warn!(
+            error = format!("{e:#}"),
+            "created the default app but could not write its credentials; `herald apps list` shows it"
+        ),
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path` readable by this user only, making `dir` (0700) when it is missing: a
+/// node on Postgres has no data directory of its own until then.
+fn write_private(dir: &Path, path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    say(&format!(
-        "Created the default app; its credentials are in {} (readable by this user only; not printed \
-         because the output is not a terminal).\n",
-        path.display()
-    ));
-    Ok(())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Says how to create the first admin, while there is none.

@@ -50,6 +50,7 @@ STATEFUL_RULES = {
     "create_app": "settings above the operator's ceilings; origins and webhook URLs checked by URL "
                   "parsing and the egress policy (what a name resolves to)",
     "update_app": "the same settings checks as create_app",
+    "create_key": "expires_at must be in the future",
     "update_key": "expires_at must be in the future",
     "change_password": "current_password must be the admin's password",
     "test_webhook": "url must be one of the app's webhook endpoints",

@@ -21,12 +21,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AdminError> {
         let Json(mut value) = Json::<Value>::from_request(req, state).await.map_err(reject)?;
+        if holds_nul(&value) {
+            return Err(nul_refused("the request body"));
+        }
         whole_numbers(&mut value);
         let bytes = serde_json::to_vec(&value).map_err(|_| AdminError::Internal)?;
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(value)) => Ok(Body(value)),
             Err(rejection) => Err(reject(rejection)),
         }
+    }
+}
+
+/// Whether any string or key of `value` holds a NUL character (`\u0000`), which no stored text
+/// may (Postgres refuses it, so it would otherwise surface as an outage).
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// Whether a raw path or query holds an encoded NUL (`%00`).
+fn encodes_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
+fn nul_refused(what: &str) -> AdminError {
+    AdminError::BadRequest {
+        message: format!("{what} holds a NUL character (\\u0000 or %00): text may not contain one"),
+        field: None,
     }
 }
 
@@ -57,6 +83,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
+        if encodes_nul(parts.uri.path()) {
+            return Err(nul_refused("the path"));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
             Err(rejection) => Err(AdminError::BadRequest {
@@ -113,7 +142,7 @@ fn field_of(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{field_of, whole_numbers};
+    use super::{encodes_nul, field_of, holds_nul, whole_numbers};
     use serde_json::json;
 
     #[test]
@@ -122,6 +151,14 @@ mod tests {
         whole_numbers(&mut v);
         assert_eq!(v, json!({"a": 1266, "b": [2.5, -3, 1e300], "c": "4.0", "d": 7}));
         assert!(v["a"].is_i64() && v["b"][2].is_f64());
+    }
+
+    #[test]
+    fn nul_characters_are_found_in_bodies_paths_and_queries() {
+        assert!(holds_nul(&json!({"name": "a\u{0}b"})));
+        assert!(holds_nul(&json!({"s": [{"k\u{0}": 1}]})));
+        assert!(!holds_nul(&json!({"name": "a\\u0000b", "n": 0})));
+        assert!(encodes_nul("/api/v1/tenants/x%00y/apps") && !encodes_nul("/api/v1/tenants/x%200/apps"));
     }
 
     #[test]

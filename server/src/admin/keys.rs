@@ -74,6 +74,7 @@ pub async fn create(
     Body(req): Body<CreateKey>,
 ) -> Result<(StatusCode, Json<AppKey>), AdminError> {
     writable(&state, &who, &app_id).await?;
+    future_expiry(req.expires_at, "or leave it out")?;
     let new = NewKey::new(None, None, req.label, req.expires_at)?;
     let key = state.store.create_key(&app_id, new, &who.actor).await?;
     super::apply_now(&state).await;
@@ -122,12 +123,7 @@ pub async fn update(
     Body(req): Body<UpdateKey>,
 ) -> Result<Json<AppKey>, AdminError> {
     writable(&state, &who, &app_id).await?;
-    if req.expires_at.is_some_and(|at| at <= crate::clock::unix_secs()) {
-        return Err(AdminError::bad(
-            "expires_at",
-            "expires_at is in the past: give a future time in Unix seconds, null for no expiry, or revoke the key",
-        ));
-    }
+    future_expiry(req.expires_at, "or revoke the key")?;
     let mut updated = state
         .store
         .set_key_expiry(&app_id, &key, req.expires_at, &who.actor)
@@ -135,4 +131,15 @@ pub async fn update(
     updated.secret = None;
     super::apply_now(&state).await;
     Ok(Json(updated))
+}
+
+/// An expiry must lie ahead: a key created or changed to expire in the past would only be refused.
+fn future_expiry(expires_at: Option<i64>, otherwise: &str) -> Result<(), AdminError> {
+    match expires_at.is_some_and(|at| at <= crate::clock::unix_secs()) {
+        true => Err(AdminError::bad(
+            "expires_at",
+            format!("expires_at is in the past: give a future time in Unix seconds, null for no expiry, {otherwise}"),
+        )),
+        false => Ok(()),
+    }
 }

@@ -14,6 +14,7 @@ mod app_directory;
 mod console_api;
 mod event_log_store;
 mod login_limits;
+mod nul_text;
 mod openapi;
 mod store_contract;
 mod store_open;
