@@ -264,18 +264,23 @@ mod tests {
         max_age_ms: 60_000,
     };
 
+    /// A message of app `app`, channel `c`, published at `published_ms`.
+    fn message(text: String, published_ms: i64) -> ChannelMessage {
+        let mut m = ChannelMessage::new(
+            Arc::from("app"),
+            ChannelName::parse("c").unwrap(),
+            "e".into(),
+            MessageData::Text(text),
+            Origin::Api,
+        );
+        m.published_ms = published_ms;
+        m
+    }
+
     fn log_with(n: u64) -> ChannelLog {
         let mut log = ChannelLog::default();
         for i in 1..=n {
-            let mut m = ChannelMessage::new(
-                Arc::from("app"),
-                ChannelName::parse("c").unwrap(),
-                "e".into(),
-                MessageData::Text(i.to_string()),
-                Origin::Api,
-            );
-            m.published_ms = 1_000 * i as i64;
-            log.append(7, &mut m, KEEP, None);
+            log.append(7, &mut message(i.to_string(), 1_000 * i as i64), KEEP, None);
         }
         log
     }
@@ -351,15 +356,7 @@ mod tests {
     #[test]
     fn idempotency_keys_expire_with_their_window() {
         let mut log = ChannelLog::default();
-        let mut m = ChannelMessage::new(
-            Arc::from("app"),
-            ChannelName::parse("c").unwrap(),
-            "e".into(),
-            MessageData::Text("x".into()),
-            Origin::Api,
-        );
-        m.published_ms = 1_000;
-        log.append(7, &mut m, KEEP, Some(("k", 500)));
+        log.append(7, &mut message("x".into(), 1_000), KEEP, Some(("k", 500)));
         assert_eq!(log.seen("k", 1_200), Some(1));
         assert_eq!(log.seen("k", 1_600), None);
     }
@@ -381,15 +378,8 @@ mod tests {
     fn a_channel_remembers_at_most_max_keys_and_forgets_the_oldest_first() {
         let mut log = ChannelLog::default();
         for i in 0..MAX_KEYS * 3 {
-            let mut m = ChannelMessage::new(
-                Arc::from("app"),
-                ChannelName::parse("c").unwrap(),
-                "e".into(),
-                MessageData::Text("x".into()),
-                Origin::Api,
-            );
-            m.published_ms = 1_000;
-            log.append(7, &mut m, KEEP, Some((&format!("k{i}"), 3_600_000)));
+            let key = format!("k{i}");
+            log.append(7, &mut message("x".into(), 1_000), KEEP, Some((&key, 3_600_000)));
             assert!(log.seen.len() <= MAX_KEYS);
         }
         let last = format!("k{}", MAX_KEYS * 3 - 1);
