@@ -11,6 +11,21 @@ const TYPES = {
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.txt': 'text/plain',
 };
 
+/** Passes `req` to `upstream` and its answer back on `res`; returns the upstream request. */
+function relay(upstream, req, res) {
+  const out = http.request({
+    host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
+    headers: { ...req.headers, host: upstream.host },
+  }, (answer) => {
+    res.writeHead(answer.statusCode, answer.headers);
+    answer.pipe(res);
+  });
+  out.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
+  res.on('close', () => out.destroy());
+  req.pipe(out);
+  return out;
+}
+
 /** Starts the proxy on a free port of 127.0.0.1: {url, close()}. `target` is the node's base URL. */
 export async function startConsoleProxy(target, dir) {
   const upstream = new URL(target);
@@ -38,16 +53,7 @@ export async function startConsoleProxy(target, dir) {
       }
       return;
     }
-    const out = http.request({
-      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
-      headers: { ...req.headers, host: upstream.host },
-    }, (answer) => {
-      res.writeHead(answer.statusCode, answer.headers);
-      answer.pipe(res);
-    });
-    out.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
-    res.on('close', () => out.destroy());
-    req.pipe(out);
+    relay(upstream, req, res);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
@@ -74,16 +80,7 @@ export async function startStreamProxy(target) {
   const liveRequests = [];
   const isLive = (url) => new URL(url, 'http://x').pathname.endsWith('/events/live');
   const forward = (req, res) => {
-    const out = http.request({
-      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
-      headers: { ...req.headers, host: upstream.host },
-    }, (answer) => {
-      res.writeHead(answer.statusCode, answer.headers);
-      answer.pipe(res);
-    });
-    out.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
-    res.on('close', () => out.destroy());
-    req.pipe(out);
+    const out = relay(upstream, req, res);
     if (isLive(req.url)) {
       const stream = { req, res, out };
       streams.add(stream);
