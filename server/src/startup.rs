@@ -40,6 +40,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error("cannot open the history journal: {0}")]
+    History(#[source] std::io::Error),
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -146,7 +148,9 @@ impl Application {
             config.stats.retention,
             shutdown.clone(),
         );
-        let (bus, nodes) = topology.join(&hub, local, &config, &shutdown);
+        let (bus, nodes) = topology
+            .join(&hub, local, &config, &shutdown)
+            .map_err(StartupError::History)?;
         let publisher = Arc::new(Publisher::new(bus, accepted));
 
         let revoked_hub = hub.clone();

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use crate::bus::{Bus, LocalBus};
 use crate::cluster::{ClusterError, ClusterLink, ClusterParts};
 use crate::config::Config;
+use crate::history::open_history;
 use crate::hub::{Decides, Decision, Hub, HubEvent, HubEvents};
 use crate::lifecycle::{EventStore, SqlEvents};
 use crate::nodes::{LocalNode, Nodes};
@@ -71,13 +72,14 @@ impl Topology {
     }
 
     /// Joins with the hub: the bus that carries messages and the `Nodes` that answer for every node.
+    /// Alone, the history is opened here (read back from its journal when it is on disk).
     pub fn join(
         self,
         hub: &Arc<Hub>,
         local: Arc<LocalNode>,
         config: &Config,
         shutdown: &Shutdown,
-    ) -> (Arc<dyn Bus>, Arc<dyn Nodes>) {
+    ) -> Result<(Arc<dyn Bus>, Arc<dyn Nodes>), std::io::Error> {
         match (self, &config.cluster) {
             (Topology::Cluster { link, hub_events }, Some(cluster)) => {
                 let parts = ClusterParts {
@@ -88,9 +90,12 @@ impl Topology {
                     history: cluster.history.clone(),
                 };
                 let cluster = link.start(parts, shutdown.clone());
-                (cluster.clone(), cluster)
+                Ok((cluster.clone(), cluster))
             }
-            (_, _) => (Arc::new(LocalBus::new(hub.clone(), config.history_budget)), local),
+            (_, _) => {
+                let history = open_history(&config.history_storage, config.history_budget, shutdown)?;
+                Ok((Arc::new(LocalBus::new(hub.clone(), history)), local))
+            }
         }
     }
 }

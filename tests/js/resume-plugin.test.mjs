@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
-  startHerald, subscribed, waitFor, eventually, sleep, clusterSkip,
+  startHerald, startHeraldNode, subscribed, waitFor, eventually, sleep, clusterSkip,
 } from './helpers/herald.mjs';
 import { startTcpProxy } from './helpers/tcp-proxy.mjs';
 import { enableResume } from '../../clients/pusher-js-resume/index.mjs';
@@ -156,7 +156,35 @@ test('resume past the retained history: recovered false, reason expired, no part
   assert.deepEqual(resume.position('feed'), { epoch: after[0].epoch, serial: after[0].serial });
 });
 
-test('resume after the server lost its history (restart): recovered false, reason epoch_changed', {
+test('resume across a kill -9 of a single node on its data directory: recovered, nothing lost', {
+  skip: clusterSkip('the cluster keeps its history in JetStream (cluster-faults tests)'),
+}, async (t) => {
+  const h1 = await startHeraldNode(t);
+  const proxy = await startTcpProxy(t, [h1.port]);
+  const { c, wire, resume, recoveries } = client(h1, proxy);
+  const { ch, got } = await feed(c);
+  await publish(h1.serverSdk(), 1, 2);
+  await receivedExactly(got, [1, 2], 'live events before the kill');
+  const before = resume.position('feed');
+
+  const recovery = recoveryOn(ch);
+  proxy.cutAll({ hold: true });
+  await publish(h1.serverSdk(), 3, 4); // answered 200 while the client is away
+  await h1.signal('SIGKILL');
+  const h2 = await startHeraldNode(t, { dataDir: h1.dataDir, existingApp: h1.app });
+  proxy.setTargets([h2.port]);
+  await publish(h2.serverSdk(), 5, 5);
+  proxy.restore();
+
+  assert.deepEqual(await recovery, { recovered: true, reason: null });
+  await receivedExactly(got, [1, 2, 3, 4, 5], 'what was published before the kill, then after it');
+  const ok = wire.succeeded('feed').at(-1);
+  assert.equal(ok.recovered, true);
+  assert.equal(ok.epoch, before.epoch, 'the restarted node kept its epoch');
+  assert.deepEqual(recoveries, [['feed', { recovered: true, reason: null }]]);
+});
+
+test('resume after the server lost its history (a new data directory): recovered false, reason epoch_changed', {
   skip: clusterSkip('the cluster keeps its history in JetStream across node restarts'),
 }, async (t) => {
   const h1 = await startHerald(t);
@@ -170,7 +198,7 @@ test('resume after the server lost its history (restart): recovered false, reaso
   const recovery = recoveryOn(ch);
   proxy.cutAll({ hold: true });
   await h1.signal('SIGKILL');
-  // the same app on a new process: its in-memory history starts over, in a new epoch
+  // the same app on a new process with a new data directory: its history starts over, in a new epoch
   const h2 = await startHerald(t, { credentials: { id: h1.app.id, key: h1.app.key, secret: h1.app.secret } });
   proxy.setTargets([h2.port]);
   await publish(h2.serverSdk(), 3, 4); // serials 1 and 2 again, of the new epoch

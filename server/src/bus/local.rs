@@ -1,5 +1,6 @@
-//! The in-process bus of a single node: storing a message in the in-memory history and delivering it
-//! to the local hub happen under the channel's log lock, so serials and deliveries share one order.
+//! The in-process bus of a single node: storing a message in the embedded history (in memory, and in
+//! its journal when on disk) and delivering it to the local hub happen under the channel's log lock,
+//! so serials and deliveries share one order, and nothing is delivered that was not stored.
 
 use std::sync::Arc;
 
@@ -10,23 +11,20 @@ use super::{Attach, Bus, BusError, Deliver, Published, StoreOptions};
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
 use crate::history::{
-    page, plan_start, HistoryBudget, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention,
+    page, plan_start, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention,
 };
 use crate::history::{StartFrom, StreamStart};
 use crate::message::{ChannelMessage, Origin};
 
 pub struct LocalBus {
     sink: Arc<dyn Deliver>,
-    history: MemoryHistory,
+    history: Arc<MemoryHistory>,
 }
 
 impl LocalBus {
-    /// Delivers to `sink`, keeping history within `budget`.
-    pub fn new(sink: Arc<dyn Deliver>, budget: HistoryBudget) -> Self {
-        LocalBus {
-            sink,
-            history: MemoryHistory::new(budget),
-        }
+    /// Stores in `history` and delivers to `sink`.
+    pub fn new(sink: Arc<dyn Deliver>, history: Arc<MemoryHistory>) -> Self {
+        LocalBus { sink, history }
     }
 }
 
@@ -52,7 +50,7 @@ impl Bus for LocalBus {
             }
             let key = options.idempotency_key.as_deref().map(|k| (k, options.dedup_window_ms));
             let app = message.app_id.clone();
-            let position = self.history.append(&app, &mut log, &mut message, retention, key);
+            let position = self.history.append(&app, &mut log, &mut message, retention, key)?;
             self.sink.deliver(&message);
             Published {
                 position: Some(position),

@@ -6,7 +6,7 @@
 
 mod settings;
 
-pub use settings::{LogFormat, Overrides, Secret, Settings};
+pub use settings::{HistoryStorageKind, LogFormat, Overrides, Secret, Settings};
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::history::HistoryBudget;
+use crate::history::{HistoryBudget, HistoryStorage};
 
 /// Everything a node needs to start, validated.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct Config {
     pub app_ceilings: AppCeilings,
     /// Memory the embedded history may hold (a single node; a cluster's history is in JetStream).
     pub history_budget: HistoryBudget,
+    /// Where a single node's history lives (memory, or memory and a journal on disk).
+    pub history_storage: HistoryStorage,
     pub stats: StatsConfig,
     pub log: LogConfig,
 }

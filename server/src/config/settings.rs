@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::history::HistoryBudget;
+use crate::history::{Fsync, HistoryBudget, HistoryStorage};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -26,6 +26,16 @@ use super::{
 pub enum LogFormat {
     Pretty,
     Json,
+}
+
+/// Where a single node keeps its channel history.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryStorageKind {
+    /// In memory and in a journal under `data_dir/history`: kept through restarts.
+    Disk,
+    /// In memory only: a restart starts a new epoch.
+    Memory,
 }
 
 /// A configuration value that must never be printed (it shows as `"***"` in `Debug`).
@@ -61,6 +71,12 @@ pub struct Settings {
     /// go first; the largest app's when the node is over).
     pub history_memory_bytes: usize,
     pub history_app_memory_bytes: usize,
+    /// Single node: `disk` (a journal in `data_dir/history`, restored on start) or `memory`.
+    pub history_storage: HistoryStorageKind,
+    /// When the journal is forced to the disk: `always` (before each publish is answered),
+    /// `every_second`, or `never` (the operating system decides). A killed process loses nothing
+    /// either way; a power cut loses at most the last second with `every_second`.
+    pub history_fsync: Fsync,
     /// A PEM certificate chain and its key: the port then serves TLS (`wss://`, `https://`),
     /// reloaded on SIGHUP and when the files change.
     pub tls_cert: Option<PathBuf>,
@@ -163,6 +179,8 @@ impl Default for Settings {
             tls_key: None,
             history_memory_bytes: HistoryBudget::default().node_bytes,
             history_app_memory_bytes: HistoryBudget::default().app_bytes,
+            history_storage: HistoryStorageKind::Disk,
+            history_fsync: Fsync::EverySecond,
             activity_timeout: 120,
             pong_timeout: 30,
             max_connections: 0,
@@ -305,7 +323,7 @@ impl Settings {
                 )? as usize,
             },
             store: StoreConfig {
-                data_dir: self.data_dir,
+                data_dir: self.data_dir.clone(),
                 database_url: self.database_url,
                 master_key: self.master_key,
                 master_key_file: self.master_key_file,
@@ -331,6 +349,13 @@ impl Settings {
             history_budget: HistoryBudget {
                 node_bytes: positive("history_memory_bytes", self.history_memory_bytes as u64)? as usize,
                 app_bytes: positive("history_app_memory_bytes", self.history_app_memory_bytes as u64)? as usize,
+            },
+            history_storage: match self.history_storage {
+                HistoryStorageKind::Memory => HistoryStorage::Memory,
+                HistoryStorageKind::Disk => HistoryStorage::Disk {
+                    dir: self.data_dir.join("history"),
+                    fsync: self.history_fsync,
+                },
             },
             app_ceilings: AppCeilings {
                 connections: self.ceiling_connections,

@@ -1,125 +1,39 @@
-//! In-memory history of the embedded mode: per channel, its serial counter, its retained messages and
-//! the idempotency keys it has seen. Lost on restart, which starts a new epoch. Held within memory
-//! budgets per app and for the node (`budget`): past one, the oldest messages go first.
+//! The history of the embedded mode: every channel's `ChannelLog` in memory, the epoch they belong
+//! to, and what they hold against the memory budgets per app and for the node (`budget`): past one,
+//! the oldest messages go first. Every stored message is first handed to a `Persist`: nowhere (the
+//! history is lost on restart, which starts a new epoch) or the disk journal it is restored from.
 //!
 //! The local bus holds a channel's log locked while it stores and delivers a message, and while it
 //! attaches a subscriber, so serials, deliveries and subscriptions of a channel happen in one order.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::BinaryHeap;
+use std::io;
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 
-use super::budget::{size_of, Accounts, HistoryBudget};
-use super::{ChannelReader, HistoryError, Position, Retention};
+use super::budget::{Accounts, HistoryBudget};
+use super::channel_log::{ChannelLog, ChannelState};
+use super::journal::Record;
+use super::{HistoryError, Position, Retention};
 use crate::channel_key::ChannelKey;
 use crate::message::ChannelMessage;
+use crate::protocol::ChannelName;
 
-/// Idempotency keys one channel remembers at most (within their window): past it, the oldest are
-/// forgotten first, so a publisher cannot grow a channel's memory with endless new keys.
-pub const MAX_KEYS: usize = 10_000;
-
-/// One channel's history.
-#[derive(Default)]
-pub struct ChannelLog {
-    serial: u64,
-    messages: VecDeque<Arc<ChannelMessage>>,
-    /// What `messages` are counted for (`budget::size_of`).
-    bytes: usize,
-    /// Idempotency key → (serial it was stored as, expiry in Unix ms).
-    seen: HashMap<String, (u64, i64)>,
+/// Where a stored message is written before the history keeps it (and its publish is acknowledged).
+pub trait Persist: Send + Sync {
+    fn stored(&self, message: &ChannelMessage, key: Option<(&str, i64)>, retention: Retention) -> io::Result<()>;
 }
 
-impl ChannelLog {
-    /// The serial of the channel's last message (0 when it never had one).
-    pub fn serial(&self) -> u64 {
-        self.serial
-    }
+/// Nowhere: the history lives in memory only.
+pub struct MemoryOnly;
 
-    /// The serial an idempotency key was stored as, while its window lasts.
-    pub fn seen(&self, key: &str, now_ms: i64) -> Option<u64> {
-        self.seen.get(key).filter(|(_, exp)| *exp > now_ms).map(|(s, _)| *s)
-    }
-
-    /// Numbers and keeps `message` (dropping what `retention` no longer keeps); remembers `key`.
-    pub fn append(
-        &mut self,
-        epoch: u64,
-        message: &mut ChannelMessage,
-        retention: Retention,
-        key: Option<(&str, i64)>,
-    ) -> Position {
-        message.prev = self.serial;
-        self.serial += 1;
-        message.serial = self.serial;
-        message.epoch = epoch;
-        let now = message.published_ms;
-        if retention.max_messages > 0 {
-            self.bytes += size_of(message);
-            self.messages.push_back(Arc::new(message.clone()));
-        }
-        while self.messages.len() > retention.max_messages
-            || self.messages.front().is_some_and(|m| !retention.keeps(m, now))
-        {
-            self.pop_oldest();
-        }
-        if let Some((key, window_ms)) = key {
-            if self.seen.len() >= MAX_KEYS {
-                self.forget_keys(now);
-            }
-            self.seen.insert(key.to_string(), (self.serial, now + window_ms));
-        }
-        Position {
-            epoch,
-            serial: self.serial,
-        }
-    }
-
-    /// Forgets expired idempotency keys and, when most are still live, the oldest fifth, so a
-    /// channel's keys stay bounded and the sweep runs once per thousands of keyed publishes.
-    fn forget_keys(&mut self, now: i64) {
-        self.seen.retain(|_, (_, exp)| *exp > now);
-        if self.seen.len() >= MAX_KEYS * 9 / 10 {
-            let mut serials: Vec<u64> = self.seen.values().map(|(serial, _)| *serial).collect();
-            let cut = serials.len() - MAX_KEYS * 8 / 10;
-            let (_, oldest_kept, _) = serials.select_nth_unstable(cut);
-            let oldest_kept = *oldest_kept;
-            self.seen.retain(|_, (serial, _)| *serial >= oldest_kept);
-        }
-    }
-
-    /// Drops the oldest kept message.
-    fn pop_oldest(&mut self) {
-        if let Some(gone) = self.messages.pop_front() {
-            self.bytes -= size_of(&gone);
-        }
-    }
-
-    /// When the oldest kept message was published.
-    fn oldest_ms(&self) -> Option<i64> {
-        self.messages.front().map(|m| m.published_ms)
-    }
-
-    fn index_of(&self, serial: u64) -> Option<usize> {
-        let first = self.messages.front()?.serial;
-        serial.checked_sub(first).map(|i| i as usize)
-    }
-}
-
-impl ChannelReader for ChannelLog {
-    async fn next_after(&self, after: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError> {
-        let Some(first) = self.messages.front() else {
-            return Ok(None);
-        };
-        let index = self.index_of(after.max(first.serial - 1) + 1);
-        Ok(index.and_then(|i| self.messages.get(i)).cloned())
-    }
-
-    async fn at(&self, serial: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError> {
-        Ok(self.index_of(serial).and_then(|i| self.messages.get(i)).cloned())
+impl Persist for MemoryOnly {
+    fn stored(&self, _: &ChannelMessage, _: Option<(&str, i64)>, _: Retention) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -131,6 +45,7 @@ pub struct MemoryHistory {
     accounts: Accounts,
     /// Held while trimming to the budgets (one trim at a time; publishes do not wait for it).
     trimming: Mutex<()>,
+    persist: Arc<dyn Persist>,
 }
 
 impl Default for MemoryHistory {
@@ -140,6 +55,7 @@ impl Default for MemoryHistory {
 }
 
 impl MemoryHistory {
+    /// An empty history in memory only, in a new epoch.
     pub fn new(budget: HistoryBudget) -> Self {
         MemoryHistory {
             epoch: rand::random::<u32>() as u64 + 1,
@@ -147,14 +63,21 @@ impl MemoryHistory {
             budget,
             accounts: Accounts::default(),
             trimming: Mutex::new(()),
+            persist: Arc::new(MemoryOnly),
         }
+    }
+
+    /// This history (restored from a journal) in `epoch`, writing what it stores to `persist`.
+    pub fn persisted(self, epoch: u64, persist: Arc<dyn Persist>) -> Self {
+        MemoryHistory { epoch, persist, ..self }
     }
 
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
 
-    /// Appends to `log` (the caller holds its lock), keeping the accounts.
+    /// Numbers `message` in `log` (the caller holds its lock), writes it where it persists, then
+    /// keeps it, keeping the accounts. A failed write leaves the channel as it was.
     pub fn append(
         &self,
         app: &Arc<str>,
@@ -162,11 +85,57 @@ impl MemoryHistory {
         message: &mut ChannelMessage,
         retention: Retention,
         key: Option<(&str, i64)>,
-    ) -> Position {
+    ) -> Result<Position, HistoryError> {
+        log.number(self.epoch, message);
+        (self.persist.stored(message, key, retention))
+            .map_err(|e| HistoryError::failed("writing the history journal", e))?;
         let before = log.bytes;
-        let position = log.append(self.epoch, message, retention, key);
+        let position = log.keep(message, retention, key);
         self.accounts.changed(app, before, log.bytes);
-        position
+        Ok(position)
+    }
+
+    /// Puts back what a journal record says (read at start, before the history is shared).
+    pub fn restore(&self, record: Record<'static>) {
+        match record {
+            Record::Stored {
+                message,
+                key,
+                kept,
+                keep,
+            } => {
+                let message = message.into_owned();
+                let app = message.app_id.clone();
+                let log = self.log(&ChannelKey::of(&app, &message.channel));
+                let mut log = log.lock();
+                let before = log.bytes;
+                log.restore(message, kept, keep, key.as_ref().map(|(k, expiry)| (k.as_ref(), *expiry)));
+                self.accounts.changed(&app, before, log.bytes);
+            }
+            Record::Channel {
+                app,
+                channel,
+                serial,
+                keys,
+            } => {
+                let Ok(channel) = ChannelName::parse(&channel) else { return };
+                let key = ChannelKey::new(Arc::from(app.as_ref()), channel);
+                self.log(&key).lock().restore_state(serial, keys);
+            }
+            Record::Epoch(_) => {}
+        }
+    }
+
+    /// Every channel's state at `now_ms`, one channel locked at a time (for a journal snapshot).
+    pub fn states(&self, now_ms: i64) -> Vec<(ChannelKey, ChannelState)> {
+        let logs: Vec<(ChannelKey, Arc<Mutex<ChannelLog>>)> =
+            self.channels.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        logs.into_iter()
+            .map(|(key, log)| {
+                let state = log.lock().state(now_ms);
+                (key, state)
+            })
+            .collect()
     }
 
     /// Bytes kept for `app` (and, with `None`, in all).
@@ -254,112 +223,10 @@ impl MemoryHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{page, plan_start, NotRecovered, PageQuery, StartFrom};
+    use crate::history::ChannelReader;
     use crate::message::{MessageData, Origin};
     use crate::protocol::ChannelName;
     use futures_util::FutureExt;
-
-    const KEEP: Retention = Retention {
-        max_messages: 5,
-        max_age_ms: 60_000,
-    };
-
-    /// A message of app `app`, channel `c`, published at `published_ms`.
-    fn message(text: String, published_ms: i64) -> ChannelMessage {
-        let mut m = ChannelMessage::new(
-            Arc::from("app"),
-            ChannelName::parse("c").unwrap(),
-            "e".into(),
-            MessageData::Text(text),
-            Origin::Api,
-        );
-        m.published_ms = published_ms;
-        m
-    }
-
-    fn log_with(n: u64) -> ChannelLog {
-        let mut log = ChannelLog::default();
-        for i in 1..=n {
-            log.append(7, &mut message(i.to_string(), 1_000 * i as i64), KEEP, None);
-        }
-        log
-    }
-
-    fn start(log: &ChannelLog, from: StartFrom, now: i64) -> (Option<Result<(), NotRecovered>>, u64, Vec<u64>) {
-        let s = plan_start(log, 7, log.serial(), Some(from), KEEP, now)
-            .now_or_never()
-            .unwrap();
-        (
-            s.recovered,
-            s.position.serial,
-            s.replay.iter().map(|m| m.serial).collect(),
-        )
-    }
-
-    #[test]
-    fn resume_replays_exactly_what_was_missed() {
-        let log = log_with(8); // keeps 4..=8
-        let at = |serial| StartFrom::Resume(Position { epoch: 7, serial });
-        assert_eq!(start(&log, at(5), 9_000), (Some(Ok(())), 5, vec![6, 7, 8]));
-        assert_eq!(start(&log, at(8), 9_000), (Some(Ok(())), 8, vec![]));
-        assert_eq!(start(&log, at(3), 9_000), (Some(Ok(())), 3, vec![4, 5, 6, 7, 8]));
-        assert_eq!(start(&log, at(2), 9_000).0, Some(Err(NotRecovered::Expired)));
-        assert_eq!(start(&log, at(9), 9_000).0, Some(Err(NotRecovered::Ahead)));
-        let other_epoch = StartFrom::Resume(Position { epoch: 8, serial: 5 });
-        assert_eq!(start(&log, other_epoch, 9_000).0, Some(Err(NotRecovered::EpochChanged)));
-        // Message 6 is older than the app keeps (60 s) at t = 66.5 s.
-        assert_eq!(start(&log, at(5), 66_500).0, Some(Err(NotRecovered::Expired)));
-    }
-
-    #[test]
-    fn rewind_by_count_and_by_time() {
-        let log = log_with(8);
-        assert_eq!(
-            start(&log, StartFrom::RewindCount(2), 9_000),
-            (Some(Ok(())), 6, vec![7, 8])
-        );
-        assert_eq!(start(&log, StartFrom::RewindCount(50), 9_000).2, vec![4, 5, 6, 7, 8]);
-        assert_eq!(start(&log, StartFrom::RewindSeconds(3), 9_500).2, vec![7, 8]);
-        assert_eq!(
-            start(&ChannelLog::default(), StartFrom::RewindCount(3), 1).2,
-            Vec::<u64>::new()
-        );
-    }
-
-    #[test]
-    fn pages_both_ways_with_cursors() {
-        let log = log_with(8);
-        let q = |backwards, cursor| PageQuery {
-            backwards,
-            cursor,
-            start_ms: None,
-            end_ms: None,
-            limit: 2,
-        };
-        let serials =
-            |p: crate::history::Page| (p.messages.iter().map(|m| m.serial).collect::<Vec<_>>(), p.next_cursor);
-        let read = |query| serials(page(&log, 8, query, KEEP, 9_000).now_or_never().unwrap().unwrap());
-        assert_eq!(read(q(false, None)), (vec![4, 5], Some(5)));
-        assert_eq!(read(q(false, Some(5))), (vec![6, 7], Some(7)));
-        assert_eq!(read(q(false, Some(7))), (vec![8], None));
-        assert_eq!(read(q(true, None)), (vec![8, 7], Some(7)));
-        assert_eq!(read(q(true, Some(5))), (vec![4], None));
-        let window = PageQuery {
-            start_ms: Some(5_000),
-            end_ms: Some(6_000),
-            limit: 10,
-            ..q(false, None)
-        };
-        assert_eq!(read(window), (vec![5, 6], None));
-    }
-
-    #[test]
-    fn idempotency_keys_expire_with_their_window() {
-        let mut log = ChannelLog::default();
-        log.append(7, &mut message("x".into(), 1_000), KEEP, Some(("k", 500)));
-        assert_eq!(log.seen("k", 1_200), Some(1));
-        assert_eq!(log.seen("k", 1_600), None);
-    }
 
     #[test]
     fn reading_a_channel_without_messages_keeps_no_log() {
@@ -372,23 +239,6 @@ mod tests {
         history.log(&key("c1"));
         assert_eq!(history.with_log(&key("c1"), |log| log.serial()), 0);
         assert_eq!(history.channel_count(), 1, "a publish made one");
-    }
-
-    #[test]
-    fn a_channel_remembers_at_most_max_keys_and_forgets_the_oldest_first() {
-        let mut log = ChannelLog::default();
-        for i in 0..MAX_KEYS * 3 {
-            let key = format!("k{i}");
-            log.append(7, &mut message("x".into(), 1_000), KEEP, Some((&key, 3_600_000)));
-            assert!(log.seen.len() <= MAX_KEYS);
-        }
-        let last = format!("k{}", MAX_KEYS * 3 - 1);
-        assert_eq!(
-            log.seen(&last, 2_000),
-            Some((MAX_KEYS * 3) as u64),
-            "the newest key is kept"
-        );
-        assert_eq!(log.seen("k0", 2_000), None, "the oldest was forgotten");
     }
 
     #[test]
@@ -414,7 +264,7 @@ mod tests {
                 Origin::Api,
             );
             m.published_ms = n;
-            history.append(&app, &mut log.lock(), &mut m, keep, None);
+            history.append(&app, &mut log.lock(), &mut m, keep, None).unwrap();
             history.keep_to_budget();
         };
         // A hostile app spreads 1 KB messages over 100 channels; a small app keeps a little.

@@ -6,12 +6,18 @@
 //! run over a `ChannelReader` (the in-memory log or JetStream); they never deliver anything.
 
 mod budget;
+mod channel_log;
+mod durable;
+mod journal;
 mod memory;
 mod replay;
 pub mod view;
 
 pub use budget::HistoryBudget;
-pub use memory::{ChannelLog, MemoryHistory};
+pub use channel_log::{ChannelLog, ChannelState, MAX_KEYS};
+pub use durable::{open_history, HistoryStorage};
+pub use journal::Fsync;
+pub use memory::{MemoryHistory, MemoryOnly, Persist};
 pub use replay::{page, plan_start, try_plan_start, Page, PageQuery, StreamStart};
 
 use std::sync::Arc;

@@ -176,13 +176,14 @@ export async function startHerald(t, options = {}) {
 /**
  * Starts one herald process (whatever the topology). `t` (a node:test
  * context) gets an after-hook that closes every client and kills the process.
- * options: { app: settings, appName, credentials: {id,key,secret}, env, noApp, existingApp }
+ * options: { app: settings, appName, credentials: {id,key,secret}, env, noApp, existingApp, dataDir }
  * `env` reaches the server and every CLI command the harness runs (HERALD_DATABASE_URL for a
- * shared store); `existingApp` is an app already in that store, so none is created.
+ * shared store); `existingApp` is an app already in that store, so none is created; `dataDir`
+ * is the data directory of a node that ran before (a restart), instead of a new one.
  */
 export async function startHeraldNode(t, options = {}) {
   const bin = await heraldBin();
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-test-'));
+  const dataDir = options.dataDir ?? await mkdtemp(path.join(os.tmpdir(), 'herald-test-'));
   const env = options.env || {};
   const cli = (args, input) => run(bin, args, input, env);
   // options.noApp: start on an empty store (herald then creates its default app)
