@@ -19,6 +19,7 @@ mod streams;
 mod subjects;
 mod tail;
 mod tasks;
+mod trim;
 mod wire;
 
 use std::collections::HashMap;

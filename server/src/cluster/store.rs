@@ -18,6 +18,7 @@ use async_nats::jetstream::{self, Context};
 use dashmap::DashMap;
 
 use super::subjects::Subjects;
+use super::trim::Trims;
 use crate::bus::{Published, StoreOptions};
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
@@ -30,8 +31,6 @@ const MAX_CHAIN_RETRIES: usize = 20;
 /// The longest a publish waits for JetStream to store its message (a leader election takes a few
 /// seconds); past it the publisher gets 503 and retries, with its idempotency key if it has one.
 const STORE_DEADLINE: Duration = Duration::from_secs(10);
-/// The longest a publish waits, once stored, for its channel to be trimmed to the app's retention.
-const TRIM_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Why one attempt to store a message after the channel's last one failed.
 enum Chained {
@@ -77,6 +76,8 @@ pub struct MessageStore {
     /// Per channel, the sequence of its last stored message as this node knows it (`None`: read it);
     /// this node stores a channel's messages one at a time.
     chains: DashMap<ChannelKey, Arc<tokio::sync::Mutex<Option<u64>>>>,
+    /// Channels to trim to their app's retention.
+    trims: Trims,
 }
 
 impl MessageStore {
@@ -87,6 +88,7 @@ impl MessageStore {
             limits,
             opened: tokio::sync::OnceCell::new(),
             chains: DashMap::new(),
+            trims: Trims::default(),
         }
     }
 
@@ -191,7 +193,7 @@ impl MessageStore {
                 Ok(ack) => {
                     *last = if ack.duplicate { None } else { Some(ack.sequence) };
                     if !ack.duplicate {
-                        self.trim(&opened.stream, &subject, options).await;
+                        self.mark_trim(&subject, options);
                     }
                     let position = Position {
                         epoch: opened.epoch,
@@ -278,20 +280,21 @@ impl MessageStore {
         }
     }
 
-    /// Drops what the app keeps no more than the stream does (the stream's own limit is the largest
-    /// any app may keep), so reads see exactly the app's last `history_max_messages`. Bounded by
-    /// `TRIM_DEADLINE`: the message is stored already, and reads keep to the retention anyway.
-    async fn trim(&self, stream: &stream::Stream, subject: &str, options: &StoreOptions) {
+    /// Marks the channel for trimming when the app keeps fewer messages than the stream does (the
+    /// stream's own limit is the largest any app may keep).
+    fn mark_trim(&self, subject: &str, options: &StoreOptions) {
         let Some(keep) = options.retention.map(|r| r.max_messages as i64) else {
             return;
         };
         if keep < self.limits.max_messages_per_channel {
-            let purge = tokio::time::timeout(TRIM_DEADLINE, stream.purge().filter(subject).keep(keep as u64));
-            match purge.await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot trim a channel's history to the app's retention"),
-                Err(_) => tracing::warn!("trimming a channel's history to the app's retention timed out"),
-            }
+            self.trims.mark(subject, keep as u64);
+        }
+    }
+
+    /// Trims the channels marked since the last round (a cluster task calls it).
+    pub async fn trim_marked(&self) {
+        if let Some(opened) = self.opened.get() {
+            self.trims.run(&opened.stream).await;
         }
     }
 
@@ -324,10 +327,12 @@ impl MessageStore {
     /// Reads one channel's stored messages.
     pub async fn reader(&self, key: &ChannelKey) -> Result<StoredChannel<'_>, HistoryError> {
         let opened = self.opened().await?;
+        let subject = self.subjects.stored(&key.app, &key.channel);
+        self.trims.settle(&opened.stream, &subject).await;
         Ok(StoredChannel {
             stream: &opened.stream,
             epoch: opened.epoch,
-            subject: self.subjects.stored(&key.app, &key.channel),
+            subject,
         })
     }
 }

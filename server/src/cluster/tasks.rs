@@ -51,6 +51,21 @@ pub(super) fn spawn_all(
     tokio::spawn(async move {
         tokio::select! { _ = queries_and_control(c) => {}, _ = s => {} }
     });
+    let c = cluster.clone();
+    let s = stop(&shutdown);
+    tokio::spawn(async move {
+        tokio::select! { _ = trims(c) => {}, _ = s => {} }
+    });
+}
+
+/// Twice a second, trims the channels published to since (off the publish path).
+async fn trims(cluster: Arc<Cluster>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        cluster.store.trim_marked().await;
+    }
 }
 
 /// Applies hub events in order: (un)subscribe live subjects, announce presence changes.
