@@ -18,6 +18,7 @@ mod store;
 mod streams;
 mod subjects;
 mod tail;
+mod shards;
 mod tasks;
 mod trim;
 mod wire;
@@ -44,7 +45,7 @@ use crate::protocol::{ChannelName, CloseCode};
 use crate::shutdown::Shutdown;
 pub use events::JetStreamEvents;
 use nodes::NodeTable;
-use store::MessageStore;
+use shards::MessageShards;
 use subjects::Subjects;
 use wire::{ChannelCounts, Control, Query};
 
@@ -67,7 +68,7 @@ pub struct Cluster {
     /// This node's own answers to the cluster's queries.
     local: Arc<LocalNode>,
     live: Arc<interest::LiveMap>,
-    store: Arc<MessageStore>,
+    store: MessageShards,
     /// Counts NATS reconnections and slow-consumer drops; channel tasks then look for messages
     /// they missed.
     reconnects: Arc<watch::Sender<u64>>,
@@ -143,11 +144,7 @@ impl ClusterLink {
 
     /// Joins the cluster with this node's hub and starts the cluster tasks.
     pub fn start(self, parts: ClusterParts, shutdown: Shutdown) -> Arc<Cluster> {
-        let store = Arc::new(MessageStore::new(
-            self.client.clone(),
-            self.subjects.clone(),
-            parts.history,
-        ));
+        let store = MessageShards::new(&self.client, &self.subjects, &parts.history, parts.history.shards);
         store.open_in_background();
         let cluster = Arc::new(Cluster {
             client: self.client,
@@ -311,7 +308,8 @@ impl Bus for Cluster {
                 duplicate: false,
             });
         }
-        let published = self.store.append(&mut message, options).await?;
+        let key = ChannelKey::of(&message.app_id, &message.channel);
+        let published = self.store.of(&key).append(&mut message, options).await?;
         if !published.duplicate && message.channel.is_cache() {
             // This node keeps it before answering the publisher (so `info=cache` right after sees it);
             // the others keep it too, so a first subscriber anywhere gets it.
@@ -344,16 +342,17 @@ impl Bus for Cluster {
     }
 
     async fn history(&self, key: &ChannelKey, query: PageQuery, retention: Retention) -> Result<Page, BusError> {
-        let last = self.store.last_serial(key).await?.unwrap_or(0);
-        let reader = self.store.reader(key).await?;
+        let store = self.store.of(key);
+        let last = store.last_serial(key).await?.unwrap_or(0);
+        let reader = store.reader(key).await?;
         let mut page = history::page(&reader, last, query, retention, unix_ms()).await?;
-        page.epoch = self.store.epoch().await?;
+        page.epoch = store.epoch().await?;
         Ok(page)
     }
 
-    /// Connected to NATS, and the message stream is open (a stream being created with several
+    /// Connected to NATS, and every message stream is open (a stream being created with several
     /// replicas can take seconds to elect its leader: publishes would wait on it meanwhile).
     fn is_ready(&self) -> bool {
-        self.connected() && self.store.opened_epoch().is_some()
+        self.connected() && self.store.all_open()
     }
 }

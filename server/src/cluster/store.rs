@@ -1,5 +1,5 @@
-//! The cluster's message store: one JetStream stream per prefix holds every stored channel message and
-//! republishes each, once stored, to its channel's live subject.
+//! One message shard's store: a JetStream stream holds the stored messages of the channels of its
+//! shard (`shards` chooses) and republishes each, once stored, to its channel's live subject.
 //!
 //! A message's serial is its stream sequence. Publishes of a channel carry the sequence of the channel's
 //! previous message (`prev`) and are accepted only if it still is the last one
@@ -71,6 +71,8 @@ fn unix_nanos() -> u64 {
 pub struct MessageStore {
     js: Context,
     subjects: Subjects,
+    /// Which message shard this is (its stream and subjects).
+    shard: usize,
     limits: HistoryConfig,
     opened: tokio::sync::OnceCell<Opened>,
     /// Per channel, the sequence of its last stored message as this node knows it (`None`: read it);
@@ -81,10 +83,11 @@ pub struct MessageStore {
 }
 
 impl MessageStore {
-    pub fn new(client: async_nats::Client, subjects: Subjects, limits: HistoryConfig) -> Self {
+    pub fn new(client: async_nats::Client, subjects: Subjects, limits: HistoryConfig, shard: usize) -> Self {
         MessageStore {
             js: jetstream::new(client),
             subjects,
+            shard,
             limits,
             opened: tokio::sync::OnceCell::new(),
             chains: DashMap::new(),
@@ -97,9 +100,9 @@ impl MessageStore {
     async fn opened(&self) -> Result<&Opened, HistoryError> {
         self.opened
             .get_or_try_init(|| async {
-                let (source, destination) = self.subjects.stored_all();
+                let (source, destination) = self.subjects.stored_all(self.shard);
                 let config = stream::Config {
-                    name: self.subjects.stream_name(),
+                    name: self.subjects.stream_name(self.shard),
                     subjects: vec![source.clone()],
                     storage: StorageType::File,
                     num_replicas: self.limits.replicas.max(1),
@@ -160,7 +163,7 @@ impl MessageStore {
             .await
             .map_err(|_| too_late())??;
         let key = ChannelKey::of(&message.app_id, &message.channel);
-        let subject = self.subjects.stored(&key.app, &key.channel);
+        let subject = self.subjects.stored(self.shard, &key.app, &key.channel);
         let chain = self.chains.entry(key).or_default().clone();
         let mut last = tokio::time::timeout_at(deadline, chain.lock())
             .await
@@ -301,7 +304,7 @@ impl MessageStore {
     /// The sequence of a channel's last stored message.
     pub async fn last_serial(&self, key: &ChannelKey) -> Result<Option<u64>, HistoryError> {
         let opened = self.opened().await?;
-        self.last_serial_of(&opened.stream, &self.subjects.stored(&key.app, &key.channel))
+        self.last_serial_of(&opened.stream, &self.subjects.stored(self.shard, &key.app, &key.channel))
             .await
     }
 
@@ -327,7 +330,7 @@ impl MessageStore {
     /// Reads one channel's stored messages.
     pub async fn reader(&self, key: &ChannelKey) -> Result<StoredChannel<'_>, HistoryError> {
         let opened = self.opened().await?;
-        let subject = self.subjects.stored(&key.app, &key.channel);
+        let subject = self.subjects.stored(self.shard, &key.app, &key.channel);
         self.trims.settle(&opened.stream, &subject).await;
         Ok(StoredChannel {
             stream: &opened.stream,

@@ -22,19 +22,37 @@ impl Subjects {
         format!("{}.live.{}.{}", self.prefix, app_id, channel.as_str().replace('.', "%"))
     }
 
-    /// Stored messages of one channel: the JetStream stream captures them and republishes each to
-    /// the channel's live subject once it is stored.
-    pub fn stored(&self, app_id: &str, channel: &ChannelName) -> String {
-        format!("{}.msg.{}.{}", self.prefix, app_id, channel.as_str().replace('.', "%"))
+    /// Stored messages of one channel in message shard `shard`: the shard's JetStream stream
+    /// captures them and republishes each to the channel's live subject once it is stored. Shard 0
+    /// has the subjects of a cluster without shards (`msg`), shard k `msgk`.
+    pub fn stored(&self, shard: usize, app_id: &str, channel: &ChannelName) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            self.prefix,
+            shard_token(shard),
+            app_id,
+            channel.as_str().replace('.', "%")
+        )
     }
 
-    /// The stream's subjects, and where it republishes them.
-    pub fn stored_all(&self) -> (String, String) {
-        (format!("{}.msg.>", self.prefix), format!("{}.live.>", self.prefix))
+    /// A shard's stream's subjects, and where it republishes them.
+    pub fn stored_all(&self, shard: usize) -> (String, String) {
+        (
+            format!("{}.{}.>", self.prefix, shard_token(shard)),
+            format!("{}.live.>", self.prefix),
+        )
     }
 
-    /// The JetStream stream of this prefix's messages (stream names allow no `.`).
-    pub fn stream_name(&self) -> String {
+    /// The JetStream stream of a message shard (stream names allow no `.`): shard 0 is the stream
+    /// of a cluster without shards.
+    pub fn stream_name(&self, shard: usize) -> String {
+        match shard {
+            0 => self.messages_stream(),
+            k => format!("{}_{k}", self.messages_stream()),
+        }
+    }
+
+    fn messages_stream(&self) -> String {
         let token: String = self
             .prefix
             .chars()
@@ -49,6 +67,17 @@ impl Subjects {
         format!("{token}_MESSAGES")
     }
 
+}
+
+/// The subject token of a message shard's stored messages.
+fn shard_token(shard: usize) -> String {
+    match shard {
+        0 => "msg".to_string(),
+        k => format!("msg{k}"),
+    }
+}
+
+impl Subjects {
     /// Lifecycle events of an app (captured by the events stream; live readers subscribe).
     pub fn events(&self, app_id: &str) -> String {
         format!("{}.evt.{app_id}", self.prefix)
@@ -56,7 +85,7 @@ impl Subjects {
 
     /// The lifecycle events stream and its subjects.
     pub fn events_stream(&self) -> (String, String) {
-        let name = self.stream_name().replace("_MESSAGES", "_EVENTS");
+        let name = self.messages_stream().replace("_MESSAGES", "_EVENTS");
         (name, format!("{}.evt.>", self.prefix))
     }
 
@@ -107,7 +136,11 @@ mod tests {
         assert_eq!(s.live("42", &c), "t1.live.42.private-a%b%c");
         assert_eq!(s.live("42", &c).split('.').count(), 4);
         assert_eq!(s.presence(), "t1.presence");
-        assert_eq!(s.stored("42", &c), "t1.msg.42.private-a%b%c");
-        assert_eq!(Subjects::new("ht-9.x").stream_name(), "HT_9_X_MESSAGES");
+        assert_eq!(s.stored(0, "42", &c), "t1.msg.42.private-a%b%c");
+        assert_eq!(s.stored(2, "42", &c), "t1.msg2.42.private-a%b%c");
+        assert_eq!(s.stored_all(2).0, "t1.msg2.>");
+        assert_eq!(Subjects::new("ht-9.x").stream_name(0), "HT_9_X_MESSAGES");
+        assert_eq!(Subjects::new("ht-9.x").stream_name(3), "HT_9_X_MESSAGES_3");
+        assert_eq!(Subjects::new("ht-9.x").events_stream().0, "HT_9_X_EVENTS");
     }
 }

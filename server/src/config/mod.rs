@@ -114,6 +114,8 @@ pub struct ClusterConfig {
 /// What the cluster's message stream keeps.
 #[derive(Debug, Clone)]
 pub struct HistoryConfig {
+    /// Streams the channels are spread over (`message_shards`), each with its own leader.
+    pub shards: usize,
     pub max_messages_per_channel: i64,
     pub max_age: Duration,
     pub dedup_window: Duration,

@@ -28,6 +28,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// Most message shards a cluster may have.
+const MAX_MESSAGE_SHARDS: usize = 64;
+
 /// Where a single node keeps its channel history.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -114,6 +117,9 @@ pub struct Settings {
     pub dedup_window: u64,
     /// Replicas of the cluster's stream (1 to 5; more need a NATS cluster).
     pub nats_replicas: usize,
+    /// Message streams the cluster spreads channels over (1 to 64), each with its own leader; every
+    /// node must have the same value (docs/scaling.md: how to change it).
+    pub message_shards: usize,
     /// NATS URLs (comma-separated) that make this node a cluster member; unset means a single node.
     pub nats_url: Option<Secret>,
     /// Prefix of every NATS subject of this cluster (several clusters can share a NATS).
@@ -193,6 +199,7 @@ impl Default for Settings {
             history_max_age: 24 * 3600,
             dedup_window: 120,
             nats_replicas: 1,
+            message_shards: 1,
             nats_url: None,
             nats_prefix: "herald".into(),
             node_timeout: 10,
@@ -274,6 +281,10 @@ impl Settings {
         if !(1..=5).contains(&self.nats_replicas) {
             return Err(ConfigError::new("nats_replicas", "must be 1 to 5"));
         }
+        if !(1..=MAX_MESSAGE_SHARDS).contains(&self.message_shards) {
+            let message = format!("must be 1 to {MAX_MESSAGE_SHARDS}");
+            return Err(ConfigError::new("message_shards", message));
+        }
         if self.event_log_max_bytes <= 0 {
             return Err(ConfigError::new("event_log_max_bytes", "must be at least 1"));
         }
@@ -284,6 +295,7 @@ impl Settings {
                 prefix: check_prefix(self.nats_prefix)?,
                 node_timeout: Duration::from_secs(self.node_timeout.max(2)),
                 history: HistoryConfig {
+                    shards: self.message_shards,
                     max_messages_per_channel: positive("history_size", self.history_size as u64)? as i64,
                     max_age: Duration::from_secs(positive("history_max_age", self.history_max_age)?),
                     dedup_window: Duration::from_secs(positive("dedup_window", self.dedup_window)?),
