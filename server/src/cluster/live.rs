@@ -21,7 +21,8 @@ use tokio::time::Instant;
 
 use super::interest::AttachRequest;
 use super::recent::RecentMessages;
-use super::store::{decode, MessageStore};
+use super::record;
+use super::store::MessageStore;
 use super::tail::TailChecks;
 use crate::bus::Deliver;
 use crate::channel_key::ChannelKey;
@@ -167,26 +168,29 @@ impl ChannelTask {
             }
             return false;
         };
-        if self.cursor.is_some_and(|c| sequence <= c) {
+        if self.cursor.is_some_and(|c| record::through(sequence) <= c) {
             return true;
         }
         let Ok(epoch) = self.store.epoch().await else {
             return true;
         };
-        let Some(message) = decode(&msg.payload, sequence, epoch) else {
-            return true;
-        };
-        crate::metrics::observe_bus_lag(message.published_ms);
-        if self.cursor.is_some_and(|c| message.prev > c) {
-            // The live path lost messages: the store fills the gap, up to this one's predecessor.
-            let filled = self.catch_up(sequence - 1).await && self.cursor.is_some_and(|c| c >= message.prev);
-            if !filled {
-                // Not delivered (nor counted as delivered): the store gives it with the rest later.
-                self.send_subscribers_away();
-                return true;
+        for message in record::decode(&msg.payload, sequence, epoch) {
+            if self.cursor.is_some_and(|c| message.serial <= c) {
+                continue;
             }
+            crate::metrics::observe_bus_lag(message.published_ms);
+            if self.cursor.is_some_and(|c| message.prev > c) {
+                // The live path lost messages: the store fills the gap, up to this one's predecessor.
+                let filled =
+                    self.catch_up(message.serial - 1).await && self.cursor.is_some_and(|c| c >= message.prev);
+                if !filled {
+                    // Not delivered (nor counted as delivered): the store gives it with the rest later.
+                    self.send_subscribers_away();
+                    return true;
+                }
+            }
+            self.deliver(Arc::new(message));
         }
-        self.deliver(Arc::new(message));
         true
     }
 

@@ -9,16 +9,19 @@
 //! republished on their live subjects, where each channel task fills gaps from the store (`live`);
 //! client events and presence are core NATS (at most once).
 
+mod chain;
 mod events;
 mod interest;
 mod live;
 mod nodes;
 mod recent;
+mod record;
+mod shards;
 mod store;
+mod stored_channel;
 mod streams;
 mod subjects;
 mod tail;
-mod shards;
 mod tasks;
 mod trim;
 mod wire;

@@ -1,10 +1,12 @@
 //! One message shard's store: a JetStream stream holds the stored messages of the channels of its
-//! shard (`shards` chooses) and republishes each, once stored, to its channel's live subject.
+//! shard (`shards` chooses), in records (`record`), and republishes each record, once stored, to its
+//! channel's live subject.
 //!
-//! A message's serial is its stream sequence. Publishes of a channel carry the sequence of the channel's
-//! previous message (`prev`) and are accepted only if it still is the last one
-//! (`Nats-Expected-Last-Subject-Sequence`), so the stored messages of a channel form an unbroken chain
-//! that shows any gap exactly. An idempotency key becomes the message id JetStream deduplicates on.
+//! A channel's publishes on this node are stored in order and together (`chain`: group commit).
+//! Each record carries the serial of the channel's message before it (`prev`) and is accepted only
+//! if that still is the channel's last (`Nats-Expected-Last-Subject-Sequence`), so the stored
+//! messages of a channel form an unbroken chain that shows any gap exactly, whichever nodes publish.
+//! An idempotency key becomes the id JetStream deduplicates on (a keyed publish is a record alone).
 //! Owns no delivery: the live path (`live`) reads from here to fill gaps and replay.
 
 use std::sync::Arc;
@@ -17,13 +19,16 @@ use async_nats::jetstream::stream::{self, DirectGetErrorKind, Republish, Storage
 use async_nats::jetstream::{self, Context};
 use dashmap::DashMap;
 
+use super::chain::{Chain, Stored, Waiting};
+use super::record::{self, serial};
+use super::stored_channel::StoredChannel;
 use super::subjects::Subjects;
 use super::trim::Trims;
 use crate::bus::{Published, StoreOptions};
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
 use crate::config::HistoryConfig;
-use crate::history::{ChannelReader, HistoryError, Position};
+use crate::history::{HistoryError, Position};
 use crate::message::ChannelMessage;
 
 /// Publishes of one channel retried after another node got in first, before giving up.
@@ -32,7 +37,11 @@ const MAX_CHAIN_RETRIES: usize = 20;
 /// seconds); past it the publisher gets 503 and retries, with its idempotency key if it has one.
 const STORE_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Why one attempt to store a message after the channel's last one failed.
+fn too_late() -> HistoryError {
+    HistoryError::unavailable("the message store did not answer in time; retry")
+}
+
+/// Why one attempt to store a record after the channel's last one failed.
 enum Chained {
     /// Another node stored a message of the channel first.
     Behind,
@@ -75,9 +84,8 @@ pub struct MessageStore {
     shard: usize,
     limits: HistoryConfig,
     opened: tokio::sync::OnceCell<Opened>,
-    /// Per channel, the sequence of its last stored message as this node knows it (`None`: read it);
-    /// this node stores a channel's messages one at a time.
-    chains: DashMap<ChannelKey, Arc<tokio::sync::Mutex<Option<u64>>>>,
+    /// Per channel, its publishes waiting to be stored and the serial of its last stored message.
+    chains: DashMap<ChannelKey, Arc<Chain>>,
     /// Channels to trim to their app's retention.
     trims: Trims,
 }
@@ -122,7 +130,7 @@ impl MessageStore {
                 let stream = super::streams::open(&self.js, config)
                     .await
                     .map_err(|e| HistoryError::failed("opening the message stream", e))?;
-                let epoch = epoch_of(stream.cached_info());
+                let epoch = record::epoch(epoch_of(stream.cached_info()));
                 Ok(Opened { stream, epoch })
             })
             .await
@@ -149,15 +157,15 @@ impl MessageStore {
         });
     }
 
-    /// Stores an HTTP API message, chained after the channel's last one. Answers within
-    /// `STORE_DEADLINE` (waiting for the channel's other publishes included), and never reports a
-    /// failure once JetStream has acknowledged the message.
+    /// Stores an HTTP API message, chained after the channel's last one, together with the other
+    /// publishes of the channel waiting meanwhile. Answers within `STORE_DEADLINE` (waiting for the
+    /// channel's other publishes included), and never reports a failure once JetStream has
+    /// acknowledged the message.
     pub async fn append(
         &self,
         message: &mut ChannelMessage,
         options: &StoreOptions,
     ) -> Result<Published, HistoryError> {
-        let too_late = || HistoryError::unavailable("the message store did not answer in time; retry");
         let deadline = tokio::time::Instant::now() + STORE_DEADLINE;
         let opened = tokio::time::timeout_at(deadline, self.opened())
             .await
@@ -165,24 +173,85 @@ impl MessageStore {
         let key = ChannelKey::of(&message.app_id, &message.channel);
         let subject = self.subjects.stored(self.shard, &key.app, &key.channel);
         let chain = self.chains.entry(key).or_default().clone();
-        let mut last = tokio::time::timeout_at(deadline, chain.lock())
-            .await
-            .map_err(|_| too_late())?;
         message.epoch = opened.epoch;
-        // Set when JetStream called the message a duplicate of one older than the app's window.
-        let mut fresh_after: Option<u64> = None;
-        for _ in 0..MAX_CHAIN_RETRIES {
-            let attempt = tokio::time::timeout_at(
-                deadline,
-                self.publish_after(&opened.stream, &subject, *last, message, options, fresh_after),
-            );
-            let Ok(attempt) = attempt.await else {
+        let mut answered = chain.push(message.clone(), options.clone());
+        let stored = tokio::time::timeout_at(deadline, async {
+            let mut last = chain.writer.lock().await;
+            // Stores what is queued, a record at a time, until this publish is answered; the
+            // publishes queued behind go with the next holder of the writer lock.
+            loop {
+                match answered.try_recv() {
+                    Ok(stored) => return stored,
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return Err(too_late()),
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+                }
+                let record = chain.take();
+                if record.is_empty() {
+                    return Err(HistoryError::unavailable("the publish left the queue unanswered; retry"));
+                }
+                self.store_record(opened, &subject, &mut last, record).await;
+            }
+        })
+        .await
+        .map_err(|_| too_late())??;
+        message.prev = stored.prev;
+        Ok(Published {
+            position: Some(stored.position),
+            duplicate: stored.duplicate,
+        })
+    }
+
+    /// Stores one record of waiting publishes after `last` and answers each.
+    async fn store_record(&self, opened: &Opened, subject: &str, last: &mut Option<u64>, record: Vec<Waiting>) {
+        let deadline = tokio::time::Instant::now() + STORE_DEADLINE;
+        let options = record[0].options.clone();
+        let (mut messages, answers): (Vec<ChannelMessage>, Vec<_>) =
+            record.into_iter().map(|w| (w.message, w.answer)).unzip();
+        let stored = tokio::time::timeout_at(deadline, self.store_chained(opened, subject, last, &mut messages, &options, deadline))
+            .await
+            .unwrap_or_else(|_| {
                 // Perhaps stored after all: the chain is read again next time, and a retry with the
                 // same idempotency key is stored once.
                 *last = None;
-                return Err(too_late());
+                Err(too_late())
+            });
+        if matches!(stored, Ok((_, false))) {
+            self.mark_trim(subject, &options);
+        }
+        for (index, answer) in answers.into_iter().enumerate() {
+            let result = match &stored {
+                Ok((sequence, duplicate)) => Ok(Stored {
+                    position: Position {
+                        epoch: opened.epoch,
+                        serial: serial(*sequence, index),
+                    },
+                    prev: if index == 0 { messages[0].prev } else { serial(*sequence, index - 1) },
+                    duplicate: *duplicate,
+                }),
+                Err(e) => Err(HistoryError::unavailable(e.to_string())),
             };
-            match attempt {
+            let _ = answer.send(result);
+        }
+    }
+
+    /// Stores `messages` as one record chained after `last`, retrying when another node got in
+    /// first; the record's stream sequence and whether it was a duplicate.
+    async fn store_chained(
+        &self,
+        opened: &Opened,
+        subject: &str,
+        last: &mut Option<u64>,
+        messages: &mut [ChannelMessage],
+        options: &StoreOptions,
+        deadline: tokio::time::Instant,
+    ) -> Result<(u64, bool), HistoryError> {
+        // Set when JetStream called the message a duplicate of one older than the app's window.
+        let mut fresh_after: Option<u64> = None;
+        for _ in 0..MAX_CHAIN_RETRIES {
+            match self
+                .publish_after(&opened.stream, subject, *last, messages, options, fresh_after)
+                .await
+            {
                 Ok(ack)
                     if ack.duplicate
                         && self
@@ -194,18 +263,11 @@ impl MessageStore {
                     *last = None;
                 }
                 Ok(ack) => {
-                    *last = if ack.duplicate { None } else { Some(ack.sequence) };
-                    if !ack.duplicate {
-                        self.mark_trim(&subject, options);
-                    }
-                    let position = Position {
-                        epoch: opened.epoch,
-                        serial: ack.sequence,
+                    *last = match ack.duplicate {
+                        true => None,
+                        false => Some(serial(ack.sequence, messages.len() - 1)),
                     };
-                    return Ok(Published {
-                        position: Some(position),
-                        duplicate: ack.duplicate,
-                    });
+                    return Ok((ack.sequence, ack.duplicate));
                 }
                 // Another node stored a message of this channel since: read the new last one, retry.
                 Err(Chained::Behind) => *last = None,
@@ -220,13 +282,14 @@ impl MessageStore {
         ))
     }
 
-    /// One attempt to store `message` right after `last` (read from the stream when not known).
+    /// One attempt to store `messages` as a record right after `last` (read from the stream when
+    /// not known).
     async fn publish_after(
         &self,
         stream: &stream::Stream,
         subject: &str,
         last: Option<u64>,
-        message: &mut ChannelMessage,
+        messages: &mut [ChannelMessage],
         options: &StoreOptions,
         fresh_after: Option<u64>,
     ) -> Result<PublishAck, Chained> {
@@ -238,14 +301,15 @@ impl MessageStore {
                 .map_err(Chained::Failed)?
                 .unwrap_or(0),
         };
-        message.prev = prev;
-        let payload = serde_json::to_vec(&*message)
-            .map_err(|e| Chained::Failed(HistoryError::failed("encoding the message", e)))?;
+        messages[0].prev = prev;
+        let payload =
+            record::encode(messages).map_err(|e| Chained::Failed(HistoryError::failed("encoding the message", e)))?;
         let mut publish = PublishMessage::build()
             .payload(payload.into())
-            .expected_last_subject_sequence(prev);
+            .expected_last_subject_sequence(record::sequence_of(prev));
         if let Some(k) = &options.idempotency_key {
-            let mut id = format!("{}:{}:{}", message.app_id, k, message.channel.as_str());
+            let first = &messages[0];
+            let mut id = format!("{}:{}:{}", first.app_id, k, first.channel.as_str());
             if let Some(original) = fresh_after {
                 // the key again, after the app's window: its own id, deduplicated from now on
                 id.push_str(&format!("#{original}"));
@@ -262,13 +326,13 @@ impl MessageStore {
         })
     }
 
-    /// True when the message JetStream deduplicated against (at `serial`) was accepted longer ago
+    /// True when the message JetStream deduplicated against (at `sequence`) was accepted longer ago
     /// than the app's own window (`StoreOptions::dedup_window_ms`, at most the stream's): then the
     /// publish is a new message. When the original cannot be read, JetStream's word stands.
     async fn outlived_app_window(
         &self,
         stream: &stream::Stream,
-        serial: u64,
+        sequence: u64,
         options: &StoreOptions,
         deadline: tokio::time::Instant,
     ) -> bool {
@@ -276,9 +340,10 @@ impl MessageStore {
         if window as u128 >= self.limits.dedup_window.as_millis() {
             return false;
         }
-        match tokio::time::timeout_at(deadline, stream.direct_get(serial)).await {
-            Ok(Ok(raw)) => serde_json::from_slice::<ChannelMessage>(&raw.payload)
-                .is_ok_and(|original| unix_ms() - original.published_ms > window),
+        match tokio::time::timeout_at(deadline, stream.direct_get(sequence)).await {
+            Ok(Ok(raw)) => record::decode(&raw.payload, sequence, 0)
+                .first()
+                .is_some_and(|original| unix_ms() - original.published_ms > window),
             _ => false,
         }
     }
@@ -301,7 +366,7 @@ impl MessageStore {
         }
     }
 
-    /// The sequence of a channel's last stored message.
+    /// The serial of a channel's last stored message.
     pub async fn last_serial(&self, key: &ChannelKey) -> Result<Option<u64>, HistoryError> {
         let opened = self.opened().await?;
         self.last_serial_of(&opened.stream, &self.subjects.stored(self.shard, &key.app, &key.channel))
@@ -310,13 +375,13 @@ impl MessageStore {
 
     async fn last_serial_of(&self, stream: &stream::Stream, subject: &str) -> Result<Option<u64>, HistoryError> {
         match stream.direct_get_last_for_subject(subject).await {
-            Ok(m) => Ok(Some(m.sequence)),
+            Ok(m) => Ok(Some(serial(m.sequence, record::count(&m.payload) - 1))),
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
             Err(e) => Err(HistoryError::failed("reading the channel's last message", e)),
         }
     }
 
-    /// The stream's last sequence (any channel).
+    /// The highest serial the stream holds so far (any channel).
     pub async fn stream_last(&self) -> Result<u64, HistoryError> {
         let opened = self.opened().await?;
         let info = opened
@@ -324,7 +389,7 @@ impl MessageStore {
             .get_info()
             .await
             .map_err(|e| HistoryError::failed("reading the message stream's state", e))?;
-        Ok(info.state.last_sequence)
+        Ok(record::through(info.state.last_sequence))
     }
 
     /// Reads one channel's stored messages.
@@ -340,50 +405,3 @@ impl MessageStore {
     }
 }
 
-/// One channel of the stream.
-pub struct StoredChannel<'a> {
-    stream: &'a stream::Stream,
-    epoch: u64,
-    subject: String,
-}
-
-impl StoredChannel<'_> {
-    fn decode(&self, m: async_nats::jetstream::message::StreamMessage) -> Option<Arc<ChannelMessage>> {
-        if m.subject.as_str() != self.subject {
-            return None;
-        }
-        decode(&m.payload, m.sequence, self.epoch).map(Arc::new)
-    }
-}
-
-/// A stored message as the stream holds it, numbered.
-pub fn decode(payload: &[u8], sequence: u64, epoch: u64) -> Option<ChannelMessage> {
-    let mut message: ChannelMessage = serde_json::from_slice(payload)
-        .map_err(|e| tracing::warn!(error = %e, sequence, "unreadable stored message"))
-        .ok()?;
-    message.serial = sequence;
-    message.epoch = epoch;
-    Some(message)
-}
-
-impl ChannelReader for StoredChannel<'_> {
-    async fn next_after(&self, after: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError> {
-        match self
-            .stream
-            .direct_get_next_for_subject(self.subject.as_str(), Some(after + 1))
-            .await
-        {
-            Ok(m) => Ok(self.decode(m)),
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(HistoryError::failed("reading the channel's next message", e)),
-        }
-    }
-
-    async fn at(&self, serial: u64) -> Result<Option<Arc<ChannelMessage>>, HistoryError> {
-        match self.stream.direct_get(serial).await {
-            Ok(m) => Ok(self.decode(m)),
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(HistoryError::failed("reading a stored message", e)),
-        }
-    }
-}
