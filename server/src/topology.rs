@@ -18,6 +18,9 @@ use crate::nodes::{LocalNode, Nodes};
 use crate::shutdown::Shutdown;
 use crate::store::ControlStore;
 
+/// What joining gives: the bus that carries messages and the `Nodes` that answer for every node.
+pub type Joined = (Arc<dyn Bus>, Arc<dyn Nodes>);
+
 /// This node alone, or connected to its cluster.
 pub enum Topology {
     Single,
@@ -79,7 +82,7 @@ impl Topology {
         local: Arc<LocalNode>,
         config: &Config,
         shutdown: &Shutdown,
-    ) -> Result<(Arc<dyn Bus>, Arc<dyn Nodes>), std::io::Error> {
+    ) -> Result<Joined, std::io::Error> {
         match (self, &config.cluster) {
             (Topology::Cluster { link, hub_events }, Some(cluster)) => {
                 let parts = ClusterParts {

@@ -10,9 +10,7 @@ use futures_util::FutureExt;
 use super::{Attach, Bus, BusError, Deliver, Published, StoreOptions};
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
-use crate::history::{
-    page, plan_start, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention,
-};
+use crate::history::{page, plan_start, MemoryHistory, NotRecovered, Page, PageQuery, Position, Retention};
 use crate::history::{StartFrom, StreamStart};
 use crate::message::{ChannelMessage, Origin};
 
@@ -38,9 +36,8 @@ impl Bus for LocalBus {
                 duplicate: false,
             });
         };
-        let published = {
-            let log = self.history.log(&ChannelKey::of(&message.app_id, &message.channel));
-            let mut log = log.lock();
+        let key = ChannelKey::of(&message.app_id, &message.channel);
+        let published = self.history.with_log_mut(&key, |log| -> Result<Published, BusError> {
             let epoch = self.history.epoch();
             if let Some(serial) = options.idempotency_key.as_deref().and_then(|k| log.seen(k, unix_ms())) {
                 return Ok(Published {
@@ -50,13 +47,13 @@ impl Bus for LocalBus {
             }
             let key = options.idempotency_key.as_deref().map(|k| (k, options.dedup_window_ms));
             let app = message.app_id.clone();
-            let position = self.history.append(&app, &mut log, &mut message, retention, key)?;
+            let position = self.history.append(&app, log, &mut message, retention, key)?;
             self.sink.deliver(&message);
-            Published {
+            Ok(Published {
                 position: Some(position),
                 duplicate: false,
-            }
-        };
+            })
+        })?;
         // With the channel's lock released: trimming takes other channels' locks.
         self.history.keep_to_budget();
         Ok(published)

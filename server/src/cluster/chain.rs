@@ -44,7 +44,11 @@ pub struct Chain {
 
 impl Chain {
     /// Queues a publish; its answer comes on the returned receiver.
-    pub fn push(&self, message: ChannelMessage, options: StoreOptions) -> oneshot::Receiver<Result<Stored, HistoryError>> {
+    pub fn push(
+        &self,
+        message: ChannelMessage,
+        options: StoreOptions,
+    ) -> oneshot::Receiver<Result<Stored, HistoryError>> {
         let (answer, answered) = oneshot::channel();
         self.queue.lock().push_back(Waiting {
             message,
@@ -94,7 +98,13 @@ mod tests {
 
     fn waiting(text: &str, key: Option<&str>) -> Waiting {
         let channel = ChannelName::parse("c").unwrap();
-        let message = ChannelMessage::new(Arc::from("1"), channel, "e".into(), MessageData::Text(text.into()), Origin::Api);
+        let message = ChannelMessage::new(
+            Arc::from("1"),
+            channel,
+            "e".into(),
+            MessageData::Text(text.into()),
+            Origin::Api,
+        );
         let options = StoreOptions {
             idempotency_key: key.map(str::to_string),
             ..StoreOptions::default()
@@ -112,8 +122,13 @@ mod tests {
 
     #[test]
     fn unkeyed_publishes_gather_and_a_keyed_one_goes_alone() {
-        let mut queue: VecDeque<Waiting> =
-            [waiting("a", None), waiting("b", None), waiting("k", Some("key")), waiting("c", None)].into();
+        let mut queue: VecDeque<Waiting> = [
+            waiting("a", None),
+            waiting("b", None),
+            waiting("k", Some("key")),
+            waiting("c", None),
+        ]
+        .into();
         assert_eq!(texts(&take_record(&mut queue)), vec!["a", "b"]);
         assert_eq!(texts(&take_record(&mut queue)), vec!["k"]);
         assert_eq!(texts(&take_record(&mut queue)), vec!["c"]);

@@ -93,7 +93,11 @@ impl Cluster {
     /// Starts the task that delivers the channel from `sub`.
     fn spawn_channel(&self, key: &ChannelKey, sub: async_nats::Subscriber) -> Live {
         let (attach, requests) = mpsc::unbounded_channel();
-        let (hub, store, reconnects) = (self.hub.clone(), self.store.of(key).clone(), self.reconnects.subscribe());
+        let (hub, store, reconnects) = (
+            self.hub.clone(),
+            self.store.of(key).clone(),
+            self.reconnects.subscribe(),
+        );
         let task = ChannelTask::spawn(key.clone(), hub, store, sub, requests, reconnects);
         Live {
             task,

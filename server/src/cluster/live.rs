@@ -181,8 +181,7 @@ impl ChannelTask {
             crate::metrics::observe_bus_lag(message.published_ms);
             if self.cursor.is_some_and(|c| message.prev > c) {
                 // The live path lost messages: the store fills the gap, up to this one's predecessor.
-                let filled =
-                    self.catch_up(message.serial - 1).await && self.cursor.is_some_and(|c| c >= message.prev);
+                let filled = self.catch_up(message.serial - 1).await && self.cursor.is_some_and(|c| c >= message.prev);
                 if !filled {
                     // Not delivered (nor counted as delivered): the store gives it with the rest later.
                     self.send_subscribers_away();

@@ -90,7 +90,13 @@ mod tests {
 
     fn message(text: &str) -> ChannelMessage {
         let channel = ChannelName::parse("c").unwrap();
-        ChannelMessage::new(Arc::from("1"), channel, "e".into(), MessageData::Text(text.into()), Origin::Api)
+        ChannelMessage::new(
+            Arc::from("1"),
+            channel,
+            "e".into(),
+            MessageData::Text(text.into()),
+            Origin::Api,
+        )
     }
 
     #[test]
@@ -103,7 +109,11 @@ mod tests {
         let numbered: Vec<(u64, u64, &str)> = read.iter().map(|m| (m.prev, m.serial, m.data.as_text())).collect();
         assert_eq!(
             numbered,
-            vec![(7 * SLOTS, 9 * SLOTS, "a"), (9 * SLOTS, 9 * SLOTS + 1, "b"), (9 * SLOTS + 1, 9 * SLOTS + 2, "c")]
+            vec![
+                (7 * SLOTS, 9 * SLOTS, "a"),
+                (9 * SLOTS, 9 * SLOTS + 1, "b"),
+                (9 * SLOTS + 1, 9 * SLOTS + 2, "c")
+            ]
         );
         assert!(read.iter().all(|m| m.epoch == 5));
     }

@@ -22,7 +22,14 @@ impl MessageShards {
     /// `count` shards (at least one), their streams not opened yet.
     pub fn new(client: &async_nats::Client, subjects: &Subjects, limits: &HistoryConfig, count: usize) -> Self {
         let shards = (0..count.max(1))
-            .map(|shard| Arc::new(MessageStore::new(client.clone(), subjects.clone(), limits.clone(), shard)))
+            .map(|shard| {
+                Arc::new(MessageStore::new(
+                    client.clone(),
+                    subjects.clone(),
+                    limits.clone(),
+                    shard,
+                ))
+            })
             .collect();
         MessageShards { shards }
     }

@@ -187,7 +187,9 @@ impl MessageStore {
                 }
                 let record = chain.take();
                 if record.is_empty() {
-                    return Err(HistoryError::unavailable("the publish left the queue unanswered; retry"));
+                    return Err(HistoryError::unavailable(
+                        "the publish left the queue unanswered; retry",
+                    ));
                 }
                 self.store_record(opened, &subject, &mut last, record).await;
             }
@@ -207,14 +209,17 @@ impl MessageStore {
         let options = record[0].options.clone();
         let (mut messages, answers): (Vec<ChannelMessage>, Vec<_>) =
             record.into_iter().map(|w| (w.message, w.answer)).unzip();
-        let stored = tokio::time::timeout_at(deadline, self.store_chained(opened, subject, last, &mut messages, &options, deadline))
-            .await
-            .unwrap_or_else(|_| {
-                // Perhaps stored after all: the chain is read again next time, and a retry with the
-                // same idempotency key is stored once.
-                *last = None;
-                Err(too_late())
-            });
+        let stored = tokio::time::timeout_at(
+            deadline,
+            self.store_chained(opened, subject, last, &mut messages, &options, deadline),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            // Perhaps stored after all: the chain is read again next time, and a retry with the
+            // same idempotency key is stored once.
+            *last = None;
+            Err(too_late())
+        });
         if matches!(stored, Ok((_, false))) {
             self.mark_trim(subject, &options);
         }
@@ -225,7 +230,11 @@ impl MessageStore {
                         epoch: opened.epoch,
                         serial: serial(*sequence, index),
                     },
-                    prev: if index == 0 { messages[0].prev } else { serial(*sequence, index - 1) },
+                    prev: if index == 0 {
+                        messages[0].prev
+                    } else {
+                        serial(*sequence, index - 1)
+                    },
                     duplicate: *duplicate,
                 }),
                 Err(e) => Err(HistoryError::unavailable(e.to_string())),
@@ -369,8 +378,11 @@ impl MessageStore {
     /// The serial of a channel's last stored message.
     pub async fn last_serial(&self, key: &ChannelKey) -> Result<Option<u64>, HistoryError> {
         let opened = self.opened().await?;
-        self.last_serial_of(&opened.stream, &self.subjects.stored(self.shard, &key.app, &key.channel))
-            .await
+        self.last_serial_of(
+            &opened.stream,
+            &self.subjects.stored(self.shard, &key.app, &key.channel),
+        )
+        .await
     }
 
     async fn last_serial_of(&self, stream: &stream::Stream, subject: &str) -> Result<Option<u64>, HistoryError> {
@@ -401,7 +413,7 @@ impl MessageStore {
             stream: &opened.stream,
             epoch: opened.epoch,
             subject,
+            last_read: Default::default(),
         })
     }
 }
-

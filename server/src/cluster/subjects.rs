@@ -66,7 +66,6 @@ impl Subjects {
             .collect();
         format!("{token}_MESSAGES")
     }
-
 }
 
 /// The subject token of a message shard's stored messages.

@@ -22,6 +22,8 @@ pub struct ChannelLog {
     pub(super) bytes: usize,
     /// Idempotency key → (serial it was stored as, expiry in Unix ms).
     seen: HashMap<String, (u64, i64)>,
+    /// Taken out of the history (it held nothing): whoever finds it so takes the channel's new log.
+    pub(super) retired: bool,
 }
 
 /// What a channel holds, as a snapshot of the journal records it.
@@ -33,6 +35,20 @@ pub struct ChannelState {
 }
 
 impl ChannelLog {
+    /// An empty log whose first message will follow `serial` (the history's floor: no serial a
+    /// retired log gave out is given again).
+    pub fn starting_at(serial: u64) -> Self {
+        ChannelLog {
+            serial,
+            ..ChannelLog::default()
+        }
+    }
+
+    /// Holds nothing that must be kept: no message, no idempotency key still in its window.
+    pub fn is_idle(&self, now_ms: i64) -> bool {
+        self.messages.is_empty() && self.seen.values().all(|(_, expiry)| *expiry <= now_ms)
+    }
+
     /// The serial of the channel's last message (0 when it never had one).
     pub fn serial(&self) -> u64 {
         self.serial
@@ -275,6 +291,31 @@ mod tests {
             ..q(false, None)
         };
         assert_eq!(read(window), (vec![5, 6], None));
+    }
+
+    #[test]
+    fn pages_show_no_more_than_the_app_keeps_while_the_store_holds_more() {
+        let log = log_with(8); // holds 4..=8
+        let three = Retention {
+            max_messages: 3,
+            ..KEEP
+        };
+        let read = |backwards, cursor, limit| {
+            let query = PageQuery {
+                backwards,
+                cursor,
+                start_ms: None,
+                end_ms: None,
+                limit,
+            };
+            let p = page(&log, 8, query, three, 9_000).now_or_never().unwrap().unwrap();
+            (p.messages.iter().map(|m| m.serial).collect::<Vec<_>>(), p.next_cursor)
+        };
+        assert_eq!(read(true, None, 10), (vec![8, 7, 6], None));
+        assert_eq!(read(false, None, 10), (vec![6, 7, 8], None));
+        assert_eq!(read(false, None, 2), (vec![6, 7], Some(7)));
+        assert_eq!(read(false, Some(7), 2), (vec![8], None));
+        assert_eq!(read(true, Some(7), 10), (vec![6], None));
     }
 
     #[test]

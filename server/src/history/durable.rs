@@ -78,6 +78,10 @@ impl Persist for Journal {
             keep: retention.max_messages,
         })
     }
+
+    fn floor(&self, serial: u64) -> io::Result<()> {
+        self.append(&Record::Floor(serial))
+    }
 }
 
 /// Once a second: sync when the policy says so, compact when due. On shutdown: a last sync.
@@ -135,8 +139,13 @@ pub fn compact(history: &MemoryHistory, journal: &Journal) -> io::Result<()> {
         // The messages first: a message whose serial its channel already has is skipped.
         messages.chain(std::iter::once(channel))
     });
-    journal.write_snapshot(upto, epoch, records)?;
-    tracing::info!(channels = states.len(), ms = started.elapsed().as_millis() as u64, "history journal compacted");
+    let floor = std::iter::once(Record::Floor(history.floor()));
+    journal.write_snapshot(upto, epoch, floor.chain(records))?;
+    tracing::info!(
+        channels = states.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "history journal compacted"
+    );
     Ok(())
 }
 
@@ -212,7 +221,10 @@ mod tests {
 
         let (again, _journal) = open(&d.0);
         assert_eq!(again.epoch(), epoch, "the epoch is kept");
-        assert_eq!(texts(&again, "a"), vec![(3, "a3".into()), (4, "a4".into()), (5, "a5".into())]);
+        assert_eq!(
+            texts(&again, "a"),
+            vec![(3, "a3".into()), (4, "a4".into()), (5, "a5".into())]
+        );
         assert_eq!(texts(&again, "b"), vec![(1, "b1".into())]);
         let seen = again.with_log(&key("a"), |log| log.seen("k2", crate::clock::unix_ms()));
         assert_eq!(seen, Some(2), "idempotency keys are kept");
@@ -260,6 +272,29 @@ mod tests {
         let (again, _journal) = open(&d.0);
         assert_eq!(texts(&again, "a"), vec![(1, "whole".into())]);
         assert_eq!(publish(&again, "a", "next", None).serial, 2);
+    }
+
+    #[test]
+    fn the_floor_of_retired_logs_is_kept_through_a_restart() {
+        let d = dir();
+        let small = HistoryBudget {
+            node_bytes: 1_000_000,
+            app_bytes: 4 * crate::history::LOG_BYTES + 2_000,
+        };
+        let (history, journal) = restore(&d.0, Fsync::Never, small).unwrap();
+        for i in 0..30 {
+            publish(&history, &format!("c{i}"), "x", None);
+            history.keep_to_budget();
+        }
+        let floor = history.floor();
+        assert!(floor >= 3, "channels were retired: floor {floor}");
+        compact(&history, &journal).unwrap();
+        drop((history, journal));
+
+        let (again, _journal) = restore(&d.0, Fsync::Never, small).unwrap();
+        assert_eq!(again.floor(), floor);
+        let fresh = publish(&again, "never-seen", "y", None);
+        assert_eq!(fresh.serial, floor + 1, "a new channel numbers after the floor");
     }
 
     #[test]

@@ -44,6 +44,9 @@ const MAX_RECORD: usize = 64 * 1024 * 1024;
 pub enum Record<'a> {
     /// The epoch the history belongs to: first in every file.
     Epoch(u64),
+    /// Channels made from now on number their messages after this serial (raised when an idle
+    /// channel's log is retired, so its serials are not given out again).
+    Floor(u64),
     /// A stored message, with the idempotency key it was stored under and, when its channel keeps
     /// no messages, `kept: false` (only its serial counts).
     Stored {
@@ -217,11 +220,18 @@ impl Files {
         let covered = self.snapshot.unwrap_or(0);
         let snapshot = self.snapshot.map(|n| snapshot_path(&self.dir, n));
         let segments = self.segments.iter().filter(|n| **n > covered);
-        snapshot.into_iter().chain(segments.map(|n| segment_path(&self.dir, *n))).collect()
+        snapshot
+            .into_iter()
+            .chain(segments.map(|n| segment_path(&self.dir, *n)))
+            .collect()
     }
 
     fn newest(&self) -> u64 {
-        self.segments.last().copied().unwrap_or(0).max(self.snapshot.unwrap_or(0))
+        self.segments
+            .last()
+            .copied()
+            .unwrap_or(0)
+            .max(self.snapshot.unwrap_or(0))
     }
 
     /// Removes segments the newest snapshot covers, older snapshots and unfinished ones.
@@ -313,7 +323,10 @@ fn next_record(reader: &mut impl Read) -> io::Result<Option<(Record<'static>, u6
     reader.read_exact(&mut head[1..])?;
     let length = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     if length > MAX_RECORD {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "record longer than any written"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "record longer than any written",
+        ));
     }
     let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
     let mut json = vec![0u8; length];

@@ -1,7 +1,10 @@
 //! The history of the embedded mode: every channel's `ChannelLog` in memory, the epoch they belong
-//! to, and what they hold against the memory budgets per app and for the node (`budget`): past one,
-//! the oldest messages go first. Every stored message is first handed to a `Persist`: nowhere (the
-//! history is lost on restart, which starts a new epoch) or the disk journal it is restored from.
+//! to, and what they hold against the memory budgets per app and for the node (`budget`). A channel
+//! counts for its messages and for its log (`LOG_BYTES`), so endless channel names cost an app its
+//! budget too. Past a budget, the app's logs that hold nothing are retired first, then its oldest
+//! messages go. A retired log's serials are not given out again: channels made later number after
+//! the history's floor. Every stored message is first handed to a `Persist`: nowhere (the history is
+//! lost on restart, which starts a new epoch) or the disk journal it is restored from.
 //!
 //! The local bus holds a channel's log locked while it stores and delivers a message, and while it
 //! attaches a subscriber, so serials, deliveries and subscriptions of a channel happen in one order.
@@ -9,6 +12,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
@@ -23,9 +27,14 @@ use crate::channel_key::ChannelKey;
 use crate::message::ChannelMessage;
 use crate::protocol::ChannelName;
 
+/// What a channel's log is counted for beyond its messages (the map entry, the log, its lock).
+pub const LOG_BYTES: usize = 256;
+
 /// Where a stored message is written before the history keeps it (and its publish is acknowledged).
 pub trait Persist: Send + Sync {
     fn stored(&self, message: &ChannelMessage, key: Option<(&str, i64)>, retention: Retention) -> io::Result<()>;
+    /// The floor was raised to `serial`.
+    fn floor(&self, serial: u64) -> io::Result<()>;
 }
 
 /// Nowhere: the history lives in memory only.
@@ -33,6 +42,10 @@ pub struct MemoryOnly;
 
 impl Persist for MemoryOnly {
     fn stored(&self, _: &ChannelMessage, _: Option<(&str, i64)>, _: Retention) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn floor(&self, _: u64) -> io::Result<()> {
         Ok(())
     }
 }
@@ -45,6 +58,8 @@ pub struct MemoryHistory {
     accounts: Accounts,
     /// Held while trimming to the budgets (one trim at a time; publishes do not wait for it).
     trimming: Mutex<()>,
+    /// The highest serial a retired log gave out.
+    floor: AtomicU64,
     persist: Arc<dyn Persist>,
 }
 
@@ -63,6 +78,7 @@ impl MemoryHistory {
             budget,
             accounts: Accounts::default(),
             trimming: Mutex::new(()),
+            floor: AtomicU64::new(0),
             persist: Arc::new(MemoryOnly),
         }
     }
@@ -106,10 +122,15 @@ impl MemoryHistory {
             } => {
                 let message = message.into_owned();
                 let app = message.app_id.clone();
-                let log = self.log(&ChannelKey::of(&app, &message.channel));
+                let log = self.log_from(&ChannelKey::of(&app, &message.channel), 0);
                 let mut log = log.lock();
                 let before = log.bytes;
-                log.restore(message, kept, keep, key.as_ref().map(|(k, expiry)| (k.as_ref(), *expiry)));
+                log.restore(
+                    message,
+                    kept,
+                    keep,
+                    key.as_ref().map(|(k, expiry)| (k.as_ref(), *expiry)),
+                );
                 self.accounts.changed(&app, before, log.bytes);
             }
             Record::Channel {
@@ -118,18 +139,31 @@ impl MemoryHistory {
                 serial,
                 keys,
             } => {
-                let Ok(channel) = ChannelName::parse(&channel) else { return };
+                let Ok(channel) = ChannelName::parse(&channel) else {
+                    return;
+                };
                 let key = ChannelKey::new(Arc::from(app.as_ref()), channel);
-                self.log(&key).lock().restore_state(serial, keys);
+                self.log_from(&key, 0).lock().restore_state(serial, keys);
+            }
+            Record::Floor(serial) => {
+                self.floor.fetch_max(serial, Ordering::Relaxed);
             }
             Record::Epoch(_) => {}
         }
     }
 
+    /// The highest serial a retired log gave out.
+    pub fn floor(&self) -> u64 {
+        self.floor.load(Ordering::Relaxed)
+    }
+
     /// Every channel's state at `now_ms`, one channel locked at a time (for a journal snapshot).
     pub fn states(&self, now_ms: i64) -> Vec<(ChannelKey, ChannelState)> {
-        let logs: Vec<(ChannelKey, Arc<Mutex<ChannelLog>>)> =
-            self.channels.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        let logs: Vec<(ChannelKey, Arc<Mutex<ChannelLog>>)> = self
+            .channels
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
         logs.into_iter()
             .map(|(key, log)| {
                 let state = log.lock().state(now_ms);
@@ -159,25 +193,25 @@ impl MemoryHistory {
         }
     }
 
-    /// Drops `app`'s oldest messages, over all its channels, until it holds at most `target` bytes;
-    /// false when nothing could be dropped.
+    /// Retires `app`'s logs that hold nothing, then drops its oldest messages, over all its
+    /// channels, until it holds at most `target` bytes; false when nothing could be dropped.
     fn trim_app(&self, app: &Arc<str>, target: usize) -> bool {
-        let logs: Vec<Arc<Mutex<ChannelLog>>> = self
-            .channels
-            .iter()
+        let logs: Vec<(ChannelKey, Arc<Mutex<ChannelLog>>)> = (self.channels.iter())
             .filter(|e| e.key().app == *app)
-            .map(|e| e.value().clone())
+            .map(|e| (e.key().clone(), e.value().clone()))
             .collect();
-        // Oldest first over the app's channels: a heap of each channel's oldest message.
-        let mut oldest: BinaryHeap<Reverse<(i64, usize)>> = logs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, log)| log.lock().oldest_ms().map(|ms| Reverse((ms, i))))
-            .collect();
+        let now = crate::clock::unix_ms();
         let mut dropped = false;
+        for (key, _) in &logs {
+            dropped |= self.retire_if_idle(key, now);
+        }
+        // Oldest first over the app's channels: a heap of each channel's oldest message.
+        let mut oldest: BinaryHeap<Reverse<(i64, usize)>> = (logs.iter().enumerate())
+            .filter_map(|(i, (_, log))| log.lock().oldest_ms().map(|ms| Reverse((ms, i))))
+            .collect();
         while self.accounts.of(app) > target {
             let Some(Reverse((_, i))) = oldest.pop() else { break };
-            let mut log = logs[i].lock();
+            let mut log = logs[i].1.lock();
             let before = log.bytes;
             log.pop_oldest();
             self.accounts.changed(app, before, log.bytes);
@@ -189,21 +223,66 @@ impl MemoryHistory {
         dropped
     }
 
+    /// Takes a channel's log out of the history when it holds nothing (and no publish holds it),
+    /// raising the floor to its serial first; true when it did.
+    fn retire_if_idle(&self, key: &ChannelKey, now_ms: i64) -> bool {
+        let retired = self.channels.remove_if(key, |_, log| {
+            let Some(mut log) = log.try_lock() else { return false };
+            if !log.is_idle(now_ms) || self.raise_floor(log.serial()).is_err() {
+                return false;
+            }
+            log.retired = true;
+            true
+        });
+        if retired.is_some() {
+            self.accounts.changed(&key.app, LOG_BYTES, 0);
+        }
+        retired.is_some()
+    }
+
+    /// Raises the floor to `serial` (written where the history persists first).
+    fn raise_floor(&self, serial: u64) -> io::Result<()> {
+        if serial <= self.floor() {
+            return Ok(());
+        }
+        if let Err(why) = self.persist.floor(serial) {
+            tracing::warn!(%why, "history journal: a channel's log is kept, its floor could not be written");
+            return Err(why);
+        }
+        self.floor.fetch_max(serial, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Runs `read` on a channel's log under its lock. A channel that has none (nothing was ever
     /// stored in it) is read as an empty log without creating one, so subscribing to or asking
     /// after endless channel names costs no memory; meanwhile its slot in the map stays locked,
     /// so a first publish to it waits until `read` is done (an attach keeps its place in the order).
     pub fn with_log<T>(&self, key: &ChannelKey, read: impl FnOnce(&ChannelLog) -> T) -> T {
-        let found = self.channels.get(key).map(|log| log.value().clone());
-        let log = match found {
-            Some(log) => log,
-            None => match self.channels.entry(key.clone()) {
-                Entry::Occupied(found) => found.get().clone(),
-                Entry::Vacant(_slot_locked) => return read(&ChannelLog::default()),
-            },
-        };
-        let log = log.lock();
-        read(&log)
+        loop {
+            let found = self.channels.get(key).map(|log| log.value().clone());
+            let log = match found {
+                Some(log) => log,
+                None => match self.channels.entry(key.clone()) {
+                    Entry::Occupied(found) => found.get().clone(),
+                    Entry::Vacant(_slot_locked) => return read(&ChannelLog::starting_at(self.floor())),
+                },
+            };
+            let log = log.lock();
+            if !log.retired {
+                return read(&log);
+            }
+        }
+    }
+
+    /// Runs `write` on a channel's log under its lock, the log made on first use (a publish).
+    pub fn with_log_mut<T>(&self, key: &ChannelKey, write: impl FnOnce(&mut ChannelLog) -> T) -> T {
+        loop {
+            let log = self.log(key);
+            let mut log = log.lock();
+            if !log.retired {
+                return write(&mut log);
+            }
+        }
     }
 
     /// Channels that have a log.
@@ -211,12 +290,21 @@ impl MemoryHistory {
         self.channels.len()
     }
 
-    /// The log of a channel, created empty on first use (a publish).
+    /// The log of a channel, created empty on first use (a publish), numbering after the floor.
+    /// Lock it through `with_log_mut`, which takes the channel's new log if this one was retired.
     pub fn log(&self, key: &ChannelKey) -> Arc<Mutex<ChannelLog>> {
+        self.log_from(key, self.floor())
+    }
+
+    fn log_from(&self, key: &ChannelKey, start: u64) -> Arc<Mutex<ChannelLog>> {
         if let Some(log) = self.channels.get(key) {
             return log.clone();
         }
-        self.channels.entry(key.clone()).or_default().clone()
+        let made = self.channels.entry(key.clone()).or_insert_with(|| {
+            self.accounts.changed(&key.app, 0, LOG_BYTES);
+            Arc::new(Mutex::new(ChannelLog::starting_at(start)))
+        });
+        made.clone()
     }
 }
 
@@ -288,5 +376,51 @@ mod tests {
         let oldest = history.log(&ChannelKey::new(Arc::from("big"), ChannelName::parse("c1").unwrap()));
         let first = oldest.lock().at(1).now_or_never().unwrap().unwrap();
         assert!(first.is_none(), "the first message of c1 was trimmed");
+    }
+
+    #[test]
+    fn endless_channel_names_cost_their_app_budget_and_idle_logs_go_without_their_serials_coming_back() {
+        let history = MemoryHistory::new(HistoryBudget {
+            node_bytes: 1_000_000,
+            app_bytes: 20 * LOG_BYTES,
+        });
+        // An app that keeps no messages: after its publish a channel holds nothing but its serial.
+        let keep_none = Retention {
+            max_messages: 0,
+            max_age_ms: i64::MAX / 2,
+        };
+        let publish = |channel: &str, idempotency: Option<&str>| {
+            let key = ChannelKey::new(Arc::from("app"), ChannelName::parse(channel).unwrap());
+            let mut m = ChannelMessage::new(
+                key.app.clone(),
+                key.channel.clone(),
+                "e".into(),
+                MessageData::Text("x".into()),
+                Origin::Api,
+            );
+            let keyed = idempotency.map(|k| (k, 3_600_000));
+            let position = history.with_log_mut(&key, |log| history.append(&key.app, log, &mut m, keep_none, keyed));
+            history.keep_to_budget();
+            (position.unwrap().serial, m.prev)
+        };
+        publish("keyed", Some("k"));
+        for i in 0..200 {
+            let floor = history.floor();
+            assert_eq!(
+                publish(&format!("c{i}"), None),
+                (floor + 1, floor),
+                "a new log numbers after the floor"
+            );
+        }
+        assert!(history.channel_count() <= 20, "{} logs kept", history.channel_count());
+        assert!(history.kept_bytes(Some("app")) <= 20 * LOG_BYTES);
+        assert!(history.floor() >= 1, "retired logs raised the floor");
+        let keyed = ChannelKey::new(Arc::from("app"), ChannelName::parse("keyed").unwrap());
+        let seen = history.with_log(&keyed, |log| log.seen("k", crate::clock::unix_ms()));
+        assert_eq!(seen, Some(1), "a log with a live idempotency key is kept");
+        // A retired channel published to again numbers after the floor, chained to it: a client
+        // holding an older position of it is told what it missed is gone.
+        let floor = history.floor();
+        assert_eq!(publish("c0", None), (floor + 1, floor));
     }
 }

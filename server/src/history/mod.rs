@@ -17,7 +17,7 @@ pub use budget::HistoryBudget;
 pub use channel_log::{ChannelLog, ChannelState, MAX_KEYS};
 pub use durable::{open_history, HistoryStorage};
 pub use journal::Fsync;
-pub use memory::{MemoryHistory, MemoryOnly, Persist};
+pub use memory::{MemoryHistory, MemoryOnly, Persist, LOG_BYTES};
 pub use replay::{page, plan_start, try_plan_start, Page, PageQuery, StreamStart};
 
 use std::sync::Arc;

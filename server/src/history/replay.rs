@@ -175,8 +175,10 @@ pub async fn page<R: ChannelReader>(
     retention: Retention,
     now_ms: i64,
 ) -> Result<Page, HistoryError> {
+    let floor = oldest_counted(reader, last, retention.max_messages).await?;
     let in_range = |m: &ChannelMessage| {
         retention.keeps(m, now_ms)
+            && m.serial >= floor
             && query.start_ms.is_none_or(|s| m.published_ms >= s)
             && query.end_ms.is_none_or(|e| m.published_ms <= e)
     };
@@ -189,7 +191,7 @@ pub async fn page<R: ChannelReader>(
         let mut more = false;
         while serial > 0 {
             let Some(m) = reader.at(serial).await? else { break };
-            if !retention.keeps(&m, now_ms) || query.start_ms.is_some_and(|s| m.published_ms < s) {
+            if !retention.keeps(&m, now_ms) || m.serial < floor || query.start_ms.is_some_and(|s| m.published_ms < s) {
                 break;
             }
             if out.messages.len() == query.limit {
@@ -205,7 +207,7 @@ pub async fn page<R: ChannelReader>(
             out.next_cursor = out.messages.last().map(|m| m.serial);
         }
     } else {
-        let mut after = query.cursor.unwrap_or(0);
+        let mut after = query.cursor.unwrap_or(0).max(floor.saturating_sub(1));
         while let Some(m) = reader.next_after(after).await? {
             if query.end_ms.is_some_and(|e| m.published_ms > e) {
                 break;
@@ -221,4 +223,18 @@ pub async fn page<R: ChannelReader>(
         }
     }
     Ok(out)
+}
+
+/// The serial of the oldest of the channel's last `count` messages (walking back from `last`), so
+/// reads show no more than the app keeps even while the store holds more (a cluster trims in the
+/// background, and by whole records).
+async fn oldest_counted<R: ChannelReader>(reader: &R, last: u64, count: usize) -> Result<u64, HistoryError> {
+    let mut serial = last;
+    for _ in 1..count {
+        match reader.at(serial).await? {
+            Some(m) if m.prev > 0 => serial = m.prev,
+            _ => break,
+        }
+    }
+    Ok(if count == 0 { u64::MAX } else { serial })
 }
