@@ -5,9 +5,11 @@
 // at a steady rate through the HTTP API of the nodes in turn, with an
 // Idempotency-Key and retries (on another node) until 200. Meanwhile the
 // balancer drops a random ~20% of the subscriber connections every 2-3 s, one
-// node is killed with SIGKILL (at 30% of the run) and nats-server is restarted
+// node is killed with SIGKILL (at 30% of the run), nats-server is restarted
 // (at 60%; same port, same store, down 4 s; one more cut 1 s before, so that
-// the reconnected clients resume as NATS goes down). At the end every
+// the reconnected clients resume as NATS goes down), and the Postgres the nodes
+// share (their own throwaway server) is stopped at 40% for CHAOS_PG_DOWN
+// seconds (default 4; the benchmark's is 30). At the end every
 // subscriber must have, per channel, every number from 1 (they all subscribed
 // before the first publish) to the last published, once each and in order,
 // and no channel may have been reported lost (recovered:false): JetStream
@@ -21,6 +23,7 @@
 //   CHAOS_HISTORY (messages kept per channel; default a minute of a channel, at least 1000)
 //   CHAOS_REPORT (path of the JSON report; default: a temp file, written when the test fails)
 //   CHAOS_PLUGIN (path of another resume plugin module to try)
+//   CHAOS_PG_DOWN (seconds the shared Postgres is stopped; default 4)
 // The benchmark: CHAOS_SUBSCRIBERS=2000 CHAOS_RATE=200 CHAOS_SECONDS=300 node --test chaos.test.mjs
 // (a subscriber holds one fd here and the balancer two: 2000 subscribers need ~6,100 open files).
 // It prints one line: CHAOS {"published":…,"delivered":…,"duplicates":…,"gaps":…,…}, where
@@ -31,12 +34,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
-import { sleep, eventually, hmac, md5, clusterSkip } from './helpers/herald.mjs';
 import {
-  startNats, startCluster, allReady, readyStatus, clusterLogs, CLUSTER_APP,
+  sleep, eventually, hmac, md5, clusterSkip, heraldBin, run, parseJsonOutput, settingsFlags, startHeraldNode,
+} from './helpers/herald.mjs';
+import {
+  startNats, allReady, readyStatus, clusterLogs, clusterSpec, awaitMesh, CLUSTER_APP,
 } from './helpers/cluster.mjs';
 import { startBalancer } from './helpers/balancer.mjs';
 
@@ -67,10 +75,53 @@ const NATS_RESTART_AT = 0.6; // of the run: restart nats-server
 // at least (and until every live node has noticed): longer than PUBLISH_TIMEOUT, so that a publish the
 // node holds over the outage is given up by the publisher and retried elsewhere with its Idempotency-Key
 const NATS_DOWN_MS = 4000;
+const PG_STOP_AT = 0.4; // of the run: stop the nodes' Postgres
+const PG_DOWN_MS = num('CHAOS_PG_DOWN', 4) * 1000;
 const RECONNECT_DELAY = 1000; // pusher-js retries a dropped connection after 1 s
 const PLUGIN = process.env.CHAOS_PLUGIN
   ? new URL(`file://${path.resolve(process.env.CHAOS_PLUGIN)}`).href
   : new URL('../../clients/pusher-js-resume/index.mjs', import.meta.url).href;
+
+// ------------------------------------------------------------- the cluster
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const pgScript = path.resolve(here, '../../scripts/postgres-throwaway');
+const exec = promisify(execFile);
+
+/** A Postgres of this test's own (it is stopped mid-run): {url, dir, pause(), resume()}. */
+async function ownPostgres(t) {
+  const { stdout } = await exec(pgScript, [], { maxBuffer: 1 << 20 });
+  const url = stdout.match(/HERALD_TEST_PG_URL=(\S+)/)?.[1];
+  const dir = stdout.match(/HERALD_TEST_PG_DIR=(\S+)/)?.[1];
+  if (!url || !dir) throw new Error(`scripts/postgres-throwaway said: ${stdout}`);
+  t.after(() => exec(pgScript, ['stop', dir]).catch(() => {}));
+  return { url, pause: () => exec(pgScript, ['pause', dir]), resume: () => exec(pgScript, ['resume', dir]) };
+}
+
+/** Three nodes on NATS and on one Postgres, sharing the chaos app (created once, before them). */
+async function startChaosCluster(t, nats, pg) {
+  const spec = clusterSpec({ app: { historyMaxMessages: HISTORY }, env: { HERALD_HISTORY_SIZE: String(HISTORY) } });
+  const env = {
+    ...spec.env,
+    HERALD_NATS_URL: nats.url,
+    HERALD_DATABASE_URL: pg.url,
+    HERALD_MASTER_KEY: randomBytes(32).toString('base64'),
+  };
+  const setup = await mkdtemp(path.join(os.tmpdir(), 'herald-chaos-setup-'));
+  const flags = ['--id', CLUSTER_APP.id, '--key', CLUSTER_APP.key, '--secret', CLUSTER_APP.secret];
+  const app = parseJsonOutput(await run(await heraldBin(), ['apps', 'create', '--data-dir', setup, '--name', 'chaos',
+    ...flags, ...settingsFlags(spec.app)], undefined, env));
+  app.id = String(app.id);
+  const nodes = [];
+  for (let i = 0; i < 3; i++) {
+    const h = await startHeraldNode(t, { existingApp: app, env });
+    h.name = `node${'ABC'[i]}`;
+    nodes.push(h);
+  }
+  await allReady(nodes);
+  await awaitMesh(nodes);
+  return nodes;
+}
 
 // ------------------------------------------------------------- publishing
 
@@ -235,14 +286,13 @@ function describeAnomaly(a, t0, balancer, timeline) {
 // ------------------------------------------------------------- the test
 
 test(`chaos: no message lost (${SUBSCRIBERS} subscribers, ${CHANNELS} channels, ${RATE} msgs/s, ${SECONDS} s; `
-  + 'connection cuts, kill -9 of a node, nats-server restart)', {
+  + `connection cuts, kill -9 of a node, Postgres down ${PG_DOWN_MS / 1000} s, nats-server restart)`, {
   skip: clusterSkip('starts its own three-node cluster in every topology; the single-topology run covers it'),
   timeout: (SECONDS + DRAIN_SECONDS + 300 + SUBSCRIBERS / 10) * 1000,
 }, async (t) => {
   const nats = await startNats(t);
-  const { nodes } = await startCluster(t, 3, {
-    nats, app: { historyMaxMessages: HISTORY }, env: { HERALD_HISTORY_SIZE: String(HISTORY) },
-  });
+  const pg = await ownPostgres(t);
+  const nodes = await startChaosCluster(t, nats, pg);
   const balancer = await startBalancer(t, nodes.map((h) => ({ port: h.port, name: h.name })));
   const channels = Array.from({ length: CHANNELS }, (_, c) => `chaos-${c}`);
 
@@ -317,7 +367,17 @@ test(`chaos: no message lost (${SUBSCRIBERS} subscribers, ${CHANNELS} channels, 
     mark(`${live.map((h) => h.name).join(', ')} ready again`);
   })();
 
-  await Promise.all([cuts, faults, publishing.done]);
+  const postgresDown = (async () => {
+    await sleep(t0 + PG_STOP_AT * SECONDS * 1000 - Date.now());
+    mark('postgres stopping');
+    await pg.pause();
+    mark('postgres stopped');
+    await sleep(PG_DOWN_MS);
+    await pg.resume();
+    mark('postgres started');
+  })();
+
+  await Promise.all([cuts, faults, postgresDown, publishing.done]);
   const last = publishing.last;
   const published = last.reduce((a, b) => a + b, 0);
   mark(`publishing over: last ${JSON.stringify(last)}`);

@@ -22,6 +22,7 @@ use dashmap::DashMap;
 use super::chain::{Chain, Stored, Waiting};
 use super::record::{self, serial};
 use super::stored_channel::StoredChannel;
+use super::streams::{epoch_of, unix_nanos, EPOCH_KEY};
 use super::subjects::Subjects;
 use super::trim::Trims;
 use crate::bus::{Published, StoreOptions};
@@ -52,28 +53,6 @@ struct Opened {
     stream: stream::Stream,
     /// The stream's creation time: a recreated stream is a new epoch.
     epoch: u64,
-}
-
-/// The stream metadata key of its epoch.
-const EPOCH_KEY: &str = "herald_epoch";
-
-/// The stream's epoch: the one written into its metadata when it was created, the same on every
-/// replica (nats-server 2.10 and later). A server that keeps no metadata (2.9) gives the stream's
-/// creation time instead, which with several replicas can differ between them: run 2.10 or later
-/// with `nats_replicas` above 1.
-fn epoch_of(info: &stream::Info) -> u64 {
-    info.config
-        .metadata
-        .get(EPOCH_KEY)
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(info.created.unix_timestamp_nanos() as u64)
-}
-
-fn unix_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 /// The JetStream stream of a cluster's messages.

@@ -62,6 +62,28 @@ fn differs(current: &stream::Config, wanted: &stream::Config) -> Option<String> 
         .map(|(key, value)| format!("{key}: {:?} wanted {value}", current.get(key)))
 }
 
+/// The stream metadata key of its epoch.
+pub(super) const EPOCH_KEY: &str = "herald_epoch";
+
+/// The stream's epoch: the one written into its metadata when it was created, the same on every
+/// replica (nats-server 2.10 and later). A server that keeps no metadata (2.9) gives the stream's
+/// creation time instead, which with several replicas can differ between them: run 2.10 or later
+/// with `nats_replicas` above 1.
+pub(super) fn epoch_of(info: &stream::Info) -> u64 {
+    info.config
+        .metadata
+        .get(EPOCH_KEY)
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(info.created.unix_timestamp_nanos() as u64)
+}
+
+pub(super) fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
