@@ -19,7 +19,7 @@ use crate::{admin, http};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Herald admin API", description = "Tenants, apps, keys, admins and audit of a Herald installation, and the Pusher HTTP API's history extension."),
+    info(title = "Herald admin API", description = "Tenants, apps, keys, admins and audit of a Herald installation, and the Pusher HTTP API's history extension. No text may contain a NUL character (U+0000), in a body, a path or a query: such a request is a 400."),
     paths(
         admin::session::login, admin::session::refresh, admin::session::logout, admin::session::me,
         admin::session::change_password,
