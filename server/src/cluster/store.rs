@@ -202,6 +202,7 @@ impl MessageStore {
         if matches!(stored, Ok((_, false))) {
             self.mark_trim(subject, &options);
         }
+        let stored = stored.map_err(Arc::new);
         for (index, answer) in answers.into_iter().enumerate() {
             let result = match &stored {
                 Ok((sequence, duplicate)) => Ok(Stored {
@@ -216,7 +217,7 @@ impl MessageStore {
                     },
                     duplicate: *duplicate,
                 }),
-                Err(e) => Err(HistoryError::unavailable(e.to_string())),
+                Err(e) => Err(HistoryError::Shared(e.clone())),
             };
             let _ = answer.send(result);
         }

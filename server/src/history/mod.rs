@@ -44,6 +44,9 @@ pub enum HistoryError {
     /// A reader over recent messages only was asked for older ones.
     #[error("not among the recent messages")]
     NotCached,
+    /// One failure answered to several callers (the publishes stored together in one record).
+    #[error(transparent)]
+    Shared(Arc<HistoryError>),
 }
 
 impl HistoryError {
