@@ -62,6 +62,32 @@ fn differs(current: &stream::Config, wanted: &stream::Config) -> Option<String> 
         .map(|(key, value)| format!("{key}: {:?} wanted {value}", current.get(key)))
 }
 
+/// How long after a stream's creation the creation time it reports may still change: nats-server
+/// creates the stream with its own clock and sets the cluster's creation time just after, and a
+/// read in between (another node opening the stream as a cluster starts) sees the first.
+const SETTLE_NANOS: u64 = 1_000_000_000;
+
+/// `stream`, read again once it is old enough that the creation time it reports (the epoch on a
+/// server without metadata) is final: every node that opens it then sees the same.
+pub(super) async fn settled(js: &jetstream::Context, stream: stream::Stream) -> Result<stream::Stream, async_nats::Error> {
+    let created = stream.cached_info().created.unix_timestamp_nanos().max(0) as u64;
+    match settle_wait(created, unix_nanos()) {
+        None => Ok(stream),
+        Some(wait) => {
+            tokio::time::sleep(wait).await;
+            Ok(js.get_stream(&stream.cached_info().config.name).await?)
+        }
+    }
+}
+
+/// How long to wait before a stream created at `created` (ns since the Unix epoch, the server's
+/// clock) reports its final creation time, at `now` (this node's clock): never more than the
+/// settling time, whatever the clocks say.
+fn settle_wait(created: u64, now: u64) -> Option<std::time::Duration> {
+    let age = now.checked_sub(created).unwrap_or(0);
+    (age < SETTLE_NANOS).then(|| std::time::Duration::from_nanos(SETTLE_NANOS - age))
+}
+
 /// The stream metadata key of its epoch.
 pub(super) const EPOCH_KEY: &str = "herald_epoch";
 
@@ -88,6 +114,20 @@ pub(super) fn unix_nanos() -> u64 {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_young_stream_is_read_again_once_settled() {
+        let second = 1_000_000_000;
+        let created = 1_800_000_000 * second;
+        assert_eq!(settle_wait(created, created + 2 * second), None, "an old stream is final");
+        assert_eq!(settle_wait(created, created + second), None);
+        assert_eq!(settle_wait(created, created + second / 4), Some(Duration::from_millis(750)));
+        assert_eq!(
+            settle_wait(created, created - 60 * second),
+            Some(Duration::from_secs(1)),
+            "a server clock ahead of this node's costs one settling time, no more"
+        );
+    }
 
     #[test]
     fn only_a_changed_setting_calls_for_an_update() {
