@@ -33,20 +33,15 @@
 // connections (and the node each went to), subscribes sent, and raw frames around it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { writeFile, mkdtemp } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  sleep, eventually, hmac, md5, clusterSkip, heraldBin, run, parseJsonOutput, settingsFlags, startHeraldNode,
-} from './helpers/herald.mjs';
-import {
-  startNats, allReady, readyStatus, clusterLogs, clusterSpec, awaitMesh, CLUSTER_APP,
-} from './helpers/cluster.mjs';
+import { sleep, eventually, clusterSkip } from './helpers/herald.mjs';
+import { startNats, allReady, readyStatus, clusterLogs, CLUSTER_APP } from './helpers/cluster.mjs';
 import { startBalancer } from './helpers/balancer.mjs';
+import {
+  ownPostgres, startChaosCluster, startPublishing, subscriberWorker, drain, collectReports,
+} from './helpers/chaos.mjs';
 
 const num = (name, dflt) => {
   const v = process.env[name];
@@ -68,8 +63,6 @@ const DRAIN_SECONDS = num('CHAOS_DRAIN_SECONDS', 30 + SUBSCRIBERS / 50);
 // minute of each channel, so that a subscriber that lagged or was cut off can always resume (the
 // app default, 100 messages, is 2 s of a channel at CHAOS_RATE=150).
 const HISTORY = Math.round(num('CHAOS_HISTORY', Math.max(1000, Math.ceil((RATE / CHANNELS) * 60))));
-const PUBLISH_TIMEOUT = 3000; // ms per HTTP attempt
-const PUBLISH_GIVE_UP = 60000; // ms of failed attempts for one message: the test fails
 const KILL_AT = 0.3; // of the run: SIGKILL one node
 const NATS_RESTART_AT = 0.6; // of the run: restart nats-server
 // at least (and until every live node has noticed): longer than PUBLISH_TIMEOUT, so that a publish the
@@ -81,163 +74,6 @@ const RECONNECT_DELAY = 1000; // pusher-js retries a dropped connection after 1 
 const PLUGIN = process.env.CHAOS_PLUGIN
   ? new URL(`file://${path.resolve(process.env.CHAOS_PLUGIN)}`).href
   : new URL('../../clients/pusher-js-resume/index.mjs', import.meta.url).href;
-
-// ------------------------------------------------------------- the cluster
-
-const here = path.dirname(new URL(import.meta.url).pathname);
-const pgScript = path.resolve(here, '../../scripts/postgres-throwaway');
-const exec = promisify(execFile);
-
-/** A Postgres of this test's own (it is stopped mid-run): {url, dir, pause(), resume()}. */
-async function ownPostgres(t) {
-  const { stdout } = await exec(pgScript, [], { maxBuffer: 1 << 20 });
-  const url = stdout.match(/HERALD_TEST_PG_URL=(\S+)/)?.[1];
-  const dir = stdout.match(/HERALD_TEST_PG_DIR=(\S+)/)?.[1];
-  if (!url || !dir) throw new Error(`scripts/postgres-throwaway said: ${stdout}`);
-  t.after(() => exec(pgScript, ['stop', dir]).catch(() => {}));
-  return { url, pause: () => exec(pgScript, ['pause', dir]), resume: () => exec(pgScript, ['resume', dir]) };
-}
-
-/** Three nodes on NATS and on one Postgres, sharing the chaos app (created once, before them). */
-async function startChaosCluster(t, nats, pg) {
-  const spec = clusterSpec({ app: { historyMaxMessages: HISTORY }, env: { HERALD_HISTORY_SIZE: String(HISTORY) } });
-  const env = {
-    ...spec.env,
-    HERALD_NATS_URL: nats.url,
-    HERALD_DATABASE_URL: pg.url,
-    HERALD_MASTER_KEY: randomBytes(32).toString('base64'),
-  };
-  const setup = await mkdtemp(path.join(os.tmpdir(), 'herald-chaos-setup-'));
-  const flags = ['--id', CLUSTER_APP.id, '--key', CLUSTER_APP.key, '--secret', CLUSTER_APP.secret];
-  const app = parseJsonOutput(await run(await heraldBin(), ['apps', 'create', '--data-dir', setup, '--name', 'chaos',
-    ...flags, ...settingsFlags(spec.app)], undefined, env));
-  app.id = String(app.id);
-  const nodes = [];
-  for (let i = 0; i < 3; i++) {
-    const h = await startHeraldNode(t, { existingApp: app, env });
-    h.name = `node${'ABC'[i]}`;
-    nodes.push(h);
-  }
-  await allReady(nodes);
-  await awaitMesh(nodes);
-  return nodes;
-}
-
-// ------------------------------------------------------------- publishing
-
-/** POST /apps/{id}/events through node h with an Idempotency-Key; resolves with the status (0: no answer). */
-async function publishOnce(h, channel, i) {
-  const body = JSON.stringify({ name: 'n', channel, data: JSON.stringify({ i }) });
-  const apiPath = `/apps/${CLUSTER_APP.id}/events`;
-  const params = {
-    auth_key: CLUSTER_APP.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0', body_md5: md5(body),
-  };
-  const sorted = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
-  const qs = new URLSearchParams({ ...params, auth_signature: hmac(CLUSTER_APP.secret, `POST\n${apiPath}\n${sorted}`) });
-  try {
-    const res = await fetch(`${h.url}${apiPath}?${qs}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `${channel}:${i}` },
-      body,
-      signal: AbortSignal.timeout(PUBLISH_TIMEOUT),
-    });
-    const text = await res.text();
-    return { status: res.status, text };
-  } catch (e) {
-    return { status: 0, text: e.cause?.code || e.name || String(e) };
-  }
-}
-
-/**
- * Publishers: one loop per channel, each message at its due time (or at once when behind), through
- * the live nodes in turn; a failed attempt is retried on the next node after a short backoff, with
- * the same Idempotency-Key, until 200. Per channel one message at a time, so publish order is i order.
- */
-function startPublishing({ live, channels, rate, until, stats, timeline, t0, halted }) {
-  let turn = 0;
-  const last = channels.map(() => 0);
-  const period = (1000 * channels.length) / rate; // per channel
-  const start = Date.now();
-  async function deliver(channel, i) {
-    const first = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      if (halted()) throw new Error('the test is over');
-      const nodes = live();
-      const h = nodes[turn++ % nodes.length];
-      const { status, text } = await publishOnce(h, channel, i);
-      if (status === 200) {
-        const ms = Date.now() - first;
-        stats.latencies.push(ms);
-        return;
-      }
-      stats.retries++;
-      stats.failures[status] = (stats.failures[status] || 0) + 1;
-      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-        throw new Error(`publish ${channel}:${i} via ${h.name} refused with ${status}: ${text}`);
-      }
-      if (Date.now() - first > PUBLISH_GIVE_UP) {
-        throw new Error(`publish ${channel}:${i} still failing after ${PUBLISH_GIVE_UP} ms (last: ${h.name} ${status} ${text})`);
-      }
-      if (attempt === 0) timeline.push({ t: Date.now() - t0, what: `publish ${channel}:${i} retried (${h.name}: ${status || text})` });
-      await sleep(Math.min(25 * 2 ** attempt, 500));
-    }
-  }
-  const loops = channels.map(async (channel, c) => {
-    for (let i = 1; ; i++) {
-      const due = start + (c / channels.length) * period + (i - 1) * period;
-      if (due >= until || halted()) break;
-      if (due > Date.now()) await sleep(due - Date.now());
-      await deliver(channel, i);
-      last[c] = i;
-    }
-  });
-  return { last, done: Promise.all(loops) };
-}
-
-// ------------------------------------------------------------- subscribers
-
-/** A worker thread holding a share of the subscribers (helpers/chaos-subscribers.mjs), driven by call(). */
-function subscriberWorker(workerData) {
-  const w = new Worker(new URL('./helpers/chaos-subscribers.mjs', import.meta.url), { workerData });
-  const pending = new Map();
-  let seq = 0;
-  let dead = null;
-  const failAll = (e) => {
-    dead = e;
-    for (const p of pending.values()) p.reject(e);
-    pending.clear();
-  };
-  const ready = new Promise((resolve, reject) => {
-    w.on('message', (m) => {
-      if (m.ready) return resolve();
-      const p = pending.get(m.id);
-      if (!p) return undefined;
-      pending.delete(m.id);
-      return m.error ? p.reject(new Error(m.error)) : p.resolve(m.result);
-    });
-    w.on('error', (e) => { reject(e); failAll(e); });
-    w.on('exit', (code) => {
-      const e = new Error(`subscriber worker exited with ${code}`);
-      reject(e);
-      failAll(e);
-    });
-  });
-  return {
-    ready,
-    call(cmd, args = {}) {
-      if (dead) return Promise.reject(dead);
-      const id = ++seq;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        w.postMessage({ id, cmd, ...args });
-      });
-    },
-    async close() {
-      if (!dead) await Promise.race([this.call('stop').catch(() => {}), sleep(2000)]);
-      await w.terminate();
-    },
-  };
-}
 
 // ------------------------------------------------------------- report
 
@@ -292,7 +128,7 @@ test(`chaos: no message lost (${SUBSCRIBERS} subscribers, ${CHANNELS} channels, 
 }, async (t) => {
   const nats = await startNats(t);
   const pg = await ownPostgres(t);
-  const nodes = await startChaosCluster(t, nats, pg);
+  const { nodes } = await startChaosCluster(t, nats, pg, { history: HISTORY });
   const balancer = await startBalancer(t, nodes.map((h) => ({ port: h.port, name: h.name })));
   const channels = Array.from({ length: CHANNELS }, (_, c) => `chaos-${c}`);
 
@@ -383,36 +219,12 @@ test(`chaos: no message lost (${SUBSCRIBERS} subscribers, ${CHANNELS} channels, 
   mark(`publishing over: last ${JSON.stringify(last)}`);
 
   // bounded wait for every subscriber to have the last number of each of its channels
-  const drainUntil = Date.now() + DRAIN_SECONDS * 1000;
-  let status;
-  for (;;) {
-    const parts = await Promise.all(workers.map((w) => w.call('status', { last })));
-    status = { done: 0, total: 0, behind: [] };
-    for (const p of parts) {
-      status.done += p.done;
-      status.total += p.total;
-      status.behind.push(...p.behind);
-    }
-    if (status.done === status.total || Date.now() > drainUntil) break;
-    await sleep(250);
-  }
+  const status = await drain(workers, last, DRAIN_SECONDS);
   mark(`drain: ${status.done}/${status.total} complete`);
   await sleep(1000); // a duplicate still on its way would arrive now
   const elapsed = (Date.now() - t0) / 1000;
 
-  const reports = await Promise.all(workers.map((w) => w.call('report', { last })));
-  const r = {
-    delivered: 0, duplicates: 0, outOfOrder: 0, gaps: 0, gapPairs: 0, undrained: 0, recoveredFalse: 0, recoveredTrue: 0, reconnects: 0,
-    reasons: {}, anomalyCount: 0, anomalies: [], missing: [], recoveredFalsePairs: [], notConnected: [],
-  };
-  for (const w of reports) {
-    for (const k of ['delivered', 'duplicates', 'outOfOrder', 'gaps', 'gapPairs', 'undrained', 'recoveredFalse', 'recoveredTrue', 'reconnects', 'anomalyCount']) r[k] += w[k];
-    for (const [why, n] of Object.entries(w.reasons)) r.reasons[why] = (r.reasons[why] || 0) + n;
-    r.anomalies.push(...w.anomalies);
-    r.missing.push(...w.missing);
-    r.recoveredFalsePairs.push(...w.recoveredFalsePairs);
-    r.notConnected.push(...w.notConnected);
-  }
+  const r = await collectReports(workers, last);
   const expected = plan.reduce((sum, s) => sum + s.channels.reduce((a, c) => a + last[c], 0), 0);
   const lat = pubStats.latencies.sort((a, b) => a - b);
   const summary = {
