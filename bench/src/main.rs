@@ -21,6 +21,7 @@ mod pusher;
 mod reader;
 mod stamp;
 mod stats;
+mod swarm;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -50,6 +51,10 @@ enum Command {
     Publish(PublishArgs),
     Idle(IdleArgs),
     Floor(FloorArgs),
+    /// A share of a cluster-scale swarm of connections (bench/cluster-scale.sh).
+    Swarm(swarm::SwarmArgs),
+    /// The numbered publisher of a swarm run.
+    SwarmPublish(swarm::publisher::PublisherArgs),
 }
 
 /// No server: how long this machine's loopback takes to carry one message to N sockets.
@@ -182,6 +187,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Publish(args) => publish(args).await?,
         Command::Idle(args) => idle(args).await?,
         Command::Floor(args) => floor(args).await?,
+        Command::Swarm(args) => streamed(swarm::run(args).await?),
+        Command::SwarmPublish(args) => streamed(swarm::publisher::run(args).await?),
     };
     if cli.json {
         println!("{}", report.json);
@@ -189,6 +196,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", report.text);
     }
     Ok(())
+}
+
+/// The last line of a scenario that prints JSON lines as it goes: the same in both forms.
+fn streamed(json: serde_json::Value) -> Printed {
+    let text = format!("{json}\n");
+    Printed { json, text }
 }
 
 /// A scenario's result: one JSON line and a human summary.

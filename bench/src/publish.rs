@@ -92,14 +92,14 @@ async fn publish(http: &Connections, target: &Target, channel: &str, seq: u64) -
 /// Keep-alive HTTP/1.1 connections, one request at a time each: a plain hyper client with nothing
 /// between the request and the socket (the publish latency measured is the server's, not a pool's).
 #[derive(Default)]
-struct Connections {
+pub struct Connections {
     idle: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
 }
 
 impl Connections {
     /// Sends `request` on an idle connection (or a new one); true on a 2xx. A connection the server
     /// closed (some answer `Connection: close`) is not used again.
-    async fn send(&self, server: std::net::SocketAddr, request: hyper::Request<Full<Bytes>>) -> bool {
+    pub async fn send(&self, server: std::net::SocketAddr, request: hyper::Request<Full<Bytes>>) -> bool {
         let mut sender = loop {
             let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match idle {

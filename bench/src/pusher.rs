@@ -40,22 +40,34 @@ pub fn signed_events_path(t: &Target, body: &[u8], unix_secs: u64) -> String {
     )
 }
 
+/// The `auth` of a private or presence subscription: `key:HMAC-SHA256(secret, socket_id:channel[:data])`.
+pub fn channel_auth(key: &str, secret: &str, socket_id: &str, channel: &str, channel_data: Option<&str>) -> String {
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("{socket_id}:{channel}").as_bytes());
+    if let Some(data) = channel_data {
+        mac.update(format!(":{data}").as_bytes());
+    }
+    format!("{key}:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens a WebSocket to the app from source address `ip`.
 pub async fn connect(t: &Target, ip: IpAddr) -> anyhow::Result<Socket> {
-    let socket = if t.server.is_ipv4() {
+    connect_to(t.server, &t.key, ip).await
+}
+
+/// Opens a WebSocket to app `key` on `server` from source address `ip`.
+pub async fn connect_to(server: SocketAddr, key: &str, ip: IpAddr) -> anyhow::Result<Socket> {
+    let socket = if server.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
     socket.bind(SocketAddr::new(ip, 0))?;
-    let stream = socket.connect(t.server).await?;
+    let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
-    let url = format!(
-        "ws://{}/app/{}?protocol=7&client=herald-bench&version=0.1",
-        t.server, t.key
-    );
+    let url = format!("ws://{server}/app/{key}?protocol=7&client=herald-bench&version=0.1");
     let (ws, _) = client_async(url, MaybeTlsStream::Plain(stream)).await?;
     Ok(ws)
 }
@@ -73,6 +85,11 @@ mod tests {
             secret: "7ad3773142a6692b25b8".into(),
             source_ips: vec![],
         };
+        assert_eq!(
+            channel_auth("278d425bdf160c739803", "7ad3773142a6692b25b8", "1234.1234", "private-foobar", None),
+            "278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4",
+            "the private-channel example of the Pusher docs"
+        );
         let body = br#"{"name":"foo","channels":["project-3"],"data":"{\"some\":\"data\"}"}"#;
         let url = signed_events_path(&t, body, 1353088179);
         assert!(
