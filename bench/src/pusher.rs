@@ -86,7 +86,13 @@ mod tests {
             source_ips: vec![],
         };
         assert_eq!(
-            channel_auth("278d425bdf160c739803", "7ad3773142a6692b25b8", "1234.1234", "private-foobar", None),
+            channel_auth(
+                "278d425bdf160c739803",
+                "7ad3773142a6692b25b8",
+                "1234.1234",
+                "private-foobar",
+                None
+            ),
             "278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4",
             "the private-channel example of the Pusher docs"
         );

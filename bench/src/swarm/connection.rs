@@ -46,6 +46,9 @@ pub struct Nodes {
     refused_at_ms: Vec<AtomicU64>,
 }
 
+/// How long a connection may take to open (TCP and WebSocket handshake) before another node is tried.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a node that refused a connection is passed over.
 const REFUSED_MS: u64 = 3000;
 
@@ -63,13 +66,15 @@ impl Nodes {
     /// one lately and is not `leaving`; counted as held from now on.
     fn take(&self, preferred: Option<usize>, leaving: Option<usize>) -> usize {
         let now = crate::now_ns() as u64 / 1_000_000;
-        let usable = |i: &usize| {
-            Some(*i) != leaving && self.refused_at_ms[*i].load(Relaxed) + REFUSED_MS < now
-        };
+        let usable = |i: &usize| Some(*i) != leaving && self.refused_at_ms[*i].load(Relaxed) + REFUSED_MS < now;
         let n = self.servers.len();
         let chosen = preferred
             .or_else(|| (0..n).filter(usable).min_by_key(|i| self.held[*i].load(Relaxed)))
-            .or_else(|| (0..n).filter(|i| Some(*i) != leaving).min_by_key(|i| self.held[*i].load(Relaxed)))
+            .or_else(|| {
+                (0..n)
+                    .filter(|i| Some(*i) != leaving)
+                    .min_by_key(|i| self.held[*i].load(Relaxed))
+            })
             .unwrap_or(0);
         self.held[chosen].fetch_add(1, Relaxed);
         chosen
@@ -104,8 +109,11 @@ pub async fn run(plan: Plan, tally: Arc<Tally>, last: Arc<AtomicU64>, mut stop: 
     let nodes = &plan.nodes;
     let mut server = nodes.take(Some(plan.index % nodes.servers.len()), None);
     loop {
+        // A node out of descriptors leaves connections in its accept queue unanswered: as a real
+        // client does, give up on a handshake after a while and try another node.
+        let dial = pusher::connect_to(nodes.servers[server], &plan.key, plan.source_ip);
         let connected = tokio::select! {
-            r = pusher::connect_to(nodes.servers[server], &plan.key, plan.source_ip) => r,
+            r = tokio::time::timeout(HANDSHAKE_TIMEOUT, dial) => r.map_err(anyhow::Error::from).and_then(|r| r),
             _ = stop.changed() => return,
         };
         let Ok(mut ws) = connected else {
@@ -167,7 +175,11 @@ async fn session(
                 }
             }
             Frame::Ping => {
-                if ws.send(Message::text(r#"{"event":"pusher:pong","data":{}}"#)).await.is_err() {
+                if ws
+                    .send(Message::text(r#"{"event":"pusher:pong","data":{}}"#))
+                    .await
+                    .is_err()
+                {
                     return false;
                 }
             }
@@ -294,7 +306,10 @@ mod tests {
             subscribe_frame(&plan(false), &state, "1.2"),
             r#"{"data":{"channel":"x"},"event":"pusher:subscribe"}"#
         );
-        state.position = Some(Position { epoch: "9".into(), serial: 33 });
+        state.position = Some(Position {
+            epoch: "9".into(),
+            serial: 33,
+        });
         assert!(subscribe_frame(&plan(false), &state, "1.2").contains(r#""resume":{"epoch":"9","serial":33}"#));
         state.incarnation = 2;
         let presence = subscribe_frame(&plan(true), &state, "1.2");

@@ -8,10 +8,18 @@ use crate::stamp::{self, Stamp};
 /// One frame, as far as the swarm cares.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
-    Established { socket_id: &'a str },
+    Established {
+        socket_id: &'a str,
+    },
     Ping,
-    Subscribed { position: Option<Position>, recovered: Option<bool> },
-    Message { stamp: Stamp, position: Option<Position> },
+    Subscribed {
+        position: Option<Position>,
+        recovered: Option<bool>,
+    },
+    Message {
+        stamp: Stamp,
+        position: Option<Position>,
+    },
     Error,
     Other,
 }
@@ -82,15 +90,17 @@ mod tests {
 
     #[test]
     fn reads_herald_frames() {
-        let established =
-            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"123.456\",\"activity_timeout\":120}"}"#;
+        let established = r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"123.456\",\"activity_timeout\":120}"}"#;
         assert_eq!(read(established), Frame::Established { socket_id: "123.456" });
         assert_eq!(read(r#"{"event":"pusher:ping","data":{}}"#), Frame::Ping);
         let subscribed = r#"{"event":"pusher_internal:subscription_succeeded","channel":"c","data":"{}","epoch":"77","serial":9,"recovered":false,"recovery_reason":"expired"}"#;
         assert_eq!(
             read(subscribed),
             Frame::Subscribed {
-                position: Some(Position { epoch: "77".into(), serial: 9 }),
+                position: Some(Position {
+                    epoch: "77".into(),
+                    serial: 9
+                }),
                 recovered: Some(false)
             }
         );
@@ -99,7 +109,10 @@ mod tests {
             read(message),
             Frame::Message {
                 stamp: Stamp { seq: 4, sent_ns: 1000 },
-                position: Some(Position { epoch: "77".into(), serial: 10 })
+                position: Some(Position {
+                    epoch: "77".into(),
+                    serial: 10
+                })
             }
         );
         assert_eq!(read(r#"{"event":"pusher:error","data":{"code":4001}}"#), Frame::Error);

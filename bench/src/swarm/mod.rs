@@ -66,7 +66,10 @@ pub struct SwarmArgs {
 
 /// Runs this process's share of the swarm and returns its final line.
 pub async fn run(args: SwarmArgs) -> anyhow::Result<serde_json::Value> {
-    anyhow::ensure!(args.channels > 0 && !args.servers.is_empty(), "--channels and --servers must not be empty");
+    anyhow::ensure!(
+        args.channels > 0 && !args.servers.is_empty(),
+        "--channels and --servers must not be empty"
+    );
     let tally = Arc::new(Tally::default());
     let (stop, stopped) = watch::channel(false);
     let nodes = Arc::new(connection::Nodes::new(args.servers.clone()));
@@ -118,7 +121,9 @@ async fn drain(path: &std::path::Path, public: &[(usize, Arc<AtomicU64>)], bound
     let expected: Vec<u64> = loop {
         if let Ok(text) = tokio::fs::read_to_string(path).await {
             let v: serde_json::Value = serde_json::from_str(&text)?;
-            let last = v["last"].as_array().ok_or_else(|| anyhow::anyhow!("{path:?} has no \"last\""))?;
+            let last = v["last"]
+                .as_array()
+                .ok_or_else(|| anyhow::anyhow!("{path:?} has no \"last\""))?;
             break last.iter().map(|n| n.as_u64().unwrap_or(0)).collect();
         }
         anyhow::ensure!(Instant::now() < until, "the publisher's file {path:?} did not appear");
@@ -127,7 +132,13 @@ async fn drain(path: &std::path::Path, public: &[(usize, Arc<AtomicU64>)], bound
     loop {
         let missing: u64 = public
             .iter()
-            .map(|(c, last)| expected.get(*c).copied().unwrap_or(0).saturating_sub(last.load(Relaxed)))
+            .map(|(c, last)| {
+                expected
+                    .get(*c)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(last.load(Relaxed))
+            })
             .sum();
         if missing == 0 || Instant::now() > until {
             return Ok(missing);

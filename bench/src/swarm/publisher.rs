@@ -61,7 +61,10 @@ struct Shared {
 const GIVE_UP: Duration = Duration::from_secs(60);
 
 pub async fn run(args: PublisherArgs) -> anyhow::Result<serde_json::Value> {
-    anyhow::ensure!(args.channels > 0 && args.rate > 0, "--channels and --rate must be at least 1");
+    anyhow::ensure!(
+        args.channels > 0 && args.rate > 0,
+        "--channels and --rate must be at least 1"
+    );
     let shared = Arc::new(Shared {
         nodes: args.servers.iter().map(|s| (*s, Connections::default())).collect(),
         target: Target {

@@ -69,7 +69,10 @@ const SETTLE_NANOS: u64 = 1_000_000_000;
 
 /// `stream`, read again once it is old enough that the creation time it reports (the epoch on a
 /// server without metadata) is final: every node that opens it then sees the same.
-pub(super) async fn settled(js: &jetstream::Context, stream: stream::Stream) -> Result<stream::Stream, async_nats::Error> {
+pub(super) async fn settled(
+    js: &jetstream::Context,
+    stream: stream::Stream,
+) -> Result<stream::Stream, async_nats::Error> {
     let created = stream.cached_info().created.unix_timestamp_nanos().max(0) as u64;
     match settle_wait(created, unix_nanos()) {
         None => Ok(stream),
@@ -84,7 +87,7 @@ pub(super) async fn settled(js: &jetstream::Context, stream: stream::Stream) -> 
 /// clock) reports its final creation time, at `now` (this node's clock): never more than the
 /// settling time, whatever the clocks say.
 fn settle_wait(created: u64, now: u64) -> Option<std::time::Duration> {
-    let age = now.checked_sub(created).unwrap_or(0);
+    let age = now.saturating_sub(created);
     (age < SETTLE_NANOS).then(|| std::time::Duration::from_nanos(SETTLE_NANOS - age))
 }
 
@@ -119,9 +122,16 @@ mod tests {
     fn a_young_stream_is_read_again_once_settled() {
         let second = 1_000_000_000;
         let created = 1_800_000_000 * second;
-        assert_eq!(settle_wait(created, created + 2 * second), None, "an old stream is final");
+        assert_eq!(
+            settle_wait(created, created + 2 * second),
+            None,
+            "an old stream is final"
+        );
         assert_eq!(settle_wait(created, created + second), None);
-        assert_eq!(settle_wait(created, created + second / 4), Some(Duration::from_millis(750)));
+        assert_eq!(
+            settle_wait(created, created + second / 4),
+            Some(Duration::from_millis(750))
+        );
         assert_eq!(
             settle_wait(created, created - 60 * second),
             Some(Duration::from_secs(1)),
