@@ -87,17 +87,13 @@ impl Application {
         // Bound first: while the store is opened (a database may take a while to answer), the port
         // already says what the node waits for.
         let addr = config.server.listen;
-        let public = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Listen { addr, source })?;
+        let public = listen(addr).map_err(|source| StartupError::Listen { addr, source })?;
         let (listener, tls) = match &config.server.tls {
             None => (public, None),
             Some(files) => {
                 let certificate = Certificate::load(&files.cert, &files.key)?;
                 let internal = SocketAddr::from(([127, 0, 0, 1], 0));
-                let plain = TcpListener::bind(internal)
-                    .await
-                    .map_err(|source| StartupError::Listen { addr: internal, source })?;
+                let plain = listen(internal).map_err(|source| StartupError::Listen { addr: internal, source })?;
                 let front = TlsFront {
                     public,
                     certificate,
@@ -263,6 +259,24 @@ async fn create_default_app(store: &dyn ControlStore) -> Result<Option<AppWithKe
     store
         .create_first_app(("Default", DEFAULT_TENANT), new, &Actor::system())
         .await
+}
+
+/// Connections that may wait to be accepted (the kernel caps it at `net.core.somaxconn`): in a
+/// reconnect storm, when the clients of a node that went away all come back at once, they wait in
+/// the queue instead of having their handshakes dropped (tokio's `bind` queues 1,024).
+const ACCEPT_BACKLOG: u32 = 8192;
+
+/// A listener on `addr` with the accept queue a reconnect storm needs.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As tokio's `bind` does: a restarted node takes its port back while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// On shutdown, every connection of this node is closed with 4200 (its client reconnects elsewhere).

@@ -135,6 +135,31 @@ test('kill -9 of a node: its presence members are removed everywhere, the others
   await membersAgree([A, B], CH, ['alice', 'bob', 'carol']);
 });
 
+test('SIGTERM of a node: its presence members are removed everywhere at once, not after the node timeout', async (t) => {
+  const nats = await startNats(t);
+  const LONG_TIMEOUT = 30; // seconds: a removal within a few seconds is the goodbye, not the timeout
+  const { nodes } = await startCluster(t, 3, { nats, nodeTimeout: LONG_TIMEOUT });
+  const [A, B, C] = nodes;
+  const CH = 'presence-lobby';
+  const alice = member(A, 'alice', CH);
+  const bob = member(B, 'bob', CH);
+  const carol = member(C, 'carol', CH);
+  await Promise.all([alice.ready, bob.ready, carol.ready]);
+  await membersAgree(nodes, CH, ['alice', 'bob', 'carol']);
+  const removedOnA = collect(alice.ch, 'pusher:member_removed');
+  const removedOnB = collect(bob.ch, 'pusher:member_removed');
+
+  const stoppedAt = Date.now();
+  const exit = await C.signal('SIGTERM');
+  assert.equal(exit.code, 0, 'C exits 0 after SIGTERM');
+  await eventually(() => removedOnA.some((m) => m.id === 'carol') && removedOnB.some((m) => m.id === 'carol'), {
+    timeout: 5000,
+    what: `member_removed carol on A and B after C stopped (node timeout ${LONG_TIMEOUT} s)`,
+  }).catch((e) => { throw new Error(`${e.message}\n${clusterLogs([A, B])}`); });
+  await membersAgree([A, B], CH, ['alice', 'bob'], 5000);
+  assert.ok(Date.now() - stoppedAt < LONG_TIMEOUT * 1000 / 2, 'removed long before the node timeout');
+});
+
 test('nats-server restart: delivery resumes on two nodes, nothing is delivered twice, presence holds', async (t) => {
   const nats = await startNats(t);
   // a blip shorter than the node timeout: nobody may be declared dead

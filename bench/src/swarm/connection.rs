@@ -80,6 +80,11 @@ impl Nodes {
         chosen
     }
 
+    /// How many connections this process holds (or is dialling) on each node.
+    pub fn held(&self) -> Vec<i64> {
+        self.held.iter().map(|h| h.load(Relaxed)).collect()
+    }
+
     fn release(&self, i: usize, refused: bool) {
         self.held[i].fetch_sub(1, Relaxed);
         if refused {

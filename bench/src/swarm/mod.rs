@@ -103,7 +103,7 @@ pub async fn run(args: SwarmArgs) -> anyhow::Result<serde_json::Value> {
         }
     }
     let started = Instant::now();
-    let status = tokio::spawn(print_status(tally.clone(), args.status_every, started));
+    let status = tokio::spawn(print_status(tally.clone(), nodes.clone(), args.status_every, started));
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let behind = match &args.expect {
         Some(path) => Some(drain(path, &public, Duration::from_secs(args.drain)).await?),
@@ -147,7 +147,7 @@ async fn drain(path: &std::path::Path, public: &[(usize, Arc<AtomicU64>)], bound
     }
 }
 
-async fn print_status(tally: Arc<Tally>, every: u64, started: Instant) {
+async fn print_status(tally: Arc<Tally>, nodes: Arc<connection::Nodes>, every: u64, started: Instant) {
     let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
     tick.tick().await;
     let mut delivered = 0;
@@ -159,6 +159,7 @@ async fn print_status(tally: Arc<Tally>, every: u64, started: Instant) {
             "status": true, "t": started.elapsed().as_secs_f64().round(), "unix_ms": crate::now_ns() / 1_000_000,
             "deliveries_per_sec": (now - delivered) as f64 / every.max(1) as f64,
             "latency_ms": (window.count() > 0).then(|| window.percentiles()), "counts": counts(&tally),
+            "per_node": nodes.held(),
         });
         delivered = now;
         println!("{line}");

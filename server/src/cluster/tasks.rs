@@ -56,6 +56,32 @@ pub(super) fn spawn_all(
     tokio::spawn(async move {
         tokio::select! { _ = trims(c) => {}, _ = s => {} }
     });
+    // Tracked: the shutdown's drain waits for the goodbye to reach NATS.
+    let s = stop(&shutdown);
+    shutdown.tracker().spawn(async move {
+        s.await;
+        farewell(&cluster).await;
+    });
+}
+
+/// How long a stopping node waits for its goodbye to reach NATS.
+const FAREWELL_FLUSH: Duration = Duration::from_secs(2);
+
+/// Tells the other nodes, as this node starts to stop, that it holds no presence any more (an
+/// empty `Sync`): they remove its members, signed-in users and subscriber counts at once, with
+/// `member_removed` and its webhook, instead of keeping them listed until `node_timeout` says the
+/// node is dead. Its clients are being closed with 4200 and come back on the others as new members.
+async fn farewell(cluster: &Cluster) {
+    let nothing = PresenceEvent::Sync {
+        node: cluster.node.clone(),
+        channels: Vec::new(),
+        users: Vec::new(),
+        counts: Vec::new(),
+    };
+    publish_presence(cluster, &nothing).await;
+    if tokio::time::timeout(FAREWELL_FLUSH, cluster.client.flush()).await.is_err() {
+        tracing::warn!("the goodbye to the other nodes did not reach NATS: they remove this node's members after node_timeout");
+    }
 }
 
 /// Twice a second, trims the channels published to since (off the publish path).
