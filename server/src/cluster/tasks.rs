@@ -79,8 +79,13 @@ async fn farewell(cluster: &Cluster) {
         counts: Vec::new(),
     };
     publish_presence(cluster, &nothing).await;
-    if tokio::time::timeout(FAREWELL_FLUSH, cluster.client.flush()).await.is_err() {
-        tracing::warn!("the goodbye to the other nodes did not reach NATS: they remove this node's members after node_timeout");
+    if tokio::time::timeout(FAREWELL_FLUSH, cluster.client.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the goodbye to the other nodes did not reach NATS: they remove this node's members after node_timeout"
+        );
     }
 }
 
