@@ -27,7 +27,8 @@ pub fn read(frame: &str) -> Option<Stamp> {
     })
 }
 
-fn number_after(text: &str, key: &str) -> Option<u128> {
+/// The unsigned number right after `key` in `text`.
+pub fn number_after(text: &str, key: &str) -> Option<u128> {
     let start = text.find(key)? + key.len();
     let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
     text[start..start + digits].parse().ok()

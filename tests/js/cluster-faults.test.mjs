@@ -31,6 +31,14 @@ function membersAgree(nodes, channel, expected, timeout = 8000) {
   }, { timeout, what: `${nodes.map((h) => h.name).join(', ')} to list ${JSON.stringify(expected)} in ${channel}` });
 }
 
+/** alice on nodes[0], bob on nodes[1] and carol on nodes[2] in `channel`, once every node lists all three. */
+async function aliceBobCarol(nodes, channel) {
+  const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((id, i) => member(nodes[i], id, channel));
+  await Promise.all([alice.ready, bob.ready, carol.ready]);
+  await membersAgree(nodes, channel, ['alice', 'bob', 'carol']);
+  return { alice, bob, carol };
+}
+
 /** pusher-js subscriber of a numbered feed on node h: `got` holds the numbers in arrival order. */
 async function feedSubscriber(h, channel = 'feed') {
   const ch = h.pusherClient().subscribe(channel);
@@ -141,11 +149,7 @@ test('SIGTERM of a node: its presence members are removed everywhere at once, no
   const { nodes } = await startCluster(t, 3, { nats, nodeTimeout: LONG_TIMEOUT });
   const [A, B, C] = nodes;
   const CH = 'presence-lobby';
-  const alice = member(A, 'alice', CH);
-  const bob = member(B, 'bob', CH);
-  const carol = member(C, 'carol', CH);
-  await Promise.all([alice.ready, bob.ready, carol.ready]);
-  await membersAgree(nodes, CH, ['alice', 'bob', 'carol']);
+  const { alice, bob } = await aliceBobCarol(nodes, CH);
   const removedOnA = collect(alice.ch, 'pusher:member_removed');
   const removedOnB = collect(bob.ch, 'pusher:member_removed');
 
@@ -254,11 +258,7 @@ test('3-node NATS cluster: stopping the NATS server of one herald node, it fails
   await awaitMesh(nodes);
 
   const CH = 'presence-nc';
-  const alice = member(A, 'alice', CH);
-  const bob = member(B, 'bob', CH);
-  const carol = member(C, 'carol', CH);
-  await Promise.all([alice.ready, bob.ready, carol.ready]);
-  await membersAgree(nodes, CH, ['alice', 'bob', 'carol']);
+  const { alice } = await aliceBobCarol(nodes, CH);
   const removedOnA = collect(alice.ch, 'pusher:member_removed');
 
   const sA = await feedSubscriber(A);

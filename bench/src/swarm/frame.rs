@@ -67,7 +67,7 @@ pub fn read(text: &str) -> Frame<'_> {
 fn position(text: &str) -> Option<Position> {
     Some(Position {
         epoch: string_after(text, r#""epoch":""#)?.to_string(),
-        serial: number_after(text, r#""serial":"#)?,
+        serial: stamp::number_after(text, r#""serial":"#)?.try_into().ok()?,
     })
 }
 
@@ -76,12 +76,6 @@ fn string_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let start = text.find(key)? + key.len();
     let len = text[start..].find('"')?;
     Some(&text[start..start + len])
-}
-
-fn number_after(text: &str, key: &str) -> Option<u64> {
-    let start = text.find(key)? + key.len();
-    let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
-    text[start..start + digits].parse().ok()
 }
 
 #[cfg(test)]
