@@ -132,7 +132,8 @@ def report(work):
     samples = list(lines(f"{work}/samples.jsonl"))
     connections = sum(f["connections"] for f in finals) or None
     t_pub, t_kill = at(evts, "publishing:"), at(evts, "kill -9")
-    steady = (t_pub + 15000, t_kill - 1000) if t_pub and t_kill else None
+    # the steady window skips the first 15 s of publishing; a STEADY below about 20 s leaves none
+    steady = (t_pub + 15000, t_kill - 1000) if t_pub and t_kill and t_kill - t_pub > 20000 else None
 
     out = {"connections": connections, "events": [f"+{(ms - evts[0][0]) / 1000:.1f}s {w}" for ms, w in evts]}
     if steady:

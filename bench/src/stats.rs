@@ -51,6 +51,35 @@ impl Latencies {
     }
 }
 
+/// Latencies recorded by many tasks for a whole run and, at the same time, for the current status
+/// window, which one task takes now and then (one lock per sample for both).
+#[derive(Default)]
+pub struct Windowed {
+    both: std::sync::Mutex<(Latencies, Latencies)>,
+}
+
+impl Windowed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Latencies, Latencies)> {
+        self.both.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn record_us(&self, us: u64) {
+        let mut both = self.lock();
+        both.0.record_us(us);
+        both.1.record_us(us);
+    }
+
+    /// The window's latencies, a new window starting.
+    pub fn take_window(&self) -> Latencies {
+        std::mem::take(&mut self.lock().0)
+    }
+
+    /// The whole run's percentiles.
+    pub fn whole_run(&self) -> Percentiles {
+        self.lock().1.percentiles()
+    }
+}
+
 /// Which of a channel's `expected` messages (numbered 0..expected) one subscriber saw.
 pub struct Deliveries {
     seen: Vec<u64>,
@@ -135,6 +164,16 @@ mod tests {
         assert!((p.p50 - 5.0).abs() < 0.05, "{p:?}");
         assert!((p.p99 - 9.9).abs() < 0.05, "{p:?}");
         assert!((p.max - 10.0).abs() < 0.05, "{p:?}");
+        let windowed = Windowed::default();
+        windowed.record_us(1000);
+        assert_eq!(windowed.take_window().count(), 1);
+        windowed.record_us(3000);
+        assert_eq!(
+            windowed.take_window().count(),
+            1,
+            "a window holds what came since the last"
+        );
+        assert!((windowed.whole_run().max - 3.0).abs() < 0.01, "the run holds both");
         let mut other = Latencies::default();
         other.record_us(60_000);
         l.merge(&other);

@@ -40,36 +40,29 @@ import { sleep, eventually, clusterSkip } from './helpers/herald.mjs';
 import { startNats, allReady, readyStatus, clusterLogs, CLUSTER_APP } from './helpers/cluster.mjs';
 import { startBalancer } from './helpers/balancer.mjs';
 import {
-  ownPostgres, startChaosCluster, startPublishing, subscriberWorker, drain, collectReports,
+  envNumber, ownPostgres, startChaosCluster, startPublishing, subscriberWorker, drain, collectReports,
 } from './helpers/chaos.mjs';
 
-const num = (name, dflt) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not ${JSON.stringify(v)}`);
-  return n;
-};
-const SUBSCRIBERS = Math.round(num('CHAOS_SUBSCRIBERS', 24));
-const CHANNELS = Math.round(num('CHAOS_CHANNELS', 3));
-const RATE = num('CHAOS_RATE', 30);
-const SECONDS = num('CHAOS_SECONDS', 20);
-const PER_SUBSCRIBER = Math.min(CHANNELS, Math.round(num('CHAOS_CHANNELS_PER_SUBSCRIBER', CHANNELS)));
-const WORKERS = Math.min(SUBSCRIBERS, Math.round(num('CHAOS_WORKERS',
+const SUBSCRIBERS = Math.round(envNumber('CHAOS_SUBSCRIBERS', 24));
+const CHANNELS = Math.round(envNumber('CHAOS_CHANNELS', 3));
+const RATE = envNumber('CHAOS_RATE', 30);
+const SECONDS = envNumber('CHAOS_SECONDS', 20);
+const PER_SUBSCRIBER = Math.min(CHANNELS, Math.round(envNumber('CHAOS_CHANNELS_PER_SUBSCRIBER', CHANNELS)));
+const WORKERS = Math.min(SUBSCRIBERS, Math.round(envNumber('CHAOS_WORKERS',
   Math.min(Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1), Math.ceil(SUBSCRIBERS / 500)))));
-const CUT_FRACTION = num('CHAOS_CUT_FRACTION', 0.2);
-const DRAIN_SECONDS = num('CHAOS_DRAIN_SECONDS', 30 + SUBSCRIBERS / 50);
+const CUT_FRACTION = envNumber('CHAOS_CUT_FRACTION', 0.2);
+const DRAIN_SECONDS = envNumber('CHAOS_DRAIN_SECONDS', 30 + SUBSCRIBERS / 50);
 // Messages kept per channel (the app's historyMaxMessages and the nodes' HERALD_HISTORY_SIZE): a
 // minute of each channel, so that a subscriber that lagged or was cut off can always resume (the
 // app default, 100 messages, is 2 s of a channel at CHAOS_RATE=150).
-const HISTORY = Math.round(num('CHAOS_HISTORY', Math.max(1000, Math.ceil((RATE / CHANNELS) * 60))));
+const HISTORY = Math.round(envNumber('CHAOS_HISTORY', Math.max(1000, Math.ceil((RATE / CHANNELS) * 60))));
 const KILL_AT = 0.3; // of the run: SIGKILL one node
 const NATS_RESTART_AT = 0.6; // of the run: restart nats-server
 // at least (and until every live node has noticed): longer than PUBLISH_TIMEOUT, so that a publish the
 // node holds over the outage is given up by the publisher and retried elsewhere with its Idempotency-Key
 const NATS_DOWN_MS = 4000;
 const PG_STOP_AT = 0.4; // of the run: stop the nodes' Postgres
-const PG_DOWN_MS = num('CHAOS_PG_DOWN', 4) * 1000;
+const PG_DOWN_MS = envNumber('CHAOS_PG_DOWN', 4) * 1000;
 const RECONNECT_DELAY = 1000; // pusher-js retries a dropped connection after 1 s
 const PLUGIN = process.env.CHAOS_PLUGIN
   ? new URL(`file://${path.resolve(process.env.CHAOS_PLUGIN)}`).href

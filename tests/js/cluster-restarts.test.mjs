@@ -17,14 +17,10 @@ import { sleep, eventually, clusterSkip } from './helpers/herald.mjs';
 import { startNats, allReady, awaitMesh, clusterLogs, CLUSTER_APP } from './helpers/cluster.mjs';
 import { startBalancer } from './helpers/balancer.mjs';
 import {
-  ownPostgres, startChaosCluster, startPublishing, subscriberWorker, drain, drainStatus, collectReports,
+  envNumber, ownPostgres, startChaosCluster, startPublishing, subscriberWorker, drain, drainStatus, collectReports,
 } from './helpers/chaos.mjs';
 
-const num = (name, dflt) => {
-  const n = Number(process.env[name] || dflt);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not ${process.env[name]}`);
-  return Math.round(n);
-};
+const num = (name, dflt) => Math.round(envNumber(name, dflt));
 const SUBSCRIBERS = num('RESTARTS_SUBSCRIBERS', 150);
 const CHANNELS = num('RESTARTS_CHANNELS', 3);
 const RATE = num('RESTARTS_RATE', 30);

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::frame::{self, Frame, Position};
 use crate::pusher;
-use crate::stats::Latencies;
+use crate::stats::Windowed;
 
 /// What every connection of the process adds to (read by the status line and the final report).
 #[derive(Default)]
@@ -31,9 +31,8 @@ pub struct Tally {
     pub recovered_false: AtomicU64,
     pub errors: AtomicU64,
     pub connect_failures: AtomicU64,
-    /// Publish-to-delivery latencies since the last status line.
-    pub window: Mutex<Latencies>,
-    pub all: Mutex<Latencies>,
+    /// Publish-to-delivery latencies, of the run and since the last status line.
+    pub latencies: Windowed,
 }
 
 /// The nodes, with how many of this process's connections each holds or is being dialled, and
@@ -210,8 +209,7 @@ async fn session(
                 last.store(stamp.seq, Relaxed);
                 tally.delivered.fetch_add(1, Relaxed);
                 let us = (crate::now_ns().saturating_sub(stamp.sent_ns) / 1000) as u64;
-                lock(&tally.window).record_us(us);
-                lock(&tally.all).record_us(us);
+                tally.latencies.record_us(us);
                 if position.is_some() {
                     state.position = position;
                 }
@@ -251,18 +249,6 @@ async fn pause(stop: &mut watch::Receiver<bool>, ms: u64) -> bool {
 /// A spread-out delay in 0..max ms, the same for the same seed (no random source needed).
 fn jitter(seed: usize, max: u64) -> u64 {
     (seed as u64).wrapping_mul(2_654_435_761) % max.max(1)
-}
-
-fn lock(m: &Mutex<Latencies>) -> std::sync::MutexGuard<'_, Latencies> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub fn take_window(tally: &Tally) -> Latencies {
-    std::mem::take(&mut *lock(&tally.window))
-}
-
-pub fn all_latencies(tally: &Tally) -> crate::stats::Percentiles {
-    lock(&tally.all).percentiles()
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ async fn print_status(tally: Arc<Tally>, nodes: Arc<connection::Nodes>, every: u
     let mut delivered = 0;
     loop {
         tick.tick().await;
-        let window = connection::take_window(&tally);
+        let window = tally.latencies.take_window();
         let now = tally.delivered.load(Relaxed);
         let line = json!({
             "status": true, "t": started.elapsed().as_secs_f64().round(), "unix_ms": crate::now_ns() / 1_000_000,
@@ -180,6 +180,6 @@ fn final_line(tally: &Tally, args: &SwarmArgs, behind: Option<u64>, started: Ins
     json!({
         "scenario": "swarm", "final": true, "first": args.first, "connections": args.connections,
         "seconds": started.elapsed().as_secs_f64(), "counts": counts(tally),
-        "lost_at_end": behind, "latency_ms": connection::all_latencies(tally),
+        "lost_at_end": behind, "latency_ms": tally.latencies.whole_run(),
     })
 }

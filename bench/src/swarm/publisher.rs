@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::publish::Connections;
 use crate::pusher::{self, Target};
 use crate::stamp;
-use crate::stats::Latencies;
+use crate::stats::Windowed;
 
 #[derive(clap::Args)]
 pub struct PublisherArgs {
@@ -53,8 +53,7 @@ struct Shared {
     turn: AtomicU64,
     retries: AtomicU64,
     failed: AtomicU64,
-    window: Mutex<Latencies>,
-    all: Mutex<Latencies>,
+    latencies: Windowed,
 }
 
 /// How long one message may keep failing before it counts as failed.
@@ -78,8 +77,7 @@ pub async fn run(args: PublisherArgs) -> anyhow::Result<serde_json::Value> {
         turn: AtomicU64::new(0),
         retries: AtomicU64::new(0),
         failed: AtomicU64::new(0),
-        window: Mutex::default(),
-        all: Mutex::default(),
+        latencies: Windowed::default(),
     });
     let started = Instant::now();
     let status = tokio::spawn(print_status(shared.clone(), args.status_every, started));
@@ -102,7 +100,7 @@ pub async fn run(args: PublisherArgs) -> anyhow::Result<serde_json::Value> {
     Ok(json!({
         "scenario": "swarm-publisher", "final": true, "published": published, "planned": total,
         "seconds": started.elapsed().as_secs_f64(), "retries": shared.retries.load(Relaxed),
-        "failed": shared.failed.load(Relaxed), "latency_ms": lock(&shared.all).percentiles(),
+        "failed": shared.failed.load(Relaxed), "latency_ms": shared.latencies.whole_run(),
     }))
 }
 
@@ -127,8 +125,7 @@ async fn publish(shared: Arc<Shared>, c: usize, channel: String, seq: u64) {
         let sent = tokio::time::timeout(Duration::from_secs(3), http.send(*server, request)).await;
         if sent == Ok(true) {
             let us = first.elapsed().as_micros() as u64;
-            lock(&shared.window).record_us(us);
-            lock(&shared.all).record_us(us);
+            shared.latencies.record_us(us);
             last.fetch_max(seq, Relaxed);
             return;
         }
@@ -146,7 +143,7 @@ async fn print_status(shared: Arc<Shared>, every: u64, started: Instant) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let window = std::mem::take(&mut *lock(&shared.window));
+        let window = shared.latencies.take_window();
         let published: u64 = shared.channels.iter().map(|(_, l)| l.load(Relaxed)).sum();
         println!(
             "{}",
@@ -158,8 +155,4 @@ async fn print_status(shared: Arc<Shared>, every: u64, started: Instant) {
             })
         );
     }
-}
-
-fn lock(m: &Mutex<Latencies>) -> std::sync::MutexGuard<'_, Latencies> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

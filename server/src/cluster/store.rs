@@ -106,11 +106,11 @@ impl MessageStore {
                     metadata: [(EPOCH_KEY.to_string(), unix_nanos().to_string())].into(),
                     ..Default::default()
                 };
-                let opened = super::streams::open(&self.js, config).await;
-                let stream = match opened {
-                    Ok(stream) => super::streams::settled(&self.js, stream).await,
-                    Err(e) => Err(e),
+                let stream = async {
+                    let stream = super::streams::open(&self.js, config).await?;
+                    super::streams::settled(&self.js, stream).await
                 }
+                .await
                 .map_err(|e| HistoryError::failed("opening the message stream", e))?;
                 let epoch = record::epoch(epoch_of(stream.cached_info()));
                 Ok(Opened { stream, epoch })

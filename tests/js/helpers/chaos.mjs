@@ -12,6 +12,15 @@ import path from 'node:path';
 import { sleep, hmac, md5, heraldBin, run, parseJsonOutput, settingsFlags, startHeraldNode } from './herald.mjs';
 import { allReady, clusterSpec, awaitMesh, CLUSTER_APP } from './cluster.mjs';
 
+/** The positive number in environment variable `name`, or `dflt` when it is unset or empty. */
+export function envNumber(name, dflt) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not ${JSON.stringify(v)}`);
+  return n;
+}
+
 export const PUBLISH_TIMEOUT = 3000; // ms per HTTP attempt
 const PUBLISH_GIVE_UP = 60000; // ms of failed attempts for one message: the test fails
 
