@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import os from 'node:os';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import {
   startHerald, connected, waitFor, SOCKET_ID_RE, eventually, within, heraldBin, freePort, CLUSTER_TOPOLOGY,
@@ -195,7 +196,13 @@ test('a node whose database does not answer waits for it, says so on /readyz, th
   const port = await freePort();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'herald-nodb-'));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
-  const dead = await freePort(); // nothing listens there
+  // A database that resets every connection: a port held by this test, so no other process's
+  // server can take it while the node retries.
+  const dead = await new Promise((resolve) => {
+    const srv = net.createServer((socket) => socket.resetAndDestroy());
+    t.after(() => srv.close());
+    srv.listen(0, '127.0.0.1', () => resolve(srv.address().port));
+  });
   const proc = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     env: {
       ...process.env,

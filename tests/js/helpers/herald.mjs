@@ -42,16 +42,25 @@ export async function heraldBin() {
 
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.on('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address();
+        srv.close(() => resolve(port));
+      });
     });
-  });
+    // The kernel may hand a closed port out again at once: never give one out twice (a node once
+    // got its own listening port as its "dead" database's and talked HTTP to itself).
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
+const handedOut = new Set();
 
 /** Runs a herald CLI command; `env` adds to the process environment (a shared store's URL, say). */
 export function run(bin, args, input, env = {}) {
