@@ -4,15 +4,21 @@
 //! JetStream write is in flight the publishes behind it gather into the next record.
 //!
 //! The writer lock also holds the serial of the channel's last stored message as this node knows
-//! it (`None`: read it from the stream), the `prev` of the next record.
+//! it (`None`: read it from the stream), the `prev` of the next record. `Chains` keeps a chain per
+//! channel published to lately and lets go of those idle for a while (their next publish reads the
+//! last serial from the stream again).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::record::SLOTS;
 use crate::bus::StoreOptions;
+use crate::channel_key::ChannelKey;
 use crate::history::{HistoryError, Position};
 use crate::message::ChannelMessage;
 
@@ -40,6 +46,31 @@ pub struct Stored {
 pub struct Chain {
     pub queue: Mutex<VecDeque<Waiting>>,
     pub writer: tokio::sync::Mutex<Option<u64>>,
+    /// Published to since the last `Chains::let_go_idle`.
+    used: AtomicBool,
+}
+
+/// The chains of the channels published to on this node lately.
+#[derive(Default)]
+pub struct Chains {
+    chains: DashMap<ChannelKey, Arc<Chain>>,
+}
+
+impl Chains {
+    /// The channel's chain, made when it has none.
+    pub fn of(&self, key: ChannelKey) -> Arc<Chain> {
+        let chain = self.chains.entry(key).or_default().clone();
+        chain.used.store(true, Ordering::Relaxed);
+        chain
+    }
+
+    /// Forgets the chains no publish used since the last call and none is using now (a chain in
+    /// use is held by its publishes; `of` clones under the same map lock `retain` holds, so no
+    /// channel ever has two chains at once).
+    pub fn let_go_idle(&self) {
+        self.chains
+            .retain(|_, chain| chain.used.swap(false, Ordering::Relaxed) || Arc::strong_count(chain) > 1);
+    }
 }
 
 impl Chain {
@@ -114,6 +145,26 @@ mod tests {
             options,
             answer: oneshot::channel().0,
         }
+    }
+
+    #[test]
+    fn a_chain_is_let_go_after_a_round_unused_and_never_while_held() {
+        let chains = Chains::default();
+        let key = |c: &str| ChannelKey::of(&Arc::from("1"), &ChannelName::parse(c).unwrap());
+        let held = chains.of(key("held"));
+        chains.of(key("idle"));
+        chains.let_go_idle();
+        assert_eq!(chains.chains.len(), 2, "both were used since the last round");
+        chains.let_go_idle();
+        assert_eq!(chains.chains.len(), 1, "the idle one goes, the held one stays");
+        assert!(
+            Arc::ptr_eq(&held, &chains.of(key("held"))),
+            "a held chain is the one handed out again"
+        );
+        drop(held);
+        chains.let_go_idle();
+        chains.let_go_idle();
+        assert_eq!(chains.chains.len(), 0);
     }
 
     fn texts(record: &[Waiting]) -> Vec<&str> {

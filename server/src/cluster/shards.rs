@@ -55,6 +55,11 @@ impl MessageShards {
             shard.trim_marked().await;
         }
     }
+
+    /// Forgets, in every shard, the chains of channels not published to since the last call.
+    pub fn let_go_idle_chains(&self) {
+        self.shards.iter().for_each(|shard| shard.let_go_idle_chains());
+    }
 }
 
 /// The shard of a channel of an app among `count`: stable across nodes, versions and restarts.

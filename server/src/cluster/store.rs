@@ -17,9 +17,8 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{self, DirectGetErrorKind, Republish, StorageType};
 use async_nats::jetstream::{self, Context};
-use dashmap::DashMap;
 
-use super::chain::{Chain, Stored, Waiting};
+use super::chain::{Chains, Stored, Waiting};
 use super::record::{self, serial};
 use super::stored_channel::StoredChannel;
 use super::streams::{epoch_of, unix_nanos, EPOCH_KEY};
@@ -64,7 +63,7 @@ pub struct MessageStore {
     limits: HistoryConfig,
     opened: tokio::sync::OnceCell<Opened>,
     /// Per channel, its publishes waiting to be stored and the serial of its last stored message.
-    chains: DashMap<ChannelKey, Arc<Chain>>,
+    chains: Chains,
     /// Channels to trim to their app's retention.
     trims: Trims,
 }
@@ -77,7 +76,7 @@ impl MessageStore {
             shard,
             limits,
             opened: tokio::sync::OnceCell::new(),
-            chains: DashMap::new(),
+            chains: Chains::default(),
             trims: Trims::default(),
         }
     }
@@ -154,7 +153,7 @@ impl MessageStore {
             .map_err(|_| too_late())??;
         let key = ChannelKey::of(&message.app_id, &message.channel);
         let subject = self.subjects.stored(self.shard, &key.app, &key.channel);
-        let chain = self.chains.entry(key).or_default().clone();
+        let chain = self.chains.of(key);
         message.epoch = opened.epoch;
         let mut answered = chain.push(message.clone(), options.clone());
         let stored = tokio::time::timeout_at(deadline, async {
@@ -356,6 +355,11 @@ impl MessageStore {
         if let Some(opened) = self.opened.get() {
             self.trims.run(&opened.stream).await;
         }
+    }
+
+    /// Forgets the chains of channels not published to since the last call (a cluster task calls it).
+    pub fn let_go_idle_chains(&self) {
+        self.chains.let_go_idle();
     }
 
     /// The serial of a channel's last stored message.

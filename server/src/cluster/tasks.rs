@@ -54,7 +54,7 @@ pub(super) fn spawn_all(
     let c = cluster.clone();
     let s = stop(&shutdown);
     tokio::spawn(async move {
-        tokio::select! { _ = trims(c) => {}, _ = s => {} }
+        tokio::select! { _ = store_upkeep(c) => {}, _ = s => {} }
     });
     // Tracked: the shutdown's drain waits for the goodbye to reach NATS.
     let s = stop(&shutdown);
@@ -89,13 +89,19 @@ async fn farewell(cluster: &Cluster) {
     }
 }
 
-/// Twice a second, trims the channels published to since (off the publish path).
-async fn trims(cluster: Arc<Cluster>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+/// Twice a second, trims the channels published to since (off the publish path); every minute,
+/// forgets the publish chains of channels idle since the minute before.
+async fn store_upkeep(cluster: Arc<Cluster>) {
+    const TRIM: Duration = Duration::from_millis(500);
+    const IDLE_CHAINS_EVERY: u32 = 120;
+    let mut tick = tokio::time::interval(TRIM);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for round in 1u32.. {
         tick.tick().await;
         cluster.store.trim_marked().await;
+        if round % IDLE_CHAINS_EVERY == 0 {
+            cluster.store.let_go_idle_chains();
+        }
     }
 }
 
