@@ -22,8 +22,12 @@ import urllib.request
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-NODES = {n: 6800 + n for n in (1, 2, 3, 4)}
 NATS_MONITORS = (18301, 18302, 18303)
+
+
+def nodes(work):
+    """The run's node numbers (node N listens on 6800 + N and writes nodeN.pid), in order."""
+    return sorted(int(f[4:-4]) for f in os.listdir(work) if f.startswith("node") and f.endswith(".pid"))
 
 
 def node_sample(work, n):
@@ -45,10 +49,10 @@ def nats_sample(port):
         return None
 
 
-def presence_members():
+def presence_members(work):
     """The sum of user_count over presence channels, asked of the first node that answers."""
     path = "/apps/1/channels"
-    for port in NODES.values():
+    for port in (6800 + n for n in nodes(work)):
         params = f"auth_key=scale-key&auth_timestamp={int(time.time())}&auth_version=1.0&filter_by_prefix=presence-&info=user_count"
         sig = hmac.new(b"scale-secret", f"GET\n{path}\n{params}".encode(), hashlib.sha256).hexdigest()
         try:
@@ -65,9 +69,9 @@ def sample(work):
         while True:
             line = {
                 "unix_ms": int(time.time() * 1000),
-                "nodes": {n: node_sample(work, n) for n in NODES},
+                "nodes": {n: node_sample(work, n) for n in nodes(work)},
                 "nats": [nats_sample(p) for p in NATS_MONITORS],
-                "presence_members": presence_members(),
+                "presence_members": presence_members(work),
             }
             out.write(json.dumps(line) + "\n")
             out.flush()
@@ -132,8 +136,9 @@ def report(work):
     samples = list(lines(f"{work}/samples.jsonl"))
     connections = sum(f["connections"] for f in finals) or None
     t_pub, t_kill = at(evts, "publishing:"), at(evts, "kill -9")
+    t_end = t_kill or at(evts, "publishing over")  # the first fault, or the end of a run without
     # the steady window skips the first 15 s of publishing; a STEADY below about 20 s leaves none
-    steady = (t_pub + 15000, t_kill - 1000) if t_pub and t_kill and t_kill - t_pub > 20000 else None
+    steady = (t_pub + 15000, t_end - 1000) if t_pub and t_end and t_end - t_pub > 20000 else None
 
     out = {"connections": connections, "events": [f"+{(ms - evts[0][0]) / 1000:.1f}s {w}" for ms, w in evts]}
     if steady:
@@ -159,14 +164,14 @@ def report(work):
             "node_cpu_us_per_delivery": cpu * 1e6 / max(1, d1 - d0),
             "node_cpu_percent": {n: 100 * (s1["nodes"][n]["cpu_s"] - s0["nodes"][n]["cpu_s"]) / secs for n in s0["nodes"]},
             "node_rss_mib": {n: s1["nodes"][n]["rss"] / 2**20 for n in s1["nodes"]},
-            "node_rss_kib_per_connection": {n: s1["nodes"][n]["rss"] / 1024 / (connections / 4) for n in s1["nodes"]} if connections else None,
+            "node_rss_kib_per_connection": {n: s1["nodes"][n]["rss"] / 1024 / (connections / len(s1["nodes"])) for n in s1["nodes"]} if connections else None,
             "nats_bytes_per_publish": nats_bytes / published if published else None,
             "nats_messages_per_publish": nats_msgs / published if published else None,
         }
     if t_kill:
         back = first_time_all(procs, t_kill + 100, "subscribed", connections or 0)
         during = [s for s in samples if t_kill <= s["unix_ms"] <= t_kill + 30000]
-        survivors = ("2", "3", "4")
+        survivors = [str(n) for n in nodes(work) if n != 1]
         members = [(s["unix_ms"], s["presence_members"]) for s in samples if s["presence_members"] is not None]
         before = next((m for ms, m in reversed(members) if ms < t_kill), None)
         t_next = at(evts, "SIGTERM") or float("inf")  # the kill's window ends where the rolling restart begins
@@ -184,14 +189,14 @@ def report(work):
             "dead_members_gone_s": (gone - t_kill) / 1000 if gone else None,
         }
     rolls = []
-    for n in (2, 3, 4):
+    for n in nodes(work)[1:]:
         t_term, t_exit = at(evts, f"SIGTERM node{n}"), at(evts, f"node{n} exited")
         if t_term:
             back = first_time_all(procs, t_term + 100, "subscribed", connections or 0)
             rolls.append({"node": n, "exit_s": (t_exit - t_term) / 1000 if t_exit else None,
                           "subscribed_again_s": (back - t_term) / 1000 if back else None})
     out["rolling_restart"] = rolls
-    totals = {k: sum(f["counts"][k] for f in finals) for k in ("delivered", "duplicates", "gaps", "reconnects", "recovered_true", "recovered_false", "errors")}
+    totals = {k: sum(f["counts"].get(k, 0) for f in finals) for k in ("delivered", "duplicates", "gaps", "reconnects", "recovered_true", "recovered_false", "errors", "told_to_reconnect")}
     out["whole_run"] = {**totals, "lost_at_end": sum(f["lost_at_end"] or 0 for f in finals),
                         "swarm_processes_finished": len(finals), "publisher": publisher[-1] if publisher else None}
     print(json.dumps(out, indent=1))

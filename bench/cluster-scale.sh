@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# The cluster at scale, in one run (docs/benchmarks.md): 4 Herald nodes on one Postgres and a
+# The cluster at scale, in one run (docs/benchmarks.md): NODES Herald nodes on one Postgres and a
 # 3-server NATS cluster, a swarm of long-lived connections spread over them by several
 # `herald-bench swarm` processes (public channels of SUBS_PER_CHANNEL subscribers, presence
 # channels of PRESENCE_MEMBERS members), numbered publishes at RATE/s through every node. Then, under
 # that load: kill -9 of node 1 (its clients resume on the others), node 1 started again, and a
-# rolling restart of nodes 2-4 (SIGTERM, 4200, a new process). bench/cluster-scale-report.py turns
+# rolling restart of nodes 2 to NODES (SIGTERM, 4200, a new process). bench/cluster-scale-report.py turns
 # what the run wrote into the report (deliveries, latency, CPU per delivery, RSS per connection,
 # NATS bytes per publish, the storm, presence clean-up, lost and duplicated deliveries).
+# When sockudo 5.2 is installed (SOCKUDO, else sockudo on PATH or /opt/sockudo/bin/sockudo; SOCKUDO=
+# skips it), the same run then stops Herald and measures the same fan-out part against NODES sockudo
+# nodes on the same NATS cluster (its NATS adapter): the same swarm and publisher for STEADY + 15 s,
+# without faults (sockudo has no resume); its report in WORK_DIR/sockudo/report.json.
+# PARTS="herald sockudo" (the default) chooses the parts to run.
 #
 # Usage: bench/cluster-scale.sh [WORK_DIR]    (HERALD_BIN_DIR: where herald and herald-bench are)
-# Scale: CONNECTIONS (56000) PROCS (4) PRESENCE_CHANNELS (200) PRESENCE_MEMBERS (20)
+# Scale: NODES (4) CONNECTIONS (56000) PROCS (4) PRESENCE_CHANNELS (200) PRESENCE_MEMBERS (20)
 #        SUBS_PER_CHANNEL (50) RATE (100) STEADY (60) AFTER_KILL (45) ROLL_GAP (30) TAIL (30)
-# One process may open 20,000 files here; after a kill three nodes hold all connections, so
-# CONNECTIONS is at most about 3 × 19,000.
+# One process may open 20,000 files here; after a kill NODES - 1 nodes hold all connections, so
+# CONNECTIONS is at most about (NODES - 1) × 19,000 (60,000 takes NODES=5), and a swarm process
+# holds CONNECTIONS / PROCS of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-$here/../target}/release}"
 work="${1:-$(mktemp -d /tmp/herald-scale.XXXX)}"
 mkdir -p "$work"
-CONNECTIONS=${CONNECTIONS:-56000} PROCS=${PROCS:-4}
+NODES=${NODES:-4} CONNECTIONS=${CONNECTIONS:-56000} PROCS=${PROCS:-4}
 PRESENCE_CHANNELS=${PRESENCE_CHANNELS:-200} PRESENCE_MEMBERS=${PRESENCE_MEMBERS:-20}
 SUBS_PER_CHANNEL=${SUBS_PER_CHANNEL:-50} RATE=${RATE:-100}
 STEADY=${STEADY:-60} AFTER_KILL=${AFTER_KILL:-45} ROLL_GAP=${ROLL_GAP:-30} TAIL=${TAIL:-30}
 members=$((PRESENCE_CHANNELS * PRESENCE_MEMBERS))
 channels=$(((CONNECTIONS - members) / SUBS_PER_CHANNEL))
-publish_seconds=$((STEADY + AFTER_KILL + 3 * ROLL_GAP + 20 + TAIL))
+publish_seconds=$((STEADY + AFTER_KILL + (NODES - 1) * ROLL_GAP + 20 + TAIL))
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
 ulimit -n 20000
 
@@ -32,7 +38,7 @@ events="$work/events.log"
 mark() { echo "$(date +%s%3N) $*" | tee -a "$events"; }
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
-  for f in "$work"/node*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
+  for f in "$work"/node*.pid "$work"/sockudo/node*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${HERALD_TEST_PG_DIR:-}" ] && "$here/../scripts/postgres-throwaway" stop "$HERALD_TEST_PG_DIR" || true
 }
@@ -55,60 +61,111 @@ sleep 3
 "$bin/herald" apps create --name scale --id 1 --key scale-key --secret scale-secret \
   --max-presence-members 100 --history-max-messages 1000 > "$work/app.json"
 
-start_node() { # start_node N: node N on port 6800+N, its pid in nodeN.pid
-  local n=$1 port=$((6800 + $1))
-  mkdir -p "$work/node$n"
-  "$bin/herald" serve --listen "127.0.0.1:$port" --data-dir "$work/node$n" >> "$work/node$n.log" 2>&1 &
-  echo $! > "$work/node$n.pid"
-  for _ in $(seq 150); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.2; done
-  curl -sf "http://127.0.0.1:$port/readyz" > /dev/null || { echo "node $n not ready" >&2; tail "$work/node$n.log" >&2; exit 1; }
-  mark "started node$n pid $(cat "$work/node$n.pid")"
+start_node() { # start_node N [DIR]: a Herald node N on port 6800+N, its pid in DIR/nodeN.pid
+  local n=$1 dir=${2:-$work} port=$((6800 + $1))
+  mkdir -p "$dir/node$n"
+  "$bin/herald" serve --listen "127.0.0.1:$port" --data-dir "$dir/node$n" >> "$dir/node$n.log" 2>&1 &
+  echo $! > "$dir/node$n.pid"
+  ready "$n" "$dir" -f "http://127.0.0.1:$port/readyz"
 }
-for n in 1 2 3 4; do start_node "$n"; done
-servers=127.0.0.1:6801,127.0.0.1:6802,127.0.0.1:6803,127.0.0.1:6804
+start_sockudo() { # start_sockudo N DIR: a sockudo node N on port 6800+N on the NATS cluster
+  # Logs at warn, as Herald's nodes do; no per-app connection quota (with one, sockudo asks every
+  # other node for the app's count on each connection: in a 60,000-connection run 40,000 handshakes
+  # timed out and subscribing everyone took 113 s).
+  local n=$1 dir=$2 port=$((6800 + $1))
+  mkdir -p "$dir/node$n"
+  (cd "$dir/node$n" && exec env PORT="$port" HOST=127.0.0.1 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false \
+    SOCKUDO_DEFAULT_APP_ID=1 SOCKUDO_DEFAULT_APP_KEY=scale-key SOCKUDO_DEFAULT_APP_SECRET=scale-secret \
+    SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=0 SOCKUDO_MAX_CONNECTIONS=100000 RUST_LOG=warn \
+    SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=1000000 SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=1000000 \
+    ADAPTER_DRIVER=nats NATS_SERVERS="$HERALD_NATS_URL" NATS_PREFIX=scale-sockudo IDEMPOTENCY_ENABLED=false \
+    "$SOCKUDO" >> "$dir/node$n.log" 2>&1) &
+  echo $! > "$dir/node$n.pid"
+  ready "$n" "$dir" "http://127.0.0.1:$port/"
+}
+ready() { # ready N DIR CURL_ARGS...: waits until node N answers as curl CURL_ARGS says
+  local n=$1 dir=$2; shift 2
+  for _ in $(seq 150); do curl -s -o /dev/null "$@" && break; sleep 0.2; done
+  curl -s -o /dev/null "$@" || { echo "node $n not ready" >&2; tail "$dir/node$n.log" >&2; exit 1; }
+  mark "started node$n pid $(cat "$dir/node$n.pid")"
+}
+servers=$(seq -s, -f '127.0.0.1:68%02g' "$NODES")
 
-python3 "$here/cluster-scale-report.py" sample "$work" &
-sampler=$!
+# swarm_up DIR SECONDS: the swarm, PROCS processes each with its share of the connections from its
+# own source addresses, running SECONDS before waiting for DIR/published.json; their pids in $swarm.
+swarm_up() {
+  local dir=$1 seconds=$2 per=$((CONNECTIONS / PROCS))
+  swarm=()
+  for p in $(seq 0 $((PROCS - 1))); do
+    "$bin/herald-bench" --threads 1 swarm --servers "$servers" --key scale-key --secret scale-secret \
+      --source-ips "127.0.$((p + 1)).1,127.0.$((p + 1)).2" --connections "$per" --first $((p * per)) \
+      --channels "$channels" --presence-channels "$PRESENCE_CHANNELS" --presence-members "$PRESENCE_MEMBERS" \
+      --seconds "$seconds" --expect "$dir/published.json" --drain 240 \
+      > "$dir/swarm-$p.log" 2> "$dir/swarm-$p.err" &
+    swarm+=($!)
+  done
+  mark "swarm: $CONNECTIONS connections ($PROCS processes), $channels public channels, $PRESENCE_CHANNELS presence channels of $PRESENCE_MEMBERS"
+  subscribed() { for p in $(seq 0 $((PROCS - 1))); do tail -n 1 "$dir/swarm-$p.log" 2>/dev/null | jq -r '.counts.subscribed // 0'; done | awk '{s += $1} END {print s + 0}'; }
+  for _ in $(seq 600); do [ "$(subscribed)" -ge "$CONNECTIONS" ] && break; sleep 1; done
+  mark "subscribed: $(subscribed) of $CONNECTIONS"
+}
+# publish DIR SECONDS: numbered publishes at RATE/s through every node; the pid in $publisher.
+publish() {
+  "$bin/herald-bench" swarm-publish --servers "$servers" --app-id 1 --key scale-key --secret scale-secret \
+    --channels "$channels" --rate "$RATE" --seconds "$2" --out "$1/published.json" > "$1/publisher.log" 2>&1 &
+  publisher=$!
+  mark "publishing: $RATE/s over $channels channels for $2 s"
+}
+# finish DIR: waits for the publisher and the swarm, then writes DIR/report.json.
+finish() {
+  wait "$publisher"
+  mark "publishing over"
+  for pid in "${swarm[@]}"; do wait "$pid" || true; done
+  mark "swarm over"
+  kill "$sampler" 2>/dev/null || true
+  python3 "$here/cluster-scale-report.py" report "$1" | tee "$1/report.json"
+}
 
-# The swarm: PROCS processes, each its share of the connections from its own source addresses.
-per=$((CONNECTIONS / PROCS))
-swarm=()
-for p in $(seq 0 $((PROCS - 1))); do
-  "$bin/herald-bench" --threads 1 swarm --servers "$servers" --key scale-key --secret scale-secret \
-    --source-ips "127.0.$((p + 1)).1,127.0.$((p + 1)).2" --connections "$per" --first $((p * per)) \
-    --channels "$channels" --presence-channels "$PRESENCE_CHANNELS" --presence-members "$PRESENCE_MEMBERS" \
-    --seconds $((publish_seconds + 60)) --expect "$work/published.json" --drain 240 \
-    > "$work/swarm-$p.log" 2> "$work/swarm-$p.err" &
-  swarm+=($!)
-done
-mark "swarm: $CONNECTIONS connections ($PROCS processes), $channels public channels, $PRESENCE_CHANNELS presence channels of $PRESENCE_MEMBERS"
-subscribed() { for p in $(seq 0 $((PROCS - 1))); do tail -n 1 "$work/swarm-$p.log" 2>/dev/null | jq -r '.counts.subscribed // 0'; done | awk '{s += $1} END {print s + 0}'; }
-for _ in $(seq 600); do [ "$(subscribed)" -ge "$CONNECTIONS" ] && break; sleep 1; done
-mark "subscribed: $(subscribed) of $CONNECTIONS"
+# The Herald part: steady load, kill -9 of node 1, its restart, a rolling restart of the others.
+herald_part() {
+  for n in $(seq "$NODES"); do start_node "$n"; done
+  python3 "$here/cluster-scale-report.py" sample "$work" &
+  sampler=$!
+  swarm_up "$work" $((publish_seconds + 60))
+  publish "$work" "$publish_seconds"
+  sleep "$STEADY"
+  mark "kill -9 node1"
+  kill -9 "$(cat "$work/node1.pid")"
+  sleep "$AFTER_KILL"
+  start_node 1
+  sleep 20
+  for n in $(seq 2 "$NODES"); do
+    mark "SIGTERM node$n"
+    kill -TERM "$(cat "$work/node$n.pid")"
+    while kill -0 "$(cat "$work/node$n.pid")" 2>/dev/null; do sleep 0.2; done
+    mark "node$n exited"
+    start_node "$n"
+    sleep "$ROLL_GAP"
+  done
+  finish "$work"
+  for f in "$work"/node*.pid; do kill -TERM "$(cat "$f")" 2>/dev/null || true; done
+  for f in "$work"/node*.pid; do while kill -0 "$(cat "$f")" 2>/dev/null; do sleep 0.2; done; done
+}
 
-"$bin/herald-bench" swarm-publish --servers "$servers" --app-id 1 --key scale-key --secret scale-secret \
-  --channels "$channels" --rate "$RATE" --seconds "$publish_seconds" --out "$work/published.json" \
-  > "$work/publisher.log" 2>&1 &
-publisher=$!
-mark "publishing: $RATE/s over $channels channels for $publish_seconds s"
+# The sockudo part: the same fan-out, steady only, in WORK_DIR/sockudo.
+sockudo_part() {
+  mkdir -p "$work/sockudo"
+  events="$work/sockudo/events.log"
+  : > "$events"
+  for n in $(seq "$NODES"); do start_sockudo "$n" "$work/sockudo"; done
+  python3 "$here/cluster-scale-report.py" sample "$work/sockudo" &
+  sampler=$!
+  swarm_up "$work/sockudo" $((STEADY + 15 + 30))
+  publish "$work/sockudo" $((STEADY + 15))
+  finish "$work/sockudo"
+}
 
-sleep "$STEADY"
-mark "kill -9 node1"
-kill -9 "$(cat "$work/node1.pid")"
-sleep "$AFTER_KILL"
-start_node 1
-sleep 20
-for n in 2 3 4; do
-  mark "SIGTERM node$n"
-  kill -TERM "$(cat "$work/node$n.pid")"
-  while kill -0 "$(cat "$work/node$n.pid")" 2>/dev/null; do sleep 0.2; done
-  mark "node$n exited"
-  start_node "$n"
-  sleep "$ROLL_GAP"
-done
-wait "$publisher"
-mark "publishing over"
-for pid in "${swarm[@]}"; do wait "$pid" || true; done
-mark "swarm over"
-kill "$sampler" 2>/dev/null || true
-python3 "$here/cluster-scale-report.py" report "$work" | tee "$work/report.json"
+PARTS=${PARTS:-herald sockudo}
+SOCKUDO="${SOCKUDO-$(command -v sockudo || echo /opt/sockudo/bin/sockudo)}"
+if [[ " $PARTS " == *" herald "* ]]; then herald_part; fi
+if [[ " $PARTS " == *" sockudo "* && -x "$SOCKUDO" ]]; then sockudo_part; fi

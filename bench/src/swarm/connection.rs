@@ -29,7 +29,9 @@ pub struct Tally {
     pub reconnects: AtomicU64,
     pub recovered_true: AtomicU64,
     pub recovered_false: AtomicU64,
+    /// `pusher:error` frames, but for those asking the client to reconnect (`told_to_reconnect`).
     pub errors: AtomicU64,
+    pub told_to_reconnect: AtomicU64,
     pub connect_failures: AtomicU64,
     /// Publish-to-delivery latencies, of the run and since the last status line.
     pub latencies: Windowed,
@@ -214,7 +216,10 @@ async fn session(
                     state.position = position;
                 }
             }
-            Frame::Error => {
+            Frame::Error { reconnect: true } => {
+                tally.told_to_reconnect.fetch_add(1, Relaxed);
+            }
+            Frame::Error { reconnect: false } => {
                 tally.errors.fetch_add(1, Relaxed);
             }
             Frame::Other => {}

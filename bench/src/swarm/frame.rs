@@ -20,7 +20,11 @@ pub enum Frame<'a> {
         stamp: Stamp,
         position: Option<Position>,
     },
-    Error,
+    /// `pusher:error`; `reconnect` for codes 4200-4299 (the server asks the client to come back:
+    /// a stopping node says so to every socket), not a fault.
+    Error {
+        reconnect: bool,
+    },
     Other,
 }
 
@@ -43,7 +47,12 @@ pub fn read(text: &str) -> Frame<'_> {
             None => Frame::Other,
         },
         "pusher:ping" => Frame::Ping,
-        "pusher:error" => Frame::Error,
+        "pusher:error" => {
+            let code = stamp::number_after(text, r#""code":"#).or_else(|| stamp::number_after(text, r#"\"code\":"#));
+            Frame::Error {
+                reconnect: code.is_some_and(|c| (4200..4300).contains(&c)),
+            }
+        }
         "pusher_internal:subscription_succeeded" => Frame::Subscribed {
             position: position(text),
             recovered: if text.contains(r#""recovered":true"#) {
@@ -109,7 +118,18 @@ mod tests {
                 })
             }
         );
-        assert_eq!(read(r#"{"event":"pusher:error","data":{"code":4001}}"#), Frame::Error);
+        assert_eq!(
+            read(r#"{"event":"pusher:error","data":{"code":4001}}"#),
+            Frame::Error { reconnect: false }
+        );
+        assert_eq!(
+            read(r#"{"event":"pusher:error","data":{"code":4200,"message":"stopping"}}"#),
+            Frame::Error { reconnect: true }
+        );
+        assert_eq!(
+            read(r#"{"event":"pusher:error","data":"{\"code\":4201}"}"#),
+            Frame::Error { reconnect: true }
+        );
         assert_eq!(read("not json"), Frame::Other);
     }
 }

@@ -172,6 +172,7 @@ fn counts(t: &Tally) -> serde_json::Value {
         "delivered": t.delivered.load(Relaxed), "duplicates": t.duplicates.load(Relaxed), "gaps": t.gaps.load(Relaxed),
         "reconnects": t.reconnects.load(Relaxed), "recovered_true": t.recovered_true.load(Relaxed),
         "recovered_false": t.recovered_false.load(Relaxed), "errors": t.errors.load(Relaxed),
+        "told_to_reconnect": t.told_to_reconnect.load(Relaxed),
         "connect_failures": t.connect_failures.load(Relaxed),
     })
 }
