@@ -1,22 +1,48 @@
 #!/usr/bin/env bash
-# The cluster publish benchmark of docs/benchmarks.md: one Herald node and one nats-server with
-# JetStream on this machine, `herald-bench publish` at 32 in flight to 1 and to 100 channels.
+# The cluster publish benchmark of docs/benchmarks.md, side by side in one run on this machine:
+# one Herald node with one nats-server (JetStream: every publish stored), the same Herald node alone
+# (memory history), and, when sockudo 5.2 is installed (SOCKUDO, else sockudo on PATH or
+# /opt/sockudo/bin/sockudo; SOCKUDO= skips it), one sockudo node with its NATS adapter on the same
+# nats-server. `herald-bench publish` at 32 in flight to 1 and to 100 channels, ROUNDS times each,
+# the servers taking turns.
 # Usage: bench/cluster-publish.sh [MESSAGES]   (HERALD_BIN_DIR: where herald and herald-bench are)
 set -euo pipefail
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
-messages="${1:-20000}"
+messages="${1:-20000}" ROUNDS=${ROUNDS:-1}
+SOCKUDO="${SOCKUDO-$(command -v sockudo || echo /opt/sockudo/bin/sockudo)}"
 work=$(mktemp -d)
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 "$nats" -js -sd "$work/js" -p 14222 >"$work/nats.log" 2>&1 &
 sleep 0.5
 "$bin/herald" apps create --data-dir "$work/h" --name bench --id 1 --key bench-key --secret bench-secret >/dev/null 2>&1
-HERALD_LOG=error HERALD_NATS_URL=nats://127.0.0.1:14222 HERALD_NATS_PREFIX=bench \
-  "$bin/herald" serve --data-dir "$work/h" --listen 127.0.0.1:6602 >"$work/herald.log" 2>&1 &
-herald=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:6602/readyz >/dev/null && break; sleep 0.2; done
-for channels in 1 100; do
-  echo "channels=$channels"
-  "$bin/herald-bench" publish --server 127.0.0.1:6602 --app-id 1 --key bench-key --secret bench-secret \
-    --messages "$messages" --inflight 32 --channels "$channels" --pid "$herald"
+
+# measure NAME: starts server NAME on 6602, runs the publishes against it, stops it.
+measure() {
+  case $1 in
+    herald-cluster) HERALD_LOG=error HERALD_NATS_URL=nats://127.0.0.1:14222 HERALD_NATS_PREFIX=bench \
+      "$bin/herald" serve --data-dir "$work/h" --listen 127.0.0.1:6602 >"$work/$1.log" 2>&1 & ;;
+    herald-single) HERALD_LOG=error "$bin/herald" serve --data-dir "$work/h" --listen 127.0.0.1:6602 >"$work/$1.log" 2>&1 & ;;
+    sockudo-nats) env PORT=6602 HOST=127.0.0.1 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false \
+      SOCKUDO_DEFAULT_APP_ID=1 SOCKUDO_DEFAULT_APP_KEY=bench-key SOCKUDO_DEFAULT_APP_SECRET=bench-secret \
+      SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=1000000 SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=1000000 \
+      ADAPTER_DRIVER=nats NATS_SERVERS=nats://127.0.0.1:14222 NATS_PREFIX=bench-sockudo IDEMPOTENCY_ENABLED=false \
+      "$SOCKUDO" >"$work/$1.log" 2>&1 & ;;
+  esac
+  local pid=$!
+  for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:6602/ && break; sleep 0.2; done
+  sleep 1
+  for channels in 1 100; do
+    echo "server=$1 channels=$channels"
+    "$bin/herald-bench" publish --server 127.0.0.1:6602 --app-id 1 --key bench-key --secret bench-secret \
+      --messages "$messages" --inflight 32 --channels "$channels" --pid "$pid"
+  done
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
+servers="herald-cluster herald-single"
+[ -n "$SOCKUDO" ] && [ -x "$SOCKUDO" ] && servers="$servers sockudo-nats"
+for _ in $(seq "$ROUNDS"); do
+  for server in $servers; do measure "$server"; done
 done
