@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The cluster publish benchmark of docs/benchmarks.md, side by side in one run on this machine:
 # one Herald node with one nats-server (JetStream: every publish stored), the same Herald node alone
-# (memory history), and, when sockudo 5.2 is installed (SOCKUDO, else sockudo on PATH or
-# /opt/sockudo/bin/sockudo; SOCKUDO= skips it), one sockudo node with its NATS adapter on the same
+# (memory history), and, when sockudo 5.2 is installed (bench/sockudo.sh; SOCKUDO= skips it), one
+# sockudo node with its NATS adapter on the same
 # nats-server. `herald-bench publish` at 32 in flight to 1 and to 100 channels, ROUNDS times each,
 # the servers taking turns.
 # Usage: bench/cluster-publish.sh [MESSAGES]   (HERALD_BIN_DIR: where herald and herald-bench are)
 set -euo pipefail
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
 messages="${1:-20000}" ROUNDS=${ROUNDS:-1}
-SOCKUDO="${SOCKUDO-$(command -v sockudo || echo /opt/sockudo/bin/sockudo)}"
+. "$(dirname "$0")/sockudo.sh"
 work=$(mktemp -d)
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
@@ -23,11 +23,8 @@ measure() {
     herald-cluster) HERALD_LOG=error HERALD_NATS_URL=nats://127.0.0.1:14222 HERALD_NATS_PREFIX=bench \
       "$bin/herald" serve --data-dir "$work/h" --listen 127.0.0.1:6602 >"$work/$1.log" 2>&1 & ;;
     herald-single) HERALD_LOG=error "$bin/herald" serve --data-dir "$work/h" --listen 127.0.0.1:6602 >"$work/$1.log" 2>&1 & ;;
-    sockudo-nats) env PORT=6602 HOST=127.0.0.1 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false \
-      SOCKUDO_DEFAULT_APP_ID=1 SOCKUDO_DEFAULT_APP_KEY=bench-key SOCKUDO_DEFAULT_APP_SECRET=bench-secret \
-      SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=1000000 SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=1000000 \
-      ADAPTER_DRIVER=nats NATS_SERVERS=nats://127.0.0.1:14222 NATS_PREFIX=bench-sockudo IDEMPOTENCY_ENABLED=false \
-      "$SOCKUDO" >"$work/$1.log" 2>&1 & ;;
+    sockudo-nats) (sockudo_exec 6602 bench-key bench-secret nats://127.0.0.1:14222 bench-sockudo \
+      >"$work/$1.log" 2>&1) & ;;
   esac
   local pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:6602/ && break; sleep 0.2; done

@@ -7,10 +7,10 @@
 # rolling restart of nodes 2 to NODES (SIGTERM, 4200, a new process). bench/cluster-scale-report.py turns
 # what the run wrote into the report (deliveries, latency, CPU per delivery, RSS per connection,
 # NATS bytes per publish, the storm, presence clean-up, lost and duplicated deliveries).
-# When sockudo 5.2 is installed (SOCKUDO, else sockudo on PATH or /opt/sockudo/bin/sockudo; SOCKUDO=
-# skips it), the same run then stops Herald and measures the same fan-out part against NODES sockudo
-# nodes on the same NATS cluster (its NATS adapter): the same swarm and publisher for STEADY + 15 s,
-# without faults (sockudo has no resume); its report in WORK_DIR/sockudo/report.json.
+# When sockudo 5.2 is installed (bench/sockudo.sh; SOCKUDO= skips it), the same run then stops
+# Herald and measures the same fan-out part against NODES sockudo nodes on the same NATS cluster (its
+# NATS adapter): the same swarm and publisher for STEADY + 15 s, without faults (sockudo has no
+# resume); its report in WORK_DIR/sockudo/report.json.
 # PARTS="herald sockudo" (the default) chooses the parts to run.
 #
 # Usage: bench/cluster-scale.sh [WORK_DIR]    (HERALD_BIN_DIR: where herald and herald-bench are)
@@ -21,6 +21,7 @@
 # holds CONNECTIONS / PROCS of them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/sockudo.sh"
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-$here/../target}/release}"
 work="${1:-$(mktemp -d /tmp/herald-scale.XXXX)}"
 mkdir -p "$work"
@@ -69,17 +70,10 @@ start_node() { # start_node N [DIR]: a Herald node N on port 6800+N, its pid in 
   ready "$n" "$dir" -f "http://127.0.0.1:$port/readyz"
 }
 start_sockudo() { # start_sockudo N DIR: a sockudo node N on port 6800+N on the NATS cluster
-  # Logs at warn, as Herald's nodes do; no per-app connection quota (with one, sockudo asks every
-  # other node for the app's count on each connection: in a 60,000-connection run 40,000 handshakes
-  # timed out and subscribing everyone took 113 s).
   local n=$1 dir=$2 port=$((6800 + $1))
   mkdir -p "$dir/node$n"
-  (cd "$dir/node$n" && exec env PORT="$port" HOST=127.0.0.1 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false \
-    SOCKUDO_DEFAULT_APP_ID=1 SOCKUDO_DEFAULT_APP_KEY=scale-key SOCKUDO_DEFAULT_APP_SECRET=scale-secret \
-    SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=0 SOCKUDO_MAX_CONNECTIONS=100000 RUST_LOG=warn \
-    SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=1000000 SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=1000000 \
-    ADAPTER_DRIVER=nats NATS_SERVERS="$HERALD_NATS_URL" NATS_PREFIX=scale-sockudo IDEMPOTENCY_ENABLED=false \
-    "$SOCKUDO" >> "$dir/node$n.log" 2>&1) &
+  (cd "$dir/node$n" && sockudo_exec "$port" scale-key scale-secret "$HERALD_NATS_URL" scale-sockudo \
+    >> "$dir/node$n.log" 2>&1) &
   echo $! > "$dir/node$n.pid"
   ready "$n" "$dir" "http://127.0.0.1:$port/"
 }
@@ -166,6 +160,5 @@ sockudo_part() {
 }
 
 PARTS=${PARTS:-herald sockudo}
-SOCKUDO="${SOCKUDO-$(command -v sockudo || echo /opt/sockudo/bin/sockudo)}"
 if [[ " $PARTS " == *" herald "* ]]; then herald_part; fi
 if [[ " $PARTS " == *" sockudo "* && -x "$SOCKUDO" ]]; then sockudo_part; fi

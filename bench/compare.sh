@@ -4,8 +4,7 @@
 # into the tables of docs/benchmarks.md.
 #
 # Needs: herald and herald-bench built (cargo build --release -p herald -p herald-bench), sockudo 5.2
-# (apt-get install -y protobuf-compiler && cargo install sockudo --version 5.2.0 --features nats),
-# and nats-server for the cross-node scenarios.
+# (bench/sockudo.sh says how), and nats-server for the cross-node scenarios.
 #
 #   bench/compare.sh                       # every scenario, 3 rounds
 #   SCENARIOS="saturation latency" RUNS=5 bench/compare.sh
@@ -13,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/release"
-SOCKUDO="${SOCKUDO:-$(command -v sockudo || echo /opt/sockudo/bin/sockudo)}"
+. bench/sockudo.sh
 NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 RUNS="${RUNS:-3}"
 SCENARIOS="${SCENARIOS:-saturation latency publish idle cross-saturation cross-latency}"
@@ -37,17 +36,11 @@ herald() {
   STARTED=$!; PIDS+=("$STARTED"); wait_port "$1"; sleep 1
 }
 
-# sockudo PORT [NATS_URL PREFIX]: one sockudo node with the same app, its limits raised for the load;
-# its pid in $STARTED. In a cluster sockudo's idempotency needs a Redis cache: it is switched off there.
+# sockudo PORT [NATS_URL PREFIX]: one sockudo node with the same app (bench/sockudo.sh); its pid in
+# $STARTED.
 sockudo() {
   local dir; dir=$(mktemp -d "$OUT/sockudo.XXXX")
-  (cd "$dir" && exec env PORT="$1" HOST=127.0.0.1 METRICS_ENABLED=false RATE_LIMITER_ENABLED=false \
-    SOCKUDO_DEFAULT_APP_ID=1 SOCKUDO_DEFAULT_APP_KEY=bench-key SOCKUDO_DEFAULT_APP_SECRET=bench-secret \
-    SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS=100000 SOCKUDO_MAX_CONNECTIONS=100000 \
-    SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND=1000000 \
-    SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND=1000000 \
-    ${2:+ADAPTER_DRIVER=nats NATS_SERVERS=$2 NATS_PREFIX=$3 IDEMPOTENCY_ENABLED=false} \
-    "$SOCKUDO" >"$dir/log" 2>&1) &
+  (cd "$dir" && sockudo_exec "$1" bench-key bench-secret "${2:-}" "${3:-}" >"$dir/log" 2>&1) &
   STARTED=$!; PIDS+=("$STARTED"); wait_port "$1"; sleep 1
 }
 
