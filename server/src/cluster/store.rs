@@ -400,7 +400,7 @@ impl MessageStore {
             stream: &opened.stream,
             epoch: opened.epoch,
             subject,
-            last_read: Default::default(),
+            kept: Default::default(),
         })
     }
 }
