@@ -87,6 +87,11 @@ impl ChannelMessage {
         }
     }
 
+    /// Bytes of its event name and data: what the size bounds on kept messages count.
+    pub fn content_bytes(&self) -> usize {
+        self.event.len() + self.data.as_text().len()
+    }
+
     /// Its position, when it is stored.
     pub fn position(&self) -> Option<Position> {
         (self.serial > 0).then_some(Position {

@@ -104,7 +104,7 @@ pub fn take_record(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
     let mut bytes = 0;
     while let Some(next) = queue.front() {
         let keyed = next.options.idempotency_key.is_some();
-        let size = next.message.data.as_text().len() + next.message.event.len();
+        let size = next.message.content_bytes();
         let full = record.len() as u64 >= SLOTS || bytes + size > RECORD_BYTES;
         if !record.is_empty() && (keyed || full) {
             break;

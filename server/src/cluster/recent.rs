@@ -19,17 +19,13 @@ pub struct RecentMessages {
     bytes: usize,
 }
 
-fn size(m: &ChannelMessage) -> usize {
-    m.data.as_text().len() + m.event.len()
-}
-
 impl RecentMessages {
     pub fn push(&mut self, message: Arc<ChannelMessage>) {
-        self.bytes += size(&message);
+        self.bytes += message.content_bytes();
         self.messages.push_back(message);
         while self.messages.len() > MAX_MESSAGES || (self.bytes > MAX_BYTES && self.messages.len() > 1) {
             if let Some(old) = self.messages.pop_front() {
-                self.bytes -= size(&old);
+                self.bytes -= old.content_bytes();
             }
         }
     }

@@ -36,10 +36,7 @@ impl KeptRecords {
 
     /// Keeps `record`; past `KEPT_BYTES` the others go first.
     fn keep(&mut self, sequence: u64, record: Record) {
-        let bytes = record
-            .iter()
-            .map(|m| m.event.len() + m.data.as_text().len())
-            .sum::<usize>();
+        let bytes = record.iter().map(|m| m.content_bytes()).sum::<usize>();
         if self.bytes + bytes > KEPT_BYTES {
             self.records.clear();
             self.bytes = 0;

@@ -34,7 +34,7 @@ impl Default for HistoryBudget {
 
 /// The bytes a message is counted for.
 pub fn size_of(message: &ChannelMessage) -> usize {
-    message.data.as_text().len() + message.event.len() + message.channel.as_str().len() + OVERHEAD
+    message.content_bytes() + message.channel.as_str().len() + OVERHEAD
 }
 
 /// Bytes kept, per app and in all.
