@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 const SERVED: &[&str] = &["html", "css", "js", "mjs", "svg", "png", "ico", "woff2", "txt"];
 
 fn main() {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-console");
+    // Read when the script runs, not when it was compiled: one compiled script may serve checkouts
+    // at other paths sharing a target directory.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let source = Path::new(&manifest_dir).join("../web-console");
     println!("cargo::rerun-if-changed={}", source.display());
     if !source.join("index.html").is_file() {
         panic!(
