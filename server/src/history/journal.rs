@@ -141,10 +141,13 @@ impl Journal {
         self.since_snapshot.load(Ordering::Relaxed)
     }
 
-    /// Forces what was written to the disk (the `EverySecond` task and shutdown call it).
+    /// Forces what was written to the disk (the `EverySecond` task and shutdown call it). The sync
+    /// goes through a second handle of the segment, outside the lock: a sync can take milliseconds,
+    /// and a publish appending meanwhile must not wait for it (it would stall its worker thread).
     pub fn sync(&self) -> io::Result<()> {
         if self.dirty.swap(false, Ordering::Relaxed) {
-            self.active.lock().file.sync_data()?;
+            let file = self.active.lock().file.try_clone()?;
+            file.sync_data()?;
         }
         Ok(())
     }
