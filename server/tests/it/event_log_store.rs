@@ -92,3 +92,32 @@ both_backends!(
     events_are_filtered_ordered_and_pruned,
     events_are_filtered_ordered_and_pruned
 );
+
+/// A batch larger than one INSERT statement holds is written whole, in order.
+async fn a_large_batch_is_written_whole_and_in_order(backend: Backend) {
+    let (config, database) = test_config(backend).await;
+    let store = open_store(&config).await;
+    let rows: Vec<EventRow> = (1..=250)
+        .map(|i| row("a", i, "connection_opened", &format!("1.{i}")))
+        .collect();
+    store.append_events(&rows).await.expect("append");
+
+    let read = store.query_events("a", &all(1000)).await.expect("query");
+    assert_eq!(read.len(), 250);
+    for (newest_first, body) in read.iter().enumerate() {
+        let i = 250 - newest_first;
+        assert!(
+            body.contains(&format!(r#""socket":"1.{i}""#)),
+            "row {newest_first}: {body}"
+        );
+    }
+
+    let _ = std::fs::remove_dir_all(&config.store.data_dir);
+    if let Some((_, name)) = database {
+        crate::common::drop_database(name);
+    }
+}
+both_backends!(
+    a_large_batch_is_written_whole_and_in_order,
+    a_large_batch_is_written_whole_and_in_order
+);

@@ -6,24 +6,45 @@ use sqlx::Row;
 use super::SqlStore;
 use crate::store::{EventFilter, EventLogStore, EventRow, StoreError};
 
+/// Events one INSERT statement writes. One statement per row cost a round trip to the database (for
+/// SQLite, to its worker thread) per event; many rows per statement cost SQLite a lookup of each
+/// `$N` among all the statement's parameters. The statements stay prepared: there are at most this
+/// many of them (by row count).
+const ROWS_PER_INSERT: usize = 16;
+
+/// `INSERT … VALUES ($1, …, $7), ($8, …)` for `rows` events.
+fn insert_sql(rows: usize) -> String {
+    const COLUMNS: usize = 7;
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let marks: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", row * COLUMNS + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO lifecycle_events (app_id, time, kind, socket_id, user_id, channel, body) VALUES {}",
+        values.join(", ")
+    )
+}
+
 #[async_trait]
 impl EventLogStore for SqlStore {
     async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        for e in events {
-            sqlx::query(
-                "INSERT INTO lifecycle_events (app_id, time, kind, socket_id, user_id, channel, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&e.app_id)
-            .bind(e.time)
-            .bind(&e.kind)
-            .bind(&e.socket_id)
-            .bind(&e.user_id)
-            .bind(&e.channel)
-            .bind(&e.body)
-            .execute(&mut *tx)
-            .await?;
+        for rows in events.chunks(ROWS_PER_INSERT) {
+            let sql = insert_sql(rows.len());
+            let mut query = sqlx::query(&sql);
+            for e in rows {
+                query = query
+                    .bind(&e.app_id)
+                    .bind(e.time)
+                    .bind(&e.kind)
+                    .bind(&e.socket_id)
+                    .bind(&e.user_id)
+                    .bind(&e.channel)
+                    .bind(&e.body);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -77,5 +98,19 @@ impl EventLogStore for SqlStore {
             .rows_affected();
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_sql;
+
+    #[test]
+    fn each_row_has_its_own_seven_placeholders() {
+        assert_eq!(
+            insert_sql(2),
+            "INSERT INTO lifecycle_events (app_id, time, kind, socket_id, user_id, channel, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)"
+        );
     }
 }
