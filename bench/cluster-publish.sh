@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The cluster publish benchmark of docs/benchmarks.md, side by side in one run on this machine:
 # one Herald node with one nats-server (JetStream: every publish stored), the same Herald node alone
-# (memory history), and, when sockudo 5.2 is installed (bench/sockudo.sh; SOCKUDO= skips it), one
-# sockudo node with its NATS adapter on the same
-# nats-server. `herald-bench publish` at 32 in flight to 1 and to 100 channels, ROUNDS times each,
-# the servers taking turns.
+# (history on disk, the default), and, when sockudo 5.2 is installed (bench/sockudo.sh; SOCKUDO=
+# skips it), one sockudo node with its NATS adapter on the same nats-server. `herald-bench publish`
+# at 32 in flight to 1 and to 100 channels, ROUNDS times each, the servers taking turns;
+# nats-server's CPU per publish is printed after each run.
 # Usage: bench/cluster-publish.sh [MESSAGES]   (HERALD_BIN_DIR: where herald and herald-bench are)
 set -euo pipefail
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
@@ -14,7 +14,10 @@ work=$(mktemp -d)
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 "$nats" -js -sd "$work/js" -p 14222 >"$work/nats.log" 2>&1 &
+nats_pid=$!
 sleep 0.5
+# nats_ticks: nats-server's CPU time so far, in clock ticks (user + system).
+nats_ticks() { awk '{print $14 + $15}' "/proc/$nats_pid/stat"; }
 "$bin/herald" apps create --data-dir "$work/h" --name bench --id 1 --key bench-key --secret bench-secret >/dev/null 2>&1
 
 # measure NAME: starts server NAME on 6602, runs the publishes against it, stops it.
@@ -31,8 +34,10 @@ measure() {
   sleep 1
   for channels in 1 100; do
     echo "server=$1 channels=$channels"
+    local before; before=$(nats_ticks)
     "$bin/herald-bench" publish --server 127.0.0.1:6602 --app-id 1 --key bench-key --secret bench-secret \
       --messages "$messages" --inflight 32 --channels "$channels" --pid "$pid"
+    echo "  nats-server CPU $(( ($(nats_ticks) - before) * 1000000 / $(getconf CLK_TCK) / messages )) µs/publish"
   done
   kill "$pid"
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
