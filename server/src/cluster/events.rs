@@ -148,7 +148,7 @@ impl EventStore for JetStreamEvents {
 /// gather window out of time order there.
 fn newest_first(found: VecDeque<LifecycleEvent>) -> Vec<LifecycleEvent> {
     let mut events: Vec<LifecycleEvent> = found.into_iter().rev().collect();
-    events.sort_by(|a, b| b.time.cmp(&a.time));
+    events.sort_by_key(|e| std::cmp::Reverse(e.time));
     events
 }
 
