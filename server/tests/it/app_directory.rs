@@ -85,10 +85,7 @@ async fn unknown_keys_are_looked_for_and_revocations_still_arrive(backend: Backe
     );
     drop(revoked);
     shutdown.trigger();
-    let _ = std::fs::remove_dir_all(&config.store.data_dir);
-    if let Some((_, name)) = database {
-        crate::common::drop_database(name);
-    }
+    crate::common::remove_test_store(&config, database);
 }
 
 both_backends!(lookups, unknown_keys_are_looked_for_and_revocations_still_arrive);

@@ -83,10 +83,7 @@ async fn events_are_filtered_ordered_and_pruned(backend: Backend) {
     assert!(kept[1].contains(r#""socket":"1.4""#), "{kept:?}");
     assert_eq!(store.query_events("b", &all(10)).await.unwrap().len(), 1);
 
-    let _ = std::fs::remove_dir_all(&config.store.data_dir);
-    if let Some((_, name)) = database {
-        crate::common::drop_database(name);
-    }
+    crate::common::remove_test_store(&config, database);
 }
 both_backends!(
     events_are_filtered_ordered_and_pruned,
@@ -112,10 +109,7 @@ async fn a_large_batch_is_written_whole_and_in_order(backend: Backend) {
         );
     }
 
-    let _ = std::fs::remove_dir_all(&config.store.data_dir);
-    if let Some((_, name)) = database {
-        crate::common::drop_database(name);
-    }
+    crate::common::remove_test_store(&config, database);
 }
 both_backends!(
     a_large_batch_is_written_whole_and_in_order,

@@ -58,10 +58,7 @@ async fn a_shared_database_needs_the_stores_master_key(backend: Backend) {
         config.store.master_key = None; // the embedded store's own, generated key
     }
     open(config.store.clone()).await.expect("the store's own key opens it");
-    let _ = std::fs::remove_dir_all(&config.store.data_dir);
-    if let Some((_, name)) = database {
-        crate::common::drop_database(name);
-    }
+    crate::common::remove_test_store(&config, database);
 }
 both_backends!(master_key, a_shared_database_needs_the_stores_master_key);
 

@@ -258,6 +258,14 @@ impl Drop for TestApp {
     }
 }
 
+/// Removes what `test_config` made: the data directory and, on Postgres, the database.
+pub fn remove_test_store(config: &Config, database: Option<(String, String)>) {
+    let _ = std::fs::remove_dir_all(&config.store.data_dir);
+    if let Some((_, name)) = database {
+        drop_database(name);
+    }
+}
+
 /// Drops a test database, from a thread of its own (this runs in `Drop`, which cannot await).
 pub fn drop_database(name: String) {
     let admin_url = pg_admin_url();
