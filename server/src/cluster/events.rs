@@ -184,12 +184,14 @@ struct Batches {
 
 impl Batches {
     fn add(&mut self, event: &LifecycleEvent) {
-        let Ok(json) = serde_json::to_vec(event) else {
-            return;
-        };
         let batch = self.open.entry(event.app_id.clone()).or_default();
+        let before = batch.len();
         batch.push(if batch.is_empty() { b'[' } else { b',' });
-        batch.extend_from_slice(&json);
+        // Encoded straight into the batch; an event that does not encode leaves it as it was.
+        if serde_json::to_writer(&mut *batch, event).is_err() {
+            batch.truncate(before);
+            return;
+        }
         if batch.len() >= BATCH_BYTES {
             let full = std::mem::take(batch);
             self.close(event.app_id.clone(), full);
