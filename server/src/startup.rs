@@ -116,7 +116,7 @@ impl Application {
         let node_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         let topology = Topology::connect(&config, &node_id).await?;
 
-        let event_store = topology.event_store(&config, store.clone(), &shutdown);
+        let event_store = topology.event_store(&config, store.clone());
         let metrics = Arc::new(Metrics::default());
         let previews = config.log.payload_previews;
         let events = Arc::new(LifecycleLog::new(&node_id, event_store, metrics, previews));
@@ -232,11 +232,16 @@ impl Application {
             }
             None => None,
         };
+        let events = self.state.events.store().clone();
         let router = crate::http::router(self.state);
         let stopped = crate::http::serve(self.listener, router, relayed, shutdown.clone(), grace).await;
         // Sessions and HTTP requests drain within the same grace period.
         if !shutdown.drain(grace.saturating_sub(stopped.elapsed())).await {
             tracing::warn!("some sessions did not close within the shutdown grace period");
+        }
+        // The closes the drain just logged are kept before the process exits.
+        if tokio::time::timeout(LAST_EVENTS_WAIT, events.flush()).await.is_err() {
+            tracing::warn!("the last lifecycle events may not be kept: the event store did not take them in time");
         }
         Ok(())
     }
@@ -265,6 +270,10 @@ async fn create_default_app(store: &dyn ControlStore) -> Result<Option<AppWithKe
 /// reconnect storm, when the clients of a node that went away all come back at once, they wait in
 /// the queue instead of having their handshakes dropped (tokio's `bind` queues 1,024).
 const ACCEPT_BACKLOG: u32 = 8192;
+
+/// How long a stopping node waits, after its sessions have closed, for the lifecycle log to keep
+/// their closes.
+const LAST_EVENTS_WAIT: Duration = Duration::from_secs(3);
 
 /// A listener on `addr` with the accept queue a reconnect storm needs.
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {

@@ -46,14 +46,9 @@ impl Topology {
     }
 
     /// Where the lifecycle log keeps its events: the control store, or the cluster's stream.
-    pub fn event_store(
-        &self,
-        config: &Config,
-        store: Arc<dyn ControlStore>,
-        shutdown: &Shutdown,
-    ) -> Arc<dyn EventStore> {
+    pub fn event_store(&self, config: &Config, store: Arc<dyn ControlStore>) -> Arc<dyn EventStore> {
         match self {
-            Topology::Single => SqlEvents::start(store, &config.event_log, shutdown.clone()),
+            Topology::Single => SqlEvents::start(store, &config.event_log),
             Topology::Cluster { link, .. } => link.event_store(&config.event_log),
         }
     }

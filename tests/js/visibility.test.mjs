@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import {
-  startHerald, eventually, sleep, signedFetch, clusterSkip, CLUSTER_TOPOLOGY,
+  startHerald, startHeraldNode, eventually, sleep, signedFetch, clusterSkip, CLUSTER_TOPOLOGY,
 } from './helpers/herald.mjs';
 import { startNats, startCluster } from './helpers/cluster.mjs';
 
@@ -786,6 +786,21 @@ test('the process log (log_format json) has every lifecycle event with its detai
   assert.ok(!text.includes(auth.split(':')[1]), 'no channel-auth signature in the process log');
   assert.ok(!text.includes('payload-marker-4711'), 'no payload in the process log (its preview stays in the lifecycle log)');
   assert.equal(published.detail.preview, undefined, 'the publish is logged without its preview');
+});
+
+test('the connections a node closes as it stops are in the kept lifecycle log, as server_shutdown', async (t) => {
+  const h = await startHerald(t);
+  const s = await h.rawConnected(); // node A's, in the cluster topology
+  const exit = await nodeA(h).signal('SIGTERM');
+  assert.equal(exit.code, 0, 'a clean exit');
+  // The log is read back from another node of the cluster, or from the node started again on the
+  // same data directory: either way, only what the stopped node kept before it exited.
+  const reader = CLUSTER_TOPOLOGY ? h.nodes[1] : await startHeraldNode(t, { dataDir: h.dataDir, existingApp: h.app });
+  const owner = await reader.owner('reader@herald.test');
+  const closed = await logged(owner, h.app.id, q({ kind: 'connection_closed', socket_id: s.socketId }), () => true,
+    `the close of ${s.socketId} in the kept log`);
+  assert.equal(closed.code, 4200);
+  assert.equal(closed.detail.cause, 'server_shutdown');
 });
 
 test('publish previews are on by default, off after --log-payload-previews false, on again through the admin API', async (t) => {

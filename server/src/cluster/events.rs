@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::subjects::Subjects;
 use crate::clock::unix_ms;
-use crate::lifecycle::{EventLogError, EventQuery, EventStore, LifecycleEvent, LiveEvents};
+use crate::lifecycle::{EventLogError, EventQuery, EventStore, FlushInbox, FlushRequests, LifecycleEvent, LiveEvents};
 
 /// Events waiting to be published; beyond this, new ones are dropped.
 const BACKLOG: usize = 10_000;
@@ -41,11 +41,13 @@ pub struct JetStreamEvents {
     max_bytes: i64,
     stream: tokio::sync::OnceCell<stream::Stream>,
     outbound: mpsc::Sender<LifecycleEvent>,
+    flushes: FlushRequests,
 }
 
 impl JetStreamEvents {
     pub fn start(client: async_nats::Client, subjects: Subjects, max_age: Duration, max_bytes: i64) -> Arc<Self> {
         let (outbound, rx) = mpsc::channel::<LifecycleEvent>(BACKLOG);
+        let (flushes, inbox) = FlushRequests::new();
         let events = Arc::new(JetStreamEvents {
             js: jetstream::new(client.clone()),
             client,
@@ -54,8 +56,9 @@ impl JetStreamEvents {
             max_bytes,
             stream: tokio::sync::OnceCell::new(),
             outbound,
+            flushes,
         });
-        tokio::spawn(publish_events(events.clone(), rx));
+        tokio::spawn(publish_events(events.clone(), rx, inbox));
         events
     }
 
@@ -141,6 +144,10 @@ impl EventStore for JetStreamEvents {
         let events = subscriber.flat_map(|m| futures_util::stream::iter(decode(&m.payload)));
         Ok(events.boxed())
     }
+
+    async fn flush(&self) {
+        self.flushes.flush().await
+    }
 }
 
 /// The events found, newest first by time: the stream holds each node's batches in the order they
@@ -152,16 +159,31 @@ fn newest_first(found: VecDeque<LifecycleEvent>) -> Vec<LifecycleEvent> {
     events
 }
 
-/// Publishes events as they come, gathered per app for `GATHER`, until the sender is dropped.
-async fn publish_events(publisher: Arc<JetStreamEvents>, mut rx: mpsc::Receiver<LifecycleEvent>) {
+/// Publishes events as they come, gathered per app for `GATHER`, and at once when asked to flush
+/// (then waiting until the server has them).
+async fn publish_events(
+    publisher: Arc<JetStreamEvents>,
+    mut rx: mpsc::Receiver<LifecycleEvent>,
+    mut flushes: FlushInbox,
+) {
     // The stream must exist before events are published, or they would not be kept.
     while publisher.stream().await.is_err() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    while let Some(first) = rx.recv().await {
-        tokio::time::sleep(GATHER).await;
+    loop {
         let mut batches = Batches::default();
-        batches.add(&first);
+        let flush = tokio::select! {
+            first = rx.recv() => {
+                let Some(first) = first else { return };
+                tokio::time::sleep(GATHER).await;
+                batches.add(&first);
+                None
+            }
+            asked = flushes.recv() => match asked {
+                Some(done) => Some(done),
+                None => return, // the store is gone
+            },
+        };
         while let Ok(event) = rx.try_recv() {
             batches.add(&event);
         }
@@ -170,6 +192,11 @@ async fn publish_events(publisher: Arc<JetStreamEvents>, mut rx: mpsc::Receiver<
             if let Err(e) = publisher.client.publish(subject, payload.into()).await {
                 tracing::debug!(error = %e, "lifecycle events not published");
             }
+        }
+        if let Some(done) = flush {
+            // A round trip to the server: it has every message published before.
+            let _ = publisher.client.flush().await;
+            let _ = done.send(());
         }
     }
 }

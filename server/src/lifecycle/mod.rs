@@ -7,7 +7,10 @@
 //! connections; the session, the HTTP handlers and the webhooks call it.
 
 mod counted;
+mod flush;
 mod sql;
+
+pub(crate) use flush::{FlushInbox, FlushRequests};
 
 pub use sql::SqlEvents;
 
@@ -177,6 +180,9 @@ pub trait EventStore: Send + Sync + 'static {
     async fn query(&self, app_id: &str, query: &EventQuery) -> Result<Vec<LifecycleEvent>, EventLogError>;
     /// Every event of an app from now on, from every node.
     async fn live(&self, app_id: &str) -> Result<LiveEvents, EventLogError>;
+    /// Completes once every event appended before the call is kept (or the store's writer has
+    /// stopped); a stopping node calls it after its sessions have closed. The caller bounds it.
+    async fn flush(&self);
 }
 
 /// The field of a publish's detail that holds the start of its payload.

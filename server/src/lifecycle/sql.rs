@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{EventLogError, EventQuery, EventStore, LifecycleEvent, LiveEvents};
+use super::{EventLogError, EventQuery, EventStore, FlushInbox, FlushRequests, LifecycleEvent, LiveEvents};
 use crate::clock::unix_ms;
 use crate::config::EventLogConfig;
-use crate::shutdown::Shutdown;
 use crate::store::{ControlStore, EventFilter, EventRow};
 
 /// Events waiting to be written; beyond this (a store down for long), new ones are dropped.
@@ -28,35 +27,49 @@ pub struct SqlEvents {
     store: Arc<dyn ControlStore>,
     outbound: mpsc::Sender<LifecycleEvent>,
     live: broadcast::Sender<Arc<LifecycleEvent>>,
+    flushes: FlushRequests,
 }
 
 impl SqlEvents {
-    pub fn start(store: Arc<dyn ControlStore>, config: &EventLogConfig, shutdown: Shutdown) -> Arc<Self> {
+    /// Starts the writer; it runs until this store is dropped, writing what is left then, so the
+    /// closes of a stopping node's sessions are kept too (`flush` waits for them).
+    pub fn start(store: Arc<dyn ControlStore>, config: &EventLogConfig) -> Arc<Self> {
         let (outbound, rx) = mpsc::channel(BACKLOG);
+        let (flushes, inbox) = FlushRequests::new();
         let events = Arc::new(SqlEvents {
             store: store.clone(),
             outbound,
             live: broadcast::channel(1024).0,
+            flushes,
         });
         let keep = (config.max_events as i64, config.max_age.as_millis() as i64);
-        tokio::spawn(write(store, rx, keep, shutdown));
+        tokio::spawn(write(store, rx, inbox, keep));
         events
     }
 }
 
-/// Writes waiting events every `FLUSH_EVERY`, and prunes every `PRUNE_EVERY`, until shutdown.
+/// Why the writer woke.
+enum Wake {
+    Tick,
+    Flush(oneshot::Sender<()>),
+    /// The store is gone: write what is left and stop.
+    Closed,
+}
+
+/// Writes waiting events every `FLUSH_EVERY` and when asked, and prunes every `PRUNE_EVERY`, until
+/// the store is dropped.
 async fn write(
     store: Arc<dyn ControlStore>,
     mut rx: mpsc::Receiver<LifecycleEvent>,
+    mut flushes: FlushInbox,
     (keep_per_app, max_age_ms): (i64, i64),
-    shutdown: Shutdown,
 ) {
     let mut waiting: Vec<EventRow> = Vec::new();
     let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
     loop {
-        let stopping = tokio::select! {
-            _ = tokio::time::sleep(FLUSH_EVERY) => false,
-            _ = shutdown.stopping() => true,
+        let wake = tokio::select! {
+            _ = tokio::time::sleep(FLUSH_EVERY) => Wake::Tick,
+            asked = flushes.recv() => asked.map_or(Wake::Closed, Wake::Flush),
         };
         while waiting.len() < BACKLOG {
             let Ok(e) = rx.try_recv() else { break };
@@ -75,8 +88,12 @@ async fn write(
                 tracing::warn!(error = %e, "cannot remove old lifecycle events");
             }
         }
-        if stopping {
-            return;
+        match wake {
+            Wake::Tick => {}
+            Wake::Flush(done) => {
+                let _ = done.send(());
+            }
+            Wake::Closed => return,
         }
     }
 }
@@ -138,5 +155,9 @@ impl EventStore for SqlEvents {
             }
         });
         Ok(stream.filter(move |e| std::future::ready(e.app_id == app)).boxed())
+    }
+
+    async fn flush(&self) {
+        self.flushes.flush().await
     }
 }
