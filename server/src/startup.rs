@@ -22,7 +22,7 @@ use crate::protocol::CloseCode;
 use crate::publish::Publisher;
 use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
-use crate::state::AppState;
+use crate::state::{AppState, SharedState};
 use crate::store::{Actor, AppWithKeys, ControlStore, NewApp, StoreError, Tenant, TenantLimits};
 use crate::topology::Topology;
 use crate::webhooks::egress::EgressPolicy;
@@ -166,7 +166,7 @@ impl Application {
             ),
             None => None,
         };
-        let state = AppState {
+        let state = AppState::new(SharedState {
             config: Arc::new(config),
             apps,
             hub,
@@ -178,7 +178,7 @@ impl Application {
             nodes,
             node_id,
             events,
-        };
+        });
         Ok(Application {
             listener,
             tls,

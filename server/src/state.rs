@@ -3,6 +3,7 @@
 //! Built once by `startup`; whether this node is alone or in a cluster is already decided in what it
 //! holds (`bus`, `nodes`), so no handler asks.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::admin::AdminAuth;
@@ -16,8 +17,28 @@ use crate::quota::DailyQuota;
 use crate::shutdown::Shutdown;
 use crate::store::ControlStore;
 
+/// The shared state behind one reference count: axum clones the state for a request's router and
+/// extractors, and a clone of the fields themselves was a dozen atomic increments (and as many
+/// decrements) each time.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    pub fn new(shared: SharedState) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What every handler shares.
+pub struct SharedState {
     pub config: Arc<Config>,
     pub apps: Arc<AppDirectory>,
     pub hub: Arc<Hub>,
