@@ -232,7 +232,7 @@ impl Application {
             }
             None => None,
         };
-        let events = self.state.events.store().clone();
+        let event_store = self.state.events.store().clone();
         let router = crate::http::router(self.state);
         let stopped = crate::http::serve(self.listener, router, relayed, shutdown.clone(), grace).await;
         // Sessions and HTTP requests drain within the same grace period.
@@ -240,7 +240,8 @@ impl Application {
             tracing::warn!("some sessions did not close within the shutdown grace period");
         }
         // The closes the drain just logged are kept before the process exits.
-        if tokio::time::timeout(LAST_EVENTS_WAIT, events.flush()).await.is_err() {
+        let kept = tokio::time::timeout(LAST_EVENTS_WAIT, event_store.flush()).await;
+        if kept.is_err() {
             tracing::warn!("the last lifecycle events may not be kept: the event store did not take them in time");
         }
         Ok(())
