@@ -1,5 +1,7 @@
 //! The lifecycle log of a single node in SQL (the cluster keeps it in JetStream instead).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -11,6 +13,9 @@ use crate::store::{EventFilter, EventLogStore, EventRow, StoreError};
 /// `$N` among all the statement's parameters. The statements stay prepared: there are at most this
 /// many of them (by row count).
 const ROWS_PER_INSERT: usize = 16;
+
+/// The statement of a full chunk, the one nearly every write uses, built once.
+static FULL_INSERT: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
 
 /// `INSERT … VALUES ($1, …, $7), ($8, …)` for `rows` events.
 fn insert_sql(rows: usize) -> String {
@@ -32,8 +37,15 @@ impl EventLogStore for SqlStore {
     async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         for rows in events.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql(rows.len());
-            let mut query = sqlx::query(&sql);
+            let partial;
+            let sql: &str = match rows.len() {
+                ROWS_PER_INSERT => &FULL_INSERT,
+                n => {
+                    partial = insert_sql(n);
+                    &partial
+                }
+            };
+            let mut query = sqlx::query(sql);
             for e in rows {
                 query = query
                     .bind(&e.app_id)
