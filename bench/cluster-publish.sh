@@ -5,10 +5,11 @@
 # skips it), one sockudo node with its NATS adapter on the same nats-server. `herald-bench publish`
 # at 32 in flight to 1 and to 100 channels, ROUNDS times each, the servers taking turns;
 # nats-server's CPU per publish is printed after each run.
-# Usage: bench/cluster-publish.sh [MESSAGES]   (HERALD_BIN_DIR: where herald and herald-bench are)
+# Usage: bench/cluster-publish.sh [MESSAGES]   (HERALD_BIN_DIR: where herald and herald-bench are;
+# CHANNELS: the channel counts to publish over, "1 100" unless set)
 set -euo pipefail
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
-messages="${1:-20000}" ROUNDS=${ROUNDS:-1}
+messages="${1:-20000}" ROUNDS=${ROUNDS:-1} CHANNELS=${CHANNELS:-1 100}
 . "$(dirname "$0")/sockudo.sh"
 work=$(mktemp -d)
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
@@ -32,7 +33,7 @@ measure() {
   local pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:6602/ && break; sleep 0.2; done
   sleep 1
-  for channels in 1 100; do
+  for channels in $CHANNELS; do
     echo "server=$1 channels=$channels"
     local before; before=$(nats_ticks)
     "$bin/herald-bench" publish --server 127.0.0.1:6602 --app-id 1 --key bench-key --secret bench-secret \

@@ -334,3 +334,32 @@ test('concurrent publishers on one channel through every node: one order everywh
     assert.equal(messages[k].prev, messages[k - 1].serial, `prev chain at ${k}`);
   }
 });
+
+/** Records held by the message streams of the nats-server `nats` (its monitoring endpoint). */
+async function storedRecords(nats) {
+  const res = await fetch(`http://127.0.0.1:${nats.monitorPort}/jsz?streams=true`);
+  const body = await res.json();
+  return (body.account_details ?? []).flatMap((a) => a.stream_detail ?? [])
+    .filter((s) => s.name.includes('_MESSAGES'))
+    .reduce((n, s) => n + s.state.messages, 0);
+}
+
+test('an app keeping 3 messages: reads show exactly 3 at once, the store is trimmed to 3 after history_trim_after', async (t) => {
+  const nats = await startNats(t);
+  const { nodes } = await startCluster(t, 3, {
+    nats, app: { historyMaxMessages: 3 }, env: { HERALD_HISTORY_TRIM_AFTER: '4' },
+  });
+  const sdk = nodes[0].serverSdk();
+  const last = async () => {
+    const res = await nodes[1].serverSdk().get({ path: '/channels/kept3/history', params: { limit: 10 } });
+    return (await res.json()).messages.map((m) => JSON.parse(m.data).i);
+  };
+  // One after another: one record each.
+  for (let i = 1; i <= 10; i++) await sdk.trigger('kept3', 'n', { i });
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // two of the node's trimming rounds
+  assert.equal(await storedRecords(nats), 10, 'not trimmed yet: the store holds all ten');
+  assert.deepEqual(await last(), [10, 9, 8], 'the history shows the last 3 all the same');
+  await eventually(async () => (await storedRecords(nats)) === 3,
+    { timeout: 10000, what: 'the channel trimmed in the store to 3 records' });
+  assert.deepEqual(await last(), [10, 9, 8]);
+});

@@ -7,6 +7,7 @@
 //! stream. Each shard has its own epoch, so a position stays `{epoch, serial}` of its channel.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::store::MessageStore;
 use super::subjects::Subjects;
@@ -49,10 +50,10 @@ impl MessageShards {
         self.shards.iter().all(|s| s.opened_epoch().is_some())
     }
 
-    /// Trims the channels marked since the last round, in every shard.
-    pub async fn trim_marked(&self) {
+    /// Trims the channels due at `now`, in every shard.
+    pub async fn trim(&self, now: Instant) {
         for shard in &self.shards {
-            shard.trim_marked().await;
+            shard.trim(now).await;
         }
     }
 

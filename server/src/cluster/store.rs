@@ -10,7 +10,7 @@
 //! Owns no delivery: the live path (`live`) reads from here to fill gaps and replay.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
@@ -71,13 +71,13 @@ pub struct MessageStore {
 impl MessageStore {
     pub fn new(client: async_nats::Client, subjects: Subjects, limits: HistoryConfig, shard: usize) -> Self {
         MessageStore {
+            trims: Trims::new(limits.trim_after),
             js: jetstream::new(client),
             subjects,
             shard,
             limits,
             opened: tokio::sync::OnceCell::new(),
             chains: Chains::default(),
-            trims: Trims::default(),
         }
     }
 
@@ -202,7 +202,7 @@ impl MessageStore {
             Err(too_late())
         });
         if matches!(stored, Ok((_, false))) {
-            self.mark_trim(subject, &options);
+            self.trim_later(subject, &options);
         }
         let stored = stored.map_err(Arc::new);
         for (index, answer) in answers.into_iter().enumerate() {
@@ -339,21 +339,21 @@ impl MessageStore {
         }
     }
 
-    /// Marks the channel for trimming when the app keeps fewer messages than the stream does (the
+    /// Has the channel trimmed later, when its app keeps fewer messages than the stream does (the
     /// stream's own limit is the largest any app may keep).
-    fn mark_trim(&self, subject: &str, options: &StoreOptions) {
+    fn trim_later(&self, subject: &str, options: &StoreOptions) {
         let Some(keep) = options.retention.map(|r| r.max_messages as i64) else {
             return;
         };
         if keep < self.limits.max_messages_per_channel {
-            self.trims.mark(subject, keep as u64);
+            self.trims.appended(subject, keep as u64, Instant::now());
         }
     }
 
-    /// Trims the channels marked since the last round (a cluster task calls it).
-    pub async fn trim_marked(&self) {
+    /// Trims the channels due at `now` (a cluster task calls it).
+    pub async fn trim(&self, now: Instant) {
         if let Some(opened) = self.opened.get() {
-            self.trims.run(&opened.stream).await;
+            self.trims.run(&opened.stream, now).await;
         }
     }
 
@@ -394,12 +394,10 @@ impl MessageStore {
     /// Reads one channel's stored messages.
     pub async fn reader(&self, key: &ChannelKey) -> Result<StoredChannel<'_>, HistoryError> {
         let opened = self.opened().await?;
-        let subject = self.subjects.stored(self.shard, &key.app, &key.channel);
-        self.trims.settle(&opened.stream, &subject).await;
         Ok(StoredChannel {
             stream: &opened.stream,
             epoch: opened.epoch,
-            subject,
+            subject: self.subjects.stored(self.shard, &key.app, &key.channel),
             kept: Default::default(),
         })
     }

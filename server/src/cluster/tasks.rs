@@ -89,16 +89,16 @@ async fn farewell(cluster: &Cluster) {
     }
 }
 
-/// Twice a second, trims the channels published to since (off the publish path); every minute,
+/// Twice a second, trims the channels whose trim is due (off the publish path); every minute,
 /// forgets the publish chains of channels idle since the minute before.
 async fn store_upkeep(cluster: Arc<Cluster>) {
-    const TRIM: Duration = Duration::from_millis(500);
+    const ROUND: Duration = Duration::from_millis(500);
     const IDLE_CHAINS_EVERY: u32 = 120;
-    let mut tick = tokio::time::interval(TRIM);
+    let mut tick = tokio::time::interval(ROUND);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for round in 1u32.. {
         tick.tick().await;
-        cluster.store.trim_marked().await;
+        cluster.store.trim(Instant::now()).await;
         if round % IDLE_CHAINS_EVERY == 0 {
             cluster.store.let_go_idle_chains();
         }

@@ -120,6 +120,9 @@ pub struct HistoryConfig {
     pub max_age: Duration,
     pub dedup_window: Duration,
     pub replicas: usize,
+    /// How long after its first message since the last trim a channel is trimmed to its app's
+    /// count (`history_trim_after`).
+    pub trim_after: Duration,
 }
 
 /// The lifecycle log's retention.

@@ -112,6 +112,10 @@ pub struct Settings {
     pub history_size: usize,
     /// Most seconds the cluster's stream keeps a message (apps keep at most this long).
     pub history_max_age: u64,
+    /// Seconds after a channel's first message since it was last trimmed at which a cluster node
+    /// trims it to its app's `history_max_messages` (reads show only those at once; this frees the
+    /// store, which holds at most `history_size` per channel meanwhile).
+    pub history_trim_after: u64,
     /// Seconds the cluster's stream remembers idempotency keys (an app's shorter window still applies
     /// on single nodes only).
     pub dedup_window: u64,
@@ -197,6 +201,7 @@ impl Default for Settings {
             app_refresh_ms: 500,
             history_size: 1000,
             history_max_age: 24 * 3600,
+            history_trim_after: 60,
             dedup_window: 120,
             nats_replicas: 1,
             message_shards: 1,
@@ -300,6 +305,7 @@ impl Settings {
                     max_age: Duration::from_secs(positive("history_max_age", self.history_max_age)?),
                     dedup_window: Duration::from_secs(positive("dedup_window", self.dedup_window)?),
                     replicas: self.nats_replicas,
+                    trim_after: Duration::from_secs(positive("history_trim_after", self.history_trim_after)?),
                 },
             }),
         };
