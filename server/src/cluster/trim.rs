@@ -54,16 +54,15 @@ impl Trims {
     /// The channels due at `now`, each with the count to keep; they are forgotten here, so what is
     /// appended during their purge waits for the next one.
     fn take(&self, now: Instant) -> Vec<(String, u64)> {
-        let due: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|e| now.saturating_duration_since(e.value().since) >= self.after)
-            .map(|e| e.key().clone())
-            .collect();
-        due.into_iter()
-            .filter_map(|s| self.pending.remove(&s))
-            .map(|(subject, appended)| (subject, appended.keep))
-            .collect()
+        let mut due = Vec::new();
+        self.pending.retain(|subject, appended| {
+            let waiting = now.saturating_duration_since(appended.since) < self.after;
+            if !waiting {
+                due.push((subject.clone(), appended.keep));
+            }
+            waiting
+        });
+        due
     }
 
     /// Purges the channels due at `now`.
