@@ -10,7 +10,7 @@
 //! 30-45% more CPU per stored publish (docs/benchmarks.md, stop 27). Each channel waits out its own
 //! delay, so the purges spread over time instead of coming in bursts.
 //!
-//! `Appended` is the pure part (what is due, time passed in); `Trims` runs the purges.
+//! `Trims::appended` and `Trims::take` are pure (time passed in, what is due); `Trims::run` purges.
 
 use std::time::{Duration, Instant};
 
