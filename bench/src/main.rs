@@ -281,17 +281,20 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<Printed> {
 async fn publish(args: PublishArgs) -> anyhow::Result<Printed> {
     let plan = args.publish.plan("bench-publish-");
     let pids = &args.publish.pid;
-    let (cpu0, _) = cpu_and_rss(pids);
+    let own = [std::process::id()];
+    let ((cpu0, _), (own0, _)) = (cpu_and_rss(pids), cpu_and_rss(&own));
     let r = publish::run(&args.target, &plan).await?;
-    let (cpu1, rss) = cpu_and_rss(pids);
+    let ((cpu1, rss), (own1, _)) = (cpu_and_rss(pids), cpu_and_rss(&own));
     let ok = plan.messages - r.failed;
     let per_sec = ok as f64 / r.elapsed.as_secs_f64();
-    let cpu_us = if ok > 0 { (cpu1 - cpu0) * 1e6 / ok as f64 } else { 0.0 };
+    let per_publish = |seconds: f64| if ok > 0 { seconds * 1e6 / ok as f64 } else { 0.0 };
+    let (cpu_us, own_us) = (per_publish(cpu1 - cpu0), per_publish(own1 - own0));
     let p = r.latencies.percentiles();
     let json = json!({
         "scenario": "publish", "channels": plan.channels, "messages": plan.messages, "rate": plan.rate,
         "inflight": plan.inflight, "publishes_per_sec": per_sec, "failed": r.failed, "latency_ms": p,
         "server_cpu_us_per_publish": cpu_us, "server_rss_mib": rss as f64 / MIB,
+        "load_tool_cpu_us_per_publish": own_us,
     });
     let mut text = format!(
         "publish: {} messages over {} channel(s) at {}, no subscribers\n",
@@ -302,6 +305,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<Printed> {
     text += &format!("  {ok} accepted ({per_sec:.0}/s), {} failed\n", r.failed);
     text += &latency_line("request", &p);
     text += &format!("  server CPU {cpu_us:.1} µs/publish, RSS {:.1} MiB\n", rss as f64 / MIB);
+    text += &format!("  load tool CPU {own_us:.1} µs/publish\n");
     Ok(Printed { json, text })
 }
 

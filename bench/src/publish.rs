@@ -1,6 +1,8 @@
 //! Signed HTTP publishes, paced at a fixed rate or as fast as a bounded number of requests in flight
 //! allow, each timed from just before it is sent to its response.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,7 +10,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use tokio::sync::Semaphore;
 
 use crate::pusher::{self, Target};
 use crate::stamp;
@@ -36,57 +37,151 @@ pub struct Outcome {
 }
 
 pub async fn run(target: &Target, plan: &Plan) -> anyhow::Result<Outcome> {
-    let http = Arc::new(Connections::default());
-    let target = Arc::new(target.clone());
-    let slots = Arc::new(Semaphore::new(plan.inflight.max(1)));
-    let mut pace = (plan.rate > 0).then(|| {
+    let pace = (plan.rate > 0).then(|| {
         let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / plan.rate as f64));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-        interval
+        tokio::sync::Mutex::new(interval)
     });
-    let channels = plan.channels.max(1) as u64;
+    let queue = Arc::new(Queue {
+        next: AtomicU64::new(0),
+        plan: plan.clone(),
+        pace,
+        target: target.clone(),
+    });
     let started = Instant::now();
-    let mut sends = Vec::with_capacity(plan.messages as usize);
-    for i in 0..plan.messages {
-        if let Some(p) = pace.as_mut() {
-            p.tick().await;
-        }
-        let permit = slots.clone().acquire_owned().await?;
-        let (http, target) = (http.clone(), target.clone());
-        let channel = format!("{}{}", plan.prefix, i % channels);
-        sends.push(tokio::spawn(async move {
-            let sent = Instant::now();
-            let ok = publish(&http, &target, &channel, i / channels).await;
-            drop(permit);
-            ok.then(|| sent.elapsed())
-        }));
-    }
+    let workers: Vec<_> = (0..plan.inflight.max(1))
+        .map(|_| tokio::spawn(queue.clone().work()))
+        .collect();
     let mut outcome = Outcome {
         elapsed: Duration::ZERO,
         failed: 0,
         latencies: Latencies::default(),
     };
-    for send in sends {
-        match send.await.ok().flatten() {
-            Some(took) => outcome.latencies.record_us(took.as_micros() as u64),
-            None => outcome.failed += 1,
-        }
+    for worker in workers {
+        let (latencies, failed) = worker.await?;
+        outcome.latencies.merge(&latencies);
+        outcome.failed += failed;
     }
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }
 
-/// One signed `POST /apps/{id}/events` with the stamp of message `seq`; true on a 2xx.
-async fn publish(http: &Connections, target: &Target, channel: &str, seq: u64) -> bool {
+/// The publishes of a run, taken in turn by `inflight` workers of one connection each (so a
+/// publish costs the tool no task, lock or channel of its own).
+struct Queue {
+    next: AtomicU64,
+    plan: Plan,
+    /// Shared by the workers: each takes one tick before it takes a publish.
+    pace: Option<tokio::sync::Mutex<tokio::time::Interval>>,
+    target: Target,
+}
+
+impl Queue {
+    /// Publishes until the run's messages are all taken; the latencies of its successful publishes
+    /// and how many failed.
+    async fn work(self: Arc<Self>) -> (Latencies, u64) {
+        let (mut latencies, mut failed) = (Latencies::default(), 0);
+        let mut connection: Option<Connection> = None;
+        let channels = self.plan.channels.max(1) as u64;
+        loop {
+            if let Some(pace) = &self.pace {
+                pace.lock().await.tick().await;
+            }
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.plan.messages {
+                return (latencies, failed);
+            }
+            let channel = format!("{}{}", self.plan.prefix, i % channels);
+            let sent = Instant::now();
+            match publish_on(&mut connection, &self.target, &channel, i / channels).await {
+                true => latencies.record_us(sent.elapsed().as_micros() as u64),
+                false => failed += 1,
+            }
+        }
+    }
+}
+
+/// One signed publish of message `seq` on `connection` (opened first when there is none, and let
+/// go when it fails or the server closes it); true on a 2xx.
+async fn publish_on(connection: &mut Option<Connection>, target: &Target, channel: &str, seq: u64) -> bool {
+    let Some(request) = request(target, channel, seq) else {
+        return false;
+    };
+    let mut open = match connection.take() {
+        Some(open) => open,
+        None => match Connection::open(target.server).await {
+            Ok(open) => open,
+            Err(_) => return false,
+        },
+    };
+    match open.exchange(request).await {
+        Some((ok, keep)) => {
+            if keep {
+                *connection = Some(open);
+            }
+            ok
+        }
+        None => false,
+    }
+}
+
+/// A keep-alive HTTP/1.1 connection driven by the task that sends on it, with no task of its own.
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    driver: Pin<Box<hyper::client::conn::http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>>>,
+}
+
+impl Connection {
+    async fn open(server: std::net::SocketAddr) -> anyhow::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(server).await?;
+        stream.set_nodelay(true)?;
+        let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        Ok(Connection {
+            sender,
+            driver: Box::pin(driver),
+        })
+    }
+
+    /// Sends `request` and reads its response to the end: (a 2xx, the connection may carry the next
+    /// request), or None when the connection failed.
+    async fn exchange(&mut self, request: hyper::Request<Full<Bytes>>) -> Option<(bool, bool)> {
+        let sender = &mut self.sender;
+        let exchange = async move {
+            sender.ready().await.ok()?;
+            let response = sender.send_request(request).await.ok()?;
+            let status = response.status();
+            let keep = !closes(response.headers());
+            response.into_body().collect().await.ok()?;
+            Some((status.is_success(), keep))
+        };
+        let mut exchange = std::pin::pin!(exchange);
+        tokio::select! {
+            biased;
+            answered = &mut exchange => answered,
+            // The connection ended (the server closed it after its answer, or it failed): the
+            // answer may be read already; the connection carries nothing more.
+            _ = self.driver.as_mut() => exchange.await.map(|(ok, _)| (ok, false)),
+        }
+    }
+}
+
+/// Whether the server answered `Connection: close`.
+fn closes(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get(hyper::header::CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+}
+
+/// One signed `POST /apps/{id}/events` with the stamp of message `seq`, stamped now.
+fn request(target: &Target, channel: &str, seq: u64) -> Option<hyper::Request<Full<Bytes>>> {
     let data = stamp::data(seq, crate::now_ns());
     let body = serde_json::json!({ "name": "bench", "channel": channel, "data": data }).to_string();
     let path = pusher::signed_events_path(target, body.as_bytes(), crate::unix_secs());
-    let request = hyper::Request::post(path)
+    hyper::Request::post(path)
         .header(hyper::header::HOST, target.server.to_string())
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)));
-    let Ok(request) = request else { return false };
-    http.send(target.server, request).await
+        .body(Full::new(Bytes::from(body)))
+        .ok()
 }
 
 /// Keep-alive HTTP/1.1 connections, one request at a time each: a plain hyper client with nothing
@@ -118,10 +213,7 @@ impl Connections {
             return false;
         };
         let status = response.status();
-        let keep = !response
-            .headers()
-            .get(hyper::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        let keep = !closes(response.headers());
         // The body is read to the end so the connection can carry the next request.
         let read = response.into_body().collect().await.is_ok();
         if keep && read {
@@ -137,4 +229,108 @@ async fn connect(server: std::net::SocketAddr) -> anyhow::Result<SendRequest<Ful
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use http_body_util::BodyExt;
+    use hyper::service::service_fn;
+
+    /// What the test server saw: each publish's (channel, seq), and the connections it accepted.
+    #[derive(Default)]
+    struct Seen {
+        publishes: Mutex<Vec<(String, u64)>>,
+        connections: AtomicU64,
+    }
+
+    /// A server that answers every publish 200, closes every 7th connection's exchange with
+    /// `Connection: close`, and refuses (503) seq 3 of channel `p0`.
+    async fn server(seen: Arc<Seen>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                seen.connections.fetch_add(1, Ordering::Relaxed);
+                let seen = seen.clone();
+                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let body = request.into_body().collect().await.unwrap().to_bytes();
+                        let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                        let data: serde_json::Value = serde_json::from_str(event["data"].as_str().unwrap()).unwrap();
+                        let (channel, seq) = (
+                            event["channel"].as_str().unwrap().to_string(),
+                            data["s"].as_u64().unwrap(),
+                        );
+                        let mut publishes = seen.publishes.lock().unwrap();
+                        publishes.push((channel.clone(), seq));
+                        let mut response = hyper::Response::builder();
+                        if publishes.len() % 7 == 0 {
+                            response = response.header(hyper::header::CONNECTION, "close");
+                        }
+                        let status = if channel == "p0" && seq == 3 { 503 } else { 200 };
+                        let response = response.status(status).body(Full::new(Bytes::from_static(b"{}")));
+                        Ok::<_, std::convert::Infallible>(response.unwrap())
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        address
+    }
+
+    fn target(server: std::net::SocketAddr) -> Target {
+        Target {
+            server,
+            app_id: "1".into(),
+            key: "k".into(),
+            secret: "s".into(),
+            source_ips: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn every_message_is_published_once_over_closed_and_reopened_connections() {
+        let seen = Arc::new(Seen::default());
+        let plan = Plan {
+            messages: 200,
+            channels: 5,
+            rate: 0,
+            inflight: 8,
+            prefix: "p".into(),
+        };
+        let outcome = run(&target(server(seen.clone()).await), &plan).await.unwrap();
+        assert_eq!(outcome.failed, 1, "seq 3 of p0 is refused");
+        assert_eq!(outcome.latencies.count(), 199);
+        let publishes = seen.publishes.lock().unwrap().clone();
+        let expected: BTreeSet<(String, u64)> = (0..200).map(|i| (format!("p{}", i % 5), i / 5)).collect();
+        assert_eq!(publishes.len(), 200, "each message is sent once");
+        assert_eq!(publishes.into_iter().collect::<BTreeSet<_>>(), expected);
+        assert!(
+            seen.connections.load(Ordering::Relaxed) > 8,
+            "connections the server closed were opened again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_paced_run_takes_about_messages_over_rate() {
+        let seen = Arc::new(Seen::default());
+        let plan = Plan {
+            messages: 20,
+            channels: 1,
+            rate: 100,
+            inflight: 4,
+            prefix: "q".into(),
+        };
+        let outcome = run(&target(server(seen.clone()).await), &plan).await.unwrap();
+        assert_eq!((outcome.failed, outcome.latencies.count()), (0, 20));
+        // 20 ticks at 100/s: the first at once, the last 190 ms later.
+        assert!(outcome.elapsed >= Duration::from_millis(180), "{:?}", outcome.elapsed);
+    }
 }
