@@ -1,6 +1,8 @@
 //! Signatures of the Pusher HTTP API: `auth_key`, `auth_timestamp`, `auth_version`, `body_md5` and
 //! `auth_signature = hex(HMAC-SHA256(secret, METHOD\nPATH\nsorted_query))`.
 
+use std::borrow::Cow;
+
 use md5::{Digest, Md5};
 
 use super::signature;
@@ -52,20 +54,28 @@ impl SignedRequest<'_> {
 
     /// The string the client should have signed: method, path and the sorted query without the signature.
     pub fn string_to_sign(&self) -> String {
-        let mut params: Vec<(String, &str)> = self
+        let mut params: Vec<(Cow<'_, str>, &str)> = self
             .query
             .iter()
             .filter(|(k, _)| !k.eq_ignore_ascii_case("auth_signature"))
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str()))
+            .map(|(k, v)| (lowercase(k), v.as_str()))
             .collect();
-        params.sort();
-        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!(
-            "{}\n{}\n{}",
-            self.method.to_ascii_uppercase(),
-            self.path,
-            query.join("&")
-        )
+        params.sort_unstable();
+        let length = params.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>();
+        let mut signed = String::with_capacity(self.method.len() + self.path.len() + 2 + length);
+        signed.extend(self.method.chars().map(|c| c.to_ascii_uppercase()));
+        signed.push('\n');
+        signed.push_str(self.path);
+        signed.push('\n');
+        for (i, (k, v)) in params.iter().enumerate() {
+            if i > 0 {
+                signed.push('&');
+            }
+            signed.push_str(k);
+            signed.push('=');
+            signed.push_str(v);
+        }
+        signed
     }
 
     /// Checks everything but which app the key belongs to: the caller has found `secret` by `auth_key`.
@@ -99,6 +109,14 @@ impl SignedRequest<'_> {
                 given: given.to_string(),
             })
         }
+    }
+}
+
+/// `key` in lower case, copied only when it has an upper-case letter.
+fn lowercase(key: &str) -> Cow<'_, str> {
+    match key.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => Cow::Owned(key.to_ascii_lowercase()),
+        false => Cow::Borrowed(key),
     }
 }
 
@@ -166,5 +184,18 @@ mod tests {
     fn missing_parameters_are_named() {
         let q: Vec<(String, String)> = vec![];
         assert_eq!(req(&q).verify(SECRET, 0), Err(HttpAuthError::Missing("auth_version")));
+    }
+
+    #[test]
+    fn the_string_to_sign_lowercases_keys_sorts_them_and_leaves_out_the_signature() {
+        let q: Vec<(String, String)> = [("b", "2"), ("Auth_Signature", "x"), ("A", "1"), ("c", "3")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let r = SignedRequest {
+            method: "post",
+            ..req(&q)
+        };
+        assert_eq!(r.string_to_sign(), "POST\n/apps/3/events\na=1&b=2&c=3");
     }
 }
