@@ -18,6 +18,7 @@ COLUMNS = {
                 ("lost", "lost", "{:.0f}"), ("duplicated", "duplicated", "{:.0f}")],
     "publish": [("publishes/s", "publishes_per_sec", "{:,.0f}"),
                 ("server CPU µs/publish", "server_cpu_us_per_publish", "{:.1f}"),
+                ("load tool CPU µs/publish", "load_tool_cpu_us_per_publish", "{:.1f}"),
                 ("p50 ms", "latency_ms.p50", "{:.2f}"), ("p99 ms", "latency_ms.p99", "{:.2f}"),
                 ("failed", "failed", "{:.0f}")],
     "idle": [("KiB per connection", "rss_per_connection_kib", "{:.1f}"),
