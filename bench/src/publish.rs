@@ -269,7 +269,7 @@ mod tests {
                         let mut publishes = seen.publishes.lock().unwrap();
                         publishes.push((channel.clone(), seq));
                         let mut response = hyper::Response::builder();
-                        if publishes.len() % 7 == 0 {
+                        if publishes.len().is_multiple_of(7) {
                             response = response.header(hyper::header::CONNECTION, "close");
                         }
                         let status = if channel == "p0" && seq == 3 { 503 } else { 200 };
