@@ -184,8 +184,9 @@ fn request(target: &Target, channel: &str, seq: u64) -> Option<hyper::Request<Fu
         .ok()
 }
 
-/// Keep-alive HTTP/1.1 connections, one request at a time each: a plain hyper client with nothing
-/// between the request and the socket (the publish latency measured is the server's, not a pool's).
+/// Keep-alive HTTP/1.1 connections shared by many tasks (the swarm's publisher, whose publishes move
+/// between nodes), one request at a time each, each driven by a task of its own; `run` gives each of
+/// its workers a `Connection` instead.
 #[derive(Default)]
 pub struct Connections {
     idle: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
@@ -247,8 +248,8 @@ mod tests {
         connections: AtomicU64,
     }
 
-    /// A server that answers every publish 200, closes every 7th connection's exchange with
-    /// `Connection: close`, and refuses (503) seq 3 of channel `p0`.
+    /// A server that answers every publish 200 but seq 3 of channel `p0` (503), and every 7th with
+    /// `Connection: close`.
     async fn server(seen: Arc<Seen>) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

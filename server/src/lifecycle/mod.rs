@@ -270,7 +270,7 @@ pub fn accepted(app_id: &str, channels: &[String], detail: serde_json::Value) ->
 /// An event's id: its time (zero-padded, so ids sort by time), the node's first 8 characters and the
 /// node's sequence number.
 fn event_id(time_ms: i64, node: &str, sequence: u64) -> String {
-    let node: String = node.chars().take(8).collect();
+    let node = node.char_indices().nth(8).map_or(node, |(end, _)| &node[..end]);
     format!("{time_ms:013}-{node}-{sequence:016x}")
 }
 
@@ -300,6 +300,17 @@ pub fn preview(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_id_sorts_by_time_and_names_the_node_by_its_first_8_characters() {
+        assert_eq!(
+            event_id(1_700_000_000_000, "node-abcdefgh", 255),
+            "1700000000000-node-abc-00000000000000ff"
+        );
+        assert_eq!(event_id(5, "n1", 0), "0000000000005-n1-0000000000000000");
+        assert_eq!(event_id(5, "ñóðéñóðéxyz", 1), "0000000000005-ñóðéñóðé-0000000000000001");
+        assert_eq!(time_of_id(&event_id(42, "n", 7)), Some(42));
+    }
 
     #[test]
     fn queries_select_by_every_field() {

@@ -102,7 +102,7 @@ fn row(e: &LifecycleEvent) -> EventRow {
     EventRow {
         app_id: e.app_id.clone(),
         time: e.time,
-        kind: kind_name(e),
+        kind: e.kind.as_str().to_string(),
         socket_id: e.socket_id.clone(),
         user_id: e.user_id.clone(),
         channel: e.channel.clone(),
@@ -110,17 +110,13 @@ fn row(e: &LifecycleEvent) -> EventRow {
     }
 }
 
-fn kind_name(e: &LifecycleEvent) -> String {
-    serde_json::to_value(e.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 #[async_trait]
 impl EventStore for SqlEvents {
     fn append(&self, event: LifecycleEvent) {
-        let _ = self.live.send(Arc::new(event.clone()));
+        // A copy for the live readers only when there are some (most of the time there are none).
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::new(event.clone()));
+        }
         let _ = self.outbound.try_send(event);
     }
 
