@@ -73,7 +73,7 @@ async fn write(
         };
         while waiting.len() < BACKLOG {
             let Ok(e) = rx.try_recv() else { break };
-            waiting.push(row(&e));
+            waiting.push(row(e));
         }
         for batch in waiting.chunks(BATCH) {
             if let Err(e) = store.append_events(batch).await {
@@ -98,15 +98,17 @@ async fn write(
     }
 }
 
-fn row(e: &LifecycleEvent) -> EventRow {
+/// The row of `e`: the columns queries filter on, moved out of it, and the whole event as JSON.
+fn row(e: LifecycleEvent) -> EventRow {
+    let body = serde_json::to_string(&e).unwrap_or_default();
     EventRow {
-        app_id: e.app_id.clone(),
+        app_id: e.app_id,
         time: e.time,
-        kind: e.kind.as_str().to_string(),
-        socket_id: e.socket_id.clone(),
-        user_id: e.user_id.clone(),
-        channel: e.channel.clone(),
-        body: serde_json::to_string(e).unwrap_or_default(),
+        kind: e.kind.as_str(),
+        socket_id: e.socket_id,
+        user_id: e.user_id,
+        channel: e.channel,
+        body,
     }
 }
 

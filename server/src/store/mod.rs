@@ -244,7 +244,8 @@ pub trait WebhookStore: Send + Sync {
 pub struct EventRow {
     pub app_id: String,
     pub time: i64,
-    pub kind: String,
+    /// The event kind's wire name.
+    pub kind: &'static str,
     pub socket_id: Option<String>,
     pub user_id: Option<String>,
     pub channel: Option<String>,

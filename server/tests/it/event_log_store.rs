@@ -5,11 +5,11 @@ use crate::common::{open_store, test_config, Backend};
 use herald::store::prelude::*;
 use herald::store::{EventFilter, EventRow};
 
-fn row(app: &str, time: i64, kind: &str, socket: &str) -> EventRow {
+fn row(app: &str, time: i64, kind: &'static str, socket: &str) -> EventRow {
     EventRow {
         app_id: app.into(),
         time,
-        kind: kind.into(),
+        kind,
         socket_id: Some(socket.into()),
         user_id: (socket == "1.1").then(|| "alice".into()),
         channel: Some("room".into()),
@@ -90,7 +90,8 @@ both_backends!(
     events_are_filtered_ordered_and_pruned
 );
 
-/// A batch larger than one INSERT statement holds is written whole, in order.
+/// A batch larger than one INSERT statement holds (250 rows: every chunk size) is written whole, in
+/// order.
 async fn a_large_batch_is_written_whole_and_in_order(backend: Backend) {
     let (config, database) = test_config(backend).await;
     let store = open_store(&config).await;

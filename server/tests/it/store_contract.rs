@@ -677,7 +677,7 @@ async fn writers_in_two_processes_wait_their_turn(backend: Backend) {
             let row = EventRow {
                 app_id: app_id.clone(),
                 time: unix_secs(),
-                kind: "connection_opened".into(),
+                kind: "connection_opened",
                 socket_id: Some("1.1".into()),
                 user_id: None,
                 channel: None,

@@ -3,26 +3,43 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
-use super::SqlStore;
+use super::{Backend, SqlStore};
 use crate::store::{EventFilter, EventLogStore, EventRow, StoreError};
 
-/// Events one INSERT statement writes. One statement per row cost a round trip to the database (for
-/// SQLite, to its worker thread) per event; many rows per statement cost SQLite a lookup of each
-/// `$N` among all the statement's parameters. The statements stay prepared: there are at most this
-/// many of them (by row count).
-const ROWS_PER_INSERT: usize = 16;
+/// Rows per INSERT statement, largest first. A write takes as many of the largest chunk as fit, then
+/// of the next, so a batch of any size takes few statements (one statement per row cost a round trip
+/// to the database, for SQLite to its worker thread, per event), and only these four statements are
+/// ever prepared.
+const CHUNK_ROWS: [usize; 4] = [64, 16, 4, 1];
 
-/// The statement of a full chunk, the one nearly every write uses, built once.
-static FULL_INSERT: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
+/// The INSERT of `CHUNK_ROWS[i]` rows, built once per backend.
+fn insert_statement(backend: Backend, i: usize) -> &'static str {
+    fn all(backend: Backend) -> Vec<String> {
+        CHUNK_ROWS.iter().map(|&rows| insert_sql(rows, backend)).collect()
+    }
+    static SQLITE: LazyLock<Vec<String>> = LazyLock::new(|| all(Backend::Sqlite));
+    static POSTGRES: LazyLock<Vec<String>> = LazyLock::new(|| all(Backend::Postgres));
+    match backend {
+        Backend::Sqlite => &SQLITE[i],
+        Backend::Postgres => &POSTGRES[i],
+    }
+}
 
-/// `INSERT … VALUES ($1, …, $7), ($8, …)` for `rows` events.
-fn insert_sql(rows: usize) -> String {
+/// `INSERT … VALUES (…), (…)` for `rows` events. Postgres names each parameter (`$1, …, $7), ($8,
+/// …`); SQLite gets `?`, taken in order: for a `$N` it looks the name up among all the statement's
+/// parameters, once per parameter, which cost more than the rest of the bind.
+fn insert_sql(rows: usize, backend: Backend) -> String {
     const COLUMNS: usize = 7;
     let values: Vec<String> = (0..rows)
         .map(|row| {
-            let marks: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", row * COLUMNS + c)).collect();
+            let marks: Vec<String> = (1..=COLUMNS)
+                .map(|c| match backend {
+                    Backend::Sqlite => "?".to_string(),
+                    Backend::Postgres => format!("${}", row * COLUMNS + c),
+                })
+                .collect();
             format!("({})", marks.join(", "))
         })
         .collect();
@@ -32,31 +49,38 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
+/// Runs `sql`, an INSERT of `rows.len()` rows, in `tx`.
+async fn insert_rows(
+    tx: &mut Transaction<'static, Any>,
+    sql: &'static str,
+    rows: &[EventRow],
+) -> Result<(), StoreError> {
+    let mut query = sqlx::query(sql);
+    for e in rows {
+        query = query
+            .bind(&e.app_id)
+            .bind(e.time)
+            .bind(e.kind)
+            .bind(&e.socket_id)
+            .bind(&e.user_id)
+            .bind(&e.channel)
+            .bind(&e.body);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl EventLogStore for SqlStore {
     async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        for rows in events.chunks(ROWS_PER_INSERT) {
-            let partial;
-            let sql: &str = match rows.len() {
-                ROWS_PER_INSERT => &FULL_INSERT,
-                n => {
-                    partial = insert_sql(n);
-                    &partial
-                }
-            };
-            let mut query = sqlx::query(sql);
-            for e in rows {
-                query = query
-                    .bind(&e.app_id)
-                    .bind(e.time)
-                    .bind(&e.kind)
-                    .bind(&e.socket_id)
-                    .bind(&e.user_id)
-                    .bind(&e.channel)
-                    .bind(&e.body);
+        let mut rest = events;
+        for (i, &size) in CHUNK_ROWS.iter().enumerate() {
+            while rest.len() >= size {
+                let (chunk, after) = rest.split_at(size);
+                insert_rows(&mut tx, insert_statement(self.backend, i), chunk).await?;
+                rest = after;
             }
-            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -115,14 +139,19 @@ impl EventLogStore for SqlStore {
 
 #[cfg(test)]
 mod tests {
-    use super::insert_sql;
+    use super::{insert_sql, Backend};
 
     #[test]
-    fn each_row_has_its_own_seven_placeholders() {
+    fn each_row_has_seven_placeholders_numbered_for_postgres_and_in_order_for_sqlite() {
         assert_eq!(
-            insert_sql(2),
+            insert_sql(2, Backend::Postgres),
             "INSERT INTO lifecycle_events (app_id, time, kind, socket_id, user_id, channel, body) \
              VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)"
+        );
+        assert_eq!(
+            insert_sql(2, Backend::Sqlite),
+            "INSERT INTO lifecycle_events (app_id, time, kind, socket_id, user_id, channel, body) \
+             VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)"
         );
     }
 }

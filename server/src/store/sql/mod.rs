@@ -1,7 +1,8 @@
 //! `SqlStore`: the control store in portable SQL over `sqlx::Any`, for SQLite and Postgres.
 //!
-//! Both backends run the same statements (`$n` placeholders work in both); only the migrations
-//! differ (`migrations/sqlite`, `migrations/postgres`). Every write that nodes cache goes through
+//! Both backends run the same statements (`$n` placeholders work in both; the lifecycle log's
+//! batched insert gives SQLite `?` instead, see `events`); only the migrations differ
+//! (`migrations/sqlite`, `migrations/postgres`). Every write that nodes cache goes through
 //! `CachedWrite`, which bumps `config_revision` and writes the audit entry in the same transaction,
 //! so a failed write leaves nothing half-done.
 
