@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::channels::info_attributes;
 use super::error::ApiError;
 use super::signed::Signed;
-use crate::lifecycle::{accepted, preview, EventKind, LifecycleEvent};
+use crate::lifecycle::{accepted, preview_bytes, EventKind, LifecycleEvent};
 use crate::publish::request::{checked_key, publish, take_quota, validate, EventRequest, PublishError};
 use crate::state::AppState;
 
@@ -79,7 +79,7 @@ fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Resul
         Ok(channels) => {
             let preview = signed
                 .filter(|s| s.app.settings.log_payload_previews)
-                .map(|s| preview(&String::from_utf8_lossy(&s.body), 100));
+                .map(|s| preview_bytes(&s.body, 100));
             let detail =
                 json!({ "messages": channels.len(), "channels": channels, "bytes": bytes, "preview": preview });
             accepted(app_id, channels, detail)

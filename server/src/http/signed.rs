@@ -1,11 +1,10 @@
 //! The `Signed` extractor: finds the app of `/apps/{app_id}/…`, reads the body and checks the
 //! Pusher request signature before any handler runs.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 
 use super::error::ApiError;
 use crate::clock::unix_secs;
@@ -46,9 +45,10 @@ impl FromRequest<AppState> for Signed {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(&mut parts, state)
+        let params = RawPathParams::from_request_parts(&mut parts, state)
             .await
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ApiError::bad(e.body_text()))?;
+        let app_id = params.iter().find(|(name, _)| *name == "app_id").map(|(_, id)| id);
         let body = axum::body::to_bytes(body, MAX_BODY)
             .await
             .map_err(|_| ApiError::PayloadTooLarge {
@@ -66,12 +66,12 @@ impl FromRequest<AppState> for Signed {
         };
         let key = signed.auth_key()?;
         // an app or key made a moment ago on another node is looked for before it is refused
-        if let Some(id) = params.get("app_id") {
+        if let Some(id) = app_id {
             state.apps.look_for_app(id).await;
         }
         state.apps.look_for_key(key).await;
         // Routes without `/apps/{app_id}` (the PyPI SDK's terminate_connections) find the app by key.
-        let app = match params.get("app_id") {
+        let app = match app_id {
             Some(id) => state
                 .apps
                 .by_id(id)

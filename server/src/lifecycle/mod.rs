@@ -297,6 +297,17 @@ pub fn preview(text: &str, max: usize) -> String {
     }
 }
 
+/// `preview` of `bytes` read as UTF-8 (what is not shows as U+FFFD). Only their start is read: `max`
+/// characters take at most 4 bytes each, and one byte more tells whether there is more.
+pub fn preview_bytes(bytes: &[u8], max: usize) -> String {
+    let start = &bytes[..bytes.len().min(max.saturating_mul(4).saturating_add(1))];
+    match std::str::from_utf8(start) {
+        Ok(text) => preview(text, max),
+        // Invalid, or a character cut at the end of `start` (after the first `max`).
+        Err(_) => preview(&String::from_utf8_lossy(start), max),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +376,17 @@ mod tests {
         }
         assert_eq!(preview("héllo", 2), "hé…");
         assert_eq!(preview("hi", 2), "hi");
+    }
+
+    #[test]
+    fn a_preview_of_bytes_reads_only_their_start_and_shows_what_is_not_utf8() {
+        assert_eq!(preview_bytes("héllo".as_bytes(), 2), "hé…");
+        assert_eq!(preview_bytes(b"hi", 2), "hi");
+        assert_eq!(preview_bytes(b"a\xffb", 5), "a\u{fffd}b");
+        // Two 4-byte characters and the first byte of a third: the cut one is past the preview.
+        let long = "𝄞".repeat(3);
+        assert_eq!(preview_bytes(long.as_bytes(), 2), "𝄞𝄞…");
+        assert_eq!(preview_bytes(long.as_bytes(), 3), long);
+        assert_eq!(preview_bytes(&[b'x'; 1_000_000], 100), format!("{}…", "x".repeat(100)));
     }
 }
