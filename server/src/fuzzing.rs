@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::admin::{admins, apps, keys, messages, session, settings_check, tenants};
 use crate::config::AppCeilings;
 use crate::protocol::frame::{self, ClientFrame, EventData};
-use crate::protocol::http_signature::{HttpAuthError, SignedRequest, TIMESTAMP_WINDOW_SECS};
+use crate::protocol::http_signature::{decode_query, HttpAuthError, SignedRequest, TIMESTAMP_WINDOW_SECS};
 use crate::protocol::{position, signature, ChannelName, EventName, SocketId};
 use crate::publish::request::{validate, EventRequest};
 use crate::store::{App, AppSettings, NewKey};
@@ -78,15 +78,17 @@ pub fn names(data: &[u8]) {
     let _ = crate::protocol::name::check_user_id(raw);
 }
 
-/// A signed Pusher HTTP API request: the first line is the query string, the rest the body. Any
-/// request verifies or is refused with a reason; the same request signed correctly never fails on
+/// A signed Pusher HTTP API request: the first line is the query string, the rest the body. The
+/// query decodes as `form_urlencoded` decodes it. Any request verifies or is refused with a reason; the same request signed correctly never fails on
 /// its signature; its body goes through the publish validation.
 pub fn http_request(data: &[u8]) {
     let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
-    let (query, body) = (&data[..split], data.get(split + 1..).unwrap_or_default());
-    let query: Vec<(String, String)> = form_urlencoded::parse(query)
+    let (raw_query, body) = (&data[..split], data.get(split + 1..).unwrap_or_default());
+    let query = decode_query(raw_query);
+    let decoded: Vec<(String, String)> = form_urlencoded::parse(raw_query)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    assert_eq!(query, decoded, "a query splits as form_urlencoded decodes it");
     let now = 1_700_000_000;
     let request = SignedRequest {
         method: "POST",

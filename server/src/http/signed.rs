@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 
 use super::error::ApiError;
 use crate::clock::unix_secs;
-use crate::protocol::http_signature::SignedRequest;
+use crate::protocol::http_signature::{decode_query, SignedRequest};
 use crate::state::AppState;
 use crate::store::App;
 
@@ -55,9 +55,7 @@ impl FromRequest<AppState> for Signed {
                 size: MAX_BODY + 1,
                 limit: MAX_BODY,
             })?;
-        let query: Vec<(String, String)> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let query = decode_query(parts.uri.query().unwrap_or("").as_bytes());
         let signed = SignedRequest {
             method: parts.method.as_str(),
             path: parts.uri.path(),
