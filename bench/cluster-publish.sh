@@ -6,10 +6,12 @@
 # at 32 in flight to 1 and to 100 channels, ROUNDS times each, the servers taking turns;
 # nats-server's CPU per publish is printed after each run.
 # Usage: bench/cluster-publish.sh [MESSAGES]   (HERALD_BIN_DIR: where herald and herald-bench are;
-# CHANNELS: the channel counts to publish over, "1 100" unless set)
+# CHANNELS: the channel counts to publish over, "1 100" unless set; TOOL_THREADS: the load tool's
+# runtime threads, 1 unless set: it shares the two cores with the servers, and one thread costs it
+# about a quarter less CPU per publish than two, see docs/benchmarks.md)
 set -euo pipefail
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
-messages="${1:-20000}" ROUNDS=${ROUNDS:-1} CHANNELS=${CHANNELS:-1 100}
+messages="${1:-20000}" ROUNDS=${ROUNDS:-1} CHANNELS=${CHANNELS:-1 100} TOOL_THREADS=${TOOL_THREADS:-1}
 . "$(dirname "$0")/sockudo.sh"
 work=$(mktemp -d)
 nats=$(command -v nats-server || echo /usr/sbin/nats-server)
@@ -36,7 +38,7 @@ measure() {
   for channels in $CHANNELS; do
     echo "server=$1 channels=$channels"
     local before; before=$(nats_ticks)
-    "$bin/herald-bench" publish --server 127.0.0.1:6602 --app-id 1 --key bench-key --secret bench-secret \
+    "$bin/herald-bench" --threads "$TOOL_THREADS" publish --server 127.0.0.1:6602 --app-id 1 --key bench-key --secret bench-secret \
       --messages "$messages" --inflight 32 --channels "$channels" --pid "$pid"
     echo "  nats-server CPU $(( ($(nats_ticks) - before) * 1000000 / $(getconf CLK_TCK) / messages )) µs/publish"
   done
