@@ -79,8 +79,9 @@ pub fn names(data: &[u8]) {
 }
 
 /// A signed Pusher HTTP API request: the first line is the query string, the rest the body. The
-/// query decodes as `form_urlencoded` decodes it. Any request verifies or is refused with a reason; the same request signed correctly never fails on
-/// its signature; its body goes through the publish validation.
+/// query decodes as `form_urlencoded` decodes it. Any request verifies or is refused with a reason;
+/// the same request signed correctly never fails on its signature; its body goes through the
+/// publish validation.
 pub fn http_request(data: &[u8]) {
     let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
     let (raw_query, body) = (&data[..split], data.get(split + 1..).unwrap_or_default());

@@ -268,8 +268,8 @@ pub fn accepted(app_id: &str, channels: &[String], detail: serde_json::Value) ->
 }
 
 /// An event's id: its time (zero-padded, so ids sort by time), the node's first 8 characters and the
-/// node's sequence number.
-/// Built by hand: `format!` with its padding cost a publish about 2% of its instructions.
+/// node's sequence number. Built by hand: `format!` with its padding cost a publish about 2% of its
+/// instructions.
 fn event_id(time_ms: i64, node: &str, sequence: u64) -> String {
     let node = node.char_indices().nth(8).map_or(node, |(end, _)| &node[..end]);
     let mut time = itoa::Buffer::new();
