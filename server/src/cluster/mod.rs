@@ -298,7 +298,7 @@ impl Bus for Cluster {
     /// HTTP API messages are stored in JetStream, which republishes them to the channel's subject;
     /// client events go to that subject directly. Every node with subscribers on the channel (this
     /// one included) delivers from its subscription, so there is one path and no double delivery.
-    async fn publish(&self, mut message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
+    async fn publish(&self, message: ChannelMessage, options: &StoreOptions) -> Result<Published, BusError> {
         // Without NATS nothing can be stored or carried: say so at once rather than after timeouts.
         if !self.connected() {
             return Err(BusError::Unavailable("not connected to NATS"));
@@ -312,15 +312,21 @@ impl Bus for Cluster {
             });
         }
         let key = ChannelKey::of(&message.app_id, &message.channel);
-        let published = self.store.of(&key).append(&mut message, options).await?;
-        if !published.duplicate && message.channel.is_cache() {
+        // The message goes into the channel's queue; a cache channel's is kept here as well.
+        let cached = message.channel.is_cache().then(|| message.clone());
+        let stored = self.store.of(&key).append(message, options).await?;
+        if let (false, Some(mut message)) = (stored.duplicate, cached) {
             // This node keeps it before answering the publisher (so `info=cache` right after sees it);
             // the others keep it too, so a first subscriber anywhere gets it.
-            message.serial = published.position.map(|p| p.serial).unwrap_or(0);
+            (message.epoch, message.serial) = (stored.position.epoch, stored.position.serial);
+            message.prev = stored.prev;
             self.hub.remember(&message, &frame_of(&message));
             self.send(self.subjects.cache(&self.node), &message).await?;
         }
-        Ok(published)
+        Ok(Published {
+            position: Some(stored.position),
+            duplicate: stored.duplicate,
+        })
     }
 
     /// This node listens to the channel before the subscriber is attached (so an event published

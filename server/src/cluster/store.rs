@@ -24,7 +24,7 @@ use super::stored_channel::StoredChannel;
 use super::streams::{epoch_of, unix_nanos, EPOCH_KEY};
 use super::subjects::Subjects;
 use super::trim::Trims;
-use crate::bus::{Published, StoreOptions};
+use crate::bus::StoreOptions;
 use crate::channel_key::ChannelKey;
 use crate::clock::unix_ms;
 use crate::config::HistoryConfig;
@@ -142,11 +142,7 @@ impl MessageStore {
     /// publishes of the channel waiting meanwhile. Answers within `STORE_DEADLINE` (waiting for the
     /// channel's other publishes included), and never reports a failure once JetStream has
     /// acknowledged the message.
-    pub async fn append(
-        &self,
-        message: &mut ChannelMessage,
-        options: &StoreOptions,
-    ) -> Result<Published, HistoryError> {
+    pub async fn append(&self, mut message: ChannelMessage, options: &StoreOptions) -> Result<Stored, HistoryError> {
         let deadline = tokio::time::Instant::now() + STORE_DEADLINE;
         let opened = tokio::time::timeout_at(deadline, self.opened())
             .await
@@ -155,8 +151,8 @@ impl MessageStore {
         let subject = self.subjects.stored(self.shard, &key.app, &key.channel);
         let chain = self.chains.of(key);
         message.epoch = opened.epoch;
-        let mut answered = chain.push(message.clone(), options.clone());
-        let stored = tokio::time::timeout_at(deadline, async {
+        let mut answered = chain.push(message, options.clone());
+        tokio::time::timeout_at(deadline, async {
             let mut last = chain.writer.lock().await;
             // Stores what is queued, a record at a time, until this publish is answered; the
             // publishes queued behind go with the next holder of the writer lock.
@@ -176,12 +172,7 @@ impl MessageStore {
             }
         })
         .await
-        .map_err(|_| too_late())??;
-        message.prev = stored.prev;
-        Ok(Published {
-            position: Some(stored.position),
-            duplicate: stored.duplicate,
-        })
+        .map_err(|_| too_late())?
     }
 
     /// Stores one record of waiting publishes after `last` and answers each.

@@ -285,14 +285,17 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
-/// One record framed: length, CRC-32 of the JSON, the JSON.
+/// One record framed: length, CRC-32 of the JSON, the JSON. The JSON is written in place, after
+/// room for the head, which is filled in once its length is known (no second buffer).
 pub fn encode(record: &Record<'_>) -> io::Result<Vec<u8>> {
-    let json = serde_json::to_vec(record).map_err(io::Error::other)?;
+    let mut frame = Vec::with_capacity(256);
+    frame.extend_from_slice(&[0; 8]);
+    serde_json::to_writer(&mut frame, record).map_err(io::Error::other)?;
+    let json = &frame[8..];
     let length = u32::try_from(json.len()).map_err(io::Error::other)?;
-    let mut frame = Vec::with_capacity(json.len() + 8);
-    frame.extend_from_slice(&length.to_le_bytes());
-    frame.extend_from_slice(&crc32fast::hash(&json).to_le_bytes());
-    frame.extend_from_slice(&json);
+    let crc = crc32fast::hash(json);
+    frame[..4].copy_from_slice(&length.to_le_bytes());
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
     Ok(frame)
 }
 
