@@ -9,6 +9,7 @@
 #   bench/compare.sh                       # every scenario, 3 rounds
 #   SCENARIOS="saturation latency" RUNS=5 bench/compare.sh
 #   SERVERS=herald SCENARIOS=cross-latency RUNS=1 bench/compare.sh
+#   TOOL_THREADS=1 SCENARIOS=latency bench/compare.sh   # the load tool's runtime on one thread
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/release"
@@ -17,6 +18,7 @@ NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-serv
 RUNS="${RUNS:-3}"
 SCENARIOS="${SCENARIOS:-saturation latency publish idle cross-saturation cross-latency}"
 SERVERS="${SERVERS:-herald sockudo}" # SERVERS=herald measures Herald alone (no sockudo installed)
+TOOL_THREADS="${TOOL_THREADS:-2}" # the load tool's runtime threads (its socket readers have their own)
 OUT="${OUT:-$(mktemp -d /tmp/herald-compare.XXXXXX)}"
 APP=(--app-id 1 --key bench-key --secret bench-secret)
 PIDS=()
@@ -60,7 +62,7 @@ stop() {
 # run SERVER SCENARIO ARGS...: one run of herald-bench, its JSON line tagged with server and scenario.
 run() {
   local server=$1 scenario=$2; shift 2
-  "$BIN/herald-bench" --json "$@" | python3 -c 'import json,sys
+  "$BIN/herald-bench" --json --threads "$TOOL_THREADS" "$@" | python3 -c 'import json,sys
 r = json.loads(sys.stdin.read()); r["server"] = sys.argv[1]; r["name"] = sys.argv[2]; print(json.dumps(r))' "$server" "$scenario" \
     | tee -a "$OUT/results.jsonl"
 }
