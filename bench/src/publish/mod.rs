@@ -1,10 +1,11 @@
 //! Signed HTTP publishes, paced at a fixed rate or as fast as a bounded number of requests in flight
-//! allow, each timed from just before it is sent to its response.
+//! allow, each timed from just before it is sent to its response: `run` (on `driver`'s thread), and
+//! `Connections` for the swarm's publisher, whose publishes move between nodes.
 
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod driver;
+mod response;
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -36,133 +37,25 @@ pub struct Outcome {
     pub latencies: Latencies,
 }
 
+/// Publishes `plan` to `target` on a thread of its own (`driver`).
 pub async fn run(target: &Target, plan: &Plan) -> anyhow::Result<Outcome> {
-    let pace = (plan.rate > 0).then(|| {
-        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / plan.rate as f64));
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-        tokio::sync::Mutex::new(interval)
-    });
-    let queue = Arc::new(Queue {
-        next: AtomicU64::new(0),
-        plan: plan.clone(),
-        pace,
-        target: target.clone(),
-    });
-    let started = Instant::now();
-    let workers: Vec<_> = (0..plan.inflight.max(1))
-        .map(|_| tokio::spawn(queue.clone().work()))
-        .collect();
-    let mut outcome = Outcome {
-        elapsed: Duration::ZERO,
-        failed: 0,
-        latencies: Latencies::default(),
-    };
-    for worker in workers {
-        let (latencies, failed) = worker.await?;
-        outcome.latencies.merge(&latencies);
-        outcome.failed += failed;
-    }
-    outcome.elapsed = started.elapsed();
-    Ok(outcome)
+    let (target, plan) = (target.clone(), plan.clone());
+    Ok(tokio::task::spawn_blocking(move || driver::drive(&target, &plan)).await??)
 }
 
-/// The publishes of a run, taken in turn by `inflight` workers of one connection each (so a
-/// publish costs the tool no task, lock or channel of its own).
-struct Queue {
-    next: AtomicU64,
-    plan: Plan,
-    /// Shared by the workers: each takes one tick before it takes a publish.
-    pace: Option<tokio::sync::Mutex<tokio::time::Interval>>,
-    target: Target,
-}
-
-impl Queue {
-    /// Publishes until the run's messages are all taken; the latencies of its successful publishes
-    /// and how many failed.
-    async fn work(self: Arc<Self>) -> (Latencies, u64) {
-        let (mut latencies, mut failed) = (Latencies::default(), 0);
-        let mut connection: Option<Connection> = None;
-        let channels = self.plan.channels.max(1) as u64;
-        loop {
-            if let Some(pace) = &self.pace {
-                pace.lock().await.tick().await;
-            }
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.plan.messages {
-                return (latencies, failed);
-            }
-            let channel = format!("{}{}", self.plan.prefix, i % channels);
-            let sent = Instant::now();
-            match publish_on(&mut connection, &self.target, &channel, i / channels).await {
-                true => latencies.record_us(sent.elapsed().as_micros() as u64),
-                false => failed += 1,
-            }
-        }
-    }
-}
-
-/// One signed publish of message `seq` on `connection` (opened first when there is none, and let
-/// go when it fails or the server closes it); true on a 2xx.
-async fn publish_on(connection: &mut Option<Connection>, target: &Target, channel: &str, seq: u64) -> bool {
-    let Some(request) = request(target, channel, seq) else {
-        return false;
-    };
-    let mut open = match connection.take() {
-        Some(open) => open,
-        None => match Connection::open(target.server).await {
-            Ok(open) => open,
-            Err(_) => return false,
-        },
-    };
-    match open.exchange(request).await {
-        Some((ok, keep)) => {
-            if keep {
-                *connection = Some(open);
-            }
-            ok
-        }
-        None => false,
-    }
-}
-
-/// A keep-alive HTTP/1.1 connection driven by the task that sends on it, with no task of its own.
-struct Connection {
-    sender: SendRequest<Full<Bytes>>,
-    driver: Pin<Box<hyper::client::conn::http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>>>,
-}
-
-impl Connection {
-    async fn open(server: std::net::SocketAddr) -> anyhow::Result<Self> {
-        let stream = tokio::net::TcpStream::connect(server).await?;
-        stream.set_nodelay(true)?;
-        let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        Ok(Connection {
-            sender,
-            driver: Box::pin(driver),
-        })
-    }
-
-    /// Sends `request` and reads its response to the end: (a 2xx, the connection may carry the next
-    /// request), or None when the connection failed.
-    async fn exchange(&mut self, request: hyper::Request<Full<Bytes>>) -> Option<(bool, bool)> {
-        let sender = &mut self.sender;
-        let exchange = async move {
-            sender.ready().await.ok()?;
-            let response = sender.send_request(request).await.ok()?;
-            let status = response.status();
-            let keep = !closes(response.headers());
-            response.into_body().collect().await.ok()?;
-            Some((status.is_success(), keep))
-        };
-        let mut exchange = std::pin::pin!(exchange);
-        tokio::select! {
-            biased;
-            answered = &mut exchange => answered,
-            // The connection ended (the server closed it after its answer, or it failed): the
-            // answer may be read already; the connection carries nothing more.
-            _ = self.driver.as_mut() => exchange.await.map(|(ok, _)| (ok, false)),
-        }
-    }
+/// The bytes of one signed `POST /apps/{id}/events` with the stamp of message `seq`, stamped now.
+fn request_bytes(target: &Target, channel: &str, seq: u64) -> Vec<u8> {
+    let body = serde_json::json!({ "name": "bench", "channel": channel, "data": stamp::data(seq, crate::now_ns()) })
+        .to_string();
+    let path = pusher::signed_events_path(target, body.as_bytes(), crate::unix_secs());
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        target.server,
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body.as_bytes());
+    request
 }
 
 /// Whether the server answered `Connection: close`.
@@ -172,21 +65,8 @@ fn closes(headers: &hyper::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
-/// One signed `POST /apps/{id}/events` with the stamp of message `seq`, stamped now.
-fn request(target: &Target, channel: &str, seq: u64) -> Option<hyper::Request<Full<Bytes>>> {
-    let data = stamp::data(seq, crate::now_ns());
-    let body = serde_json::json!({ "name": "bench", "channel": channel, "data": data }).to_string();
-    let path = pusher::signed_events_path(target, body.as_bytes(), crate::unix_secs());
-    hyper::Request::post(path)
-        .header(hyper::header::HOST, target.server.to_string())
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .ok()
-}
-
 /// Keep-alive HTTP/1.1 connections shared by many tasks (the swarm's publisher, whose publishes move
-/// between nodes), one request at a time each, each driven by a task of its own; `run` gives each of
-/// its workers a `Connection` instead.
+/// between nodes), one request at a time each, each driven by a task of its own; `run` uses `driver` instead.
 #[derive(Default)]
 pub struct Connections {
     idle: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
@@ -236,7 +116,8 @@ async fn connect(server: std::net::SocketAddr) -> anyhow::Result<SendRequest<Ful
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
-    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use http_body_util::BodyExt;
     use hyper::service::service_fn;
@@ -333,5 +214,36 @@ mod tests {
         assert_eq!((outcome.failed, outcome.latencies.count()), (0, 20));
         // 20 ticks at 100/s: the first at once, the last 190 ms later.
         assert!(outcome.elapsed >= Duration::from_millis(180), "{:?}", outcome.elapsed);
+    }
+
+    #[tokio::test]
+    async fn publishes_nobody_answers_are_counted_failed_without_waiting() {
+        // Nothing listens: every connection is refused.
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        // A server that reads a request and closes the connection without an answer.
+        let hang_up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let hang_up_address = hang_up.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in hang_up.incoming().flatten() {
+                let _ = std::io::Read::read(&mut stream, &mut [0u8; 4096]);
+            }
+        });
+        for server in [refused, hang_up_address] {
+            let plan = Plan {
+                messages: 12,
+                channels: 2,
+                rate: 0,
+                inflight: 3,
+                prefix: "f".into(),
+            };
+            let outcome = tokio::time::timeout(Duration::from_secs(10), run(&target(server), &plan))
+                .await
+                .expect("a run ends when every publish has failed")
+                .unwrap();
+            assert_eq!((outcome.failed, outcome.latencies.count()), (12, 0), "{server}");
+        }
     }
 }
