@@ -285,17 +285,20 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// The bytes before a record's JSON: its length and its CRC-32, 4 bytes each, little-endian.
+const HEAD: usize = 8;
+
 /// One record framed: length, CRC-32 of the JSON, the JSON. The JSON is written in place, after
 /// room for the head, which is filled in once its length is known (no second buffer).
 pub fn encode(record: &Record<'_>) -> io::Result<Vec<u8>> {
     let mut frame = Vec::with_capacity(256);
-    frame.extend_from_slice(&[0; 8]);
+    frame.extend_from_slice(&[0; HEAD]);
     serde_json::to_writer(&mut frame, record).map_err(io::Error::other)?;
-    let json = &frame[8..];
+    let json = &frame[HEAD..];
     let length = u32::try_from(json.len()).map_err(io::Error::other)?;
     let crc = crc32fast::hash(json);
     frame[..4].copy_from_slice(&length.to_le_bytes());
-    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    frame[4..HEAD].copy_from_slice(&crc.to_le_bytes());
     Ok(frame)
 }
 
@@ -321,7 +324,7 @@ fn read_file(path: &Path, each: &mut dyn FnMut(Record<'static>)) -> io::Result<u
 
 /// The next record, `None` at a clean end, an error for a torn or damaged one.
 fn next_record(reader: &mut impl Read) -> io::Result<Option<(Record<'static>, u64)>> {
-    let mut head = [0u8; 8];
+    let mut head = [0u8; HEAD];
     match reader.read_exact(&mut head[..1]) {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         other => other?,
@@ -341,5 +344,5 @@ fn next_record(reader: &mut impl Read) -> io::Result<Option<(Record<'static>, u6
         return Err(io::Error::new(io::ErrorKind::InvalidData, "checksum does not match"));
     }
     let record = serde_json::from_slice(&json).map_err(io::Error::other)?;
-    Ok(Some((record, 8 + length as u64)))
+    Ok(Some((record, (HEAD + length) as u64)))
 }
