@@ -4,7 +4,9 @@
 //! measures, so what it spends per publish is taken from the server.
 //!
 //! A connection the server closes (after `Connection: close`, or failing) is opened again for the
-//! next publish; a publish whose connection fails is counted failed, never sent twice.
+//! next publish, before that publish is stamped: the latencies of a server that closes connections
+//! do not include opening the next one. A publish whose connection fails is counted failed, never
+//! sent twice.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -62,8 +64,8 @@ pub fn drive(target: &Target, plan: &Plan) -> std::io::Result<Outcome> {
             }
             let (channel, seq) = (format!("{}{}", plan.prefix, next % channels), next / channels);
             next += 1;
-            let request = super::request_bytes(target, &channel, seq);
             last_progress = Instant::now();
+            let request = || super::request_bytes(target, &channel, seq);
             if slot.start(&poll, Token(index), target.server, request).is_err() {
                 (failed, finished) = (failed + 1, finished + 1);
             }
@@ -122,8 +124,15 @@ fn until_due(rate: u64, started: Instant, n: u64) -> Option<Duration> {
 }
 
 impl Slot {
-    /// Sends `request`, on this slot's connection or on a new one.
-    fn start(&mut self, poll: &Poll, token: Token, server: SocketAddr, request: Vec<u8>) -> std::io::Result<()> {
+    /// Sends the request `request` builds (and stamps) once this slot has a connection: a publish is
+    /// stamped and timed from just before it is written, never charged for opening a connection.
+    fn start(
+        &mut self,
+        poll: &Poll,
+        token: Token,
+        server: SocketAddr,
+        request: impl FnOnce() -> Vec<u8>,
+    ) -> std::io::Result<()> {
         if self.stream.is_none() {
             let stream = std::net::TcpStream::connect(server)?;
             stream.set_nodelay(true)?;
@@ -133,7 +142,7 @@ impl Slot {
                 .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
             self.stream = Some(stream);
         }
-        (self.out, self.written) = (request, 0);
+        (self.out, self.written) = (request(), 0);
         self.input.clear();
         self.sent = Some(Instant::now());
         if let Err(e) = self.flush() {
