@@ -1,7 +1,7 @@
 //! Runs a `Plan` on one thread: `inflight` keep-alive HTTP/1.1 connections watched by epoll (through
-//! mio), each carrying one request at a time, written whole and answered in place: no task, future or
-//! per-request allocation beyond the request's own bytes. The tool shares the cores of the server it
-//! measures, so what it spends per publish is taken from the server.
+//! mio), each carrying one request at a time, written whole and its response framed in place: no
+//! task, future, lock or wake-up per request. The tool shares the cores of the server it measures,
+//! so what it spends per publish is taken from the server.
 //!
 //! A connection the server closes (after `Connection: close`, or failing) is opened again for the
 //! next publish, before that publish is stamped: the latencies of a server that closes connections
