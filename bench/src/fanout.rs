@@ -11,9 +11,10 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::MaybeTlsStream;
 
+use crate::arrival;
 use crate::publish::{self, Plan};
 use crate::pusher::{self, Target};
-use crate::reader::{self, Subscriber};
+use crate::reader::{self, Subscriber, Timing};
 use crate::stats::Latencies;
 
 /// What the whole run saw.
@@ -21,14 +22,38 @@ pub struct Report {
     pub delivered: u64,
     pub lost: u64,
     pub duplicated: u64,
-    pub latencies: Latencies,
+    /// Timed until the tool read each delivery.
+    pub read: Timed,
+    /// Timed until each delivery reached its socket (empty where the kernel does not stamp).
+    pub arrival: Timed,
     pub publish: publish::Outcome,
     /// From the first publish until the last delivery (or the end of the grace period).
     pub elapsed: Duration,
+}
+
+/// The run's deliveries, timed one way.
+#[derive(Default)]
+pub struct Timed {
+    pub latencies: Latencies,
     /// With `spread`: per message, its first delivery's latency, and the time from its first to its
     /// last delivery (how long the fan-out of one message takes).
     pub first: Option<Latencies>,
     pub spread: Option<Latencies>,
+}
+
+impl Timed {
+    fn of<'a>(timings: impl Iterator<Item = &'a Timing> + Clone, channels: usize, spread: bool) -> Self {
+        let mut timed = Timed::default();
+        for timing in timings.clone() {
+            timed.latencies.merge(&timing.latencies);
+        }
+        if spread {
+            let (first, width) = spreads(timings, channels);
+            timed.first = Some(first);
+            timed.spread = Some(width);
+        }
+        timed
+    }
 }
 
 /// How long subscribers may still receive after the last publish was answered.
@@ -58,8 +83,11 @@ pub async fn run(
         let MaybeTlsStream::Plain(stream) = socket.into_inner() else {
             anyhow::bail!("the load tool speaks plain WebSockets only");
         };
+        let stream = stream.into_std()?;
+        // Early: the kernel turns stamping on a moment after the first socket asks for it.
+        arrival::enable(&stream);
         subs.push(Subscriber {
-            stream: stream.into_std()?,
+            stream,
             expected: expected(i % channels),
             by_seq: spread,
         });
@@ -88,32 +116,25 @@ pub async fn run(
         delivered: 0,
         lost: 0,
         duplicated: 0,
-        latencies: Latencies::default(),
+        read: Timed::of(tallies.iter().map(|t| &t.read), channels, spread),
+        arrival: Timed::of(tallies.iter().map(|t| &t.arrival), channels, spread),
         publish,
         elapsed,
-        first: None,
-        spread: None,
     };
-    if spread {
-        let (first, width) = spreads(&tallies, channels);
-        report.first = Some(first);
-        report.spread = Some(width);
-    }
     for tally in tallies {
         report.delivered += tally.seen.received();
         report.lost += tally.seen.lost();
         report.duplicated += tally.seen.duplicates();
-        report.latencies.merge(&tally.latencies);
     }
     Ok(report)
 }
 
 /// Per message (channel, sequence number): the latency of its first delivery, and the time between
 /// its first and last. Subscriber `i` is on channel `i % channels`.
-fn spreads(tallies: &[reader::Tally], channels: usize) -> (Latencies, Latencies) {
+fn spreads<'a>(timings: impl Iterator<Item = &'a Timing>, channels: usize) -> (Latencies, Latencies) {
     let mut bounds: Vec<Vec<(u32, u32)>> = vec![Vec::new(); channels];
-    for (i, tally) in tallies.iter().enumerate() {
-        let Some(by_seq) = &tally.by_seq else { continue };
+    for (i, timing) in timings.enumerate() {
+        let Some(by_seq) = &timing.by_seq else { continue };
         let channel = &mut bounds[i % channels];
         channel.resize(channel.len().max(by_seq.len()), (u32::MAX, 0));
         for (b, &us) in channel.iter_mut().zip(by_seq) {
@@ -149,12 +170,9 @@ async fn subscribed(target: &Target, i: usize, channel: &str) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reader::Tally;
-    use crate::stats::Deliveries;
 
-    fn tally(by_seq: Vec<u32>) -> Tally {
-        Tally {
-            seen: Deliveries::new(by_seq.len() as u64),
+    fn timing(by_seq: Vec<u32>) -> Timing {
+        Timing {
             latencies: Latencies::default(),
             by_seq: Some(by_seq),
         }
@@ -163,12 +181,12 @@ mod tests {
     #[test]
     fn spread_is_per_message_over_the_subscribers_of_its_channel() {
         // Subscribers 0 and 2 are on channel 0, subscriber 1 on channel 1.
-        let tallies = [
-            tally(vec![100, 300]),
-            tally(vec![5_000, u32::MAX]),
-            tally(vec![700, 200]),
+        let timings = [
+            timing(vec![100, 300]),
+            timing(vec![5_000, u32::MAX]),
+            timing(vec![700, 200]),
         ];
-        let (first, spread) = spreads(&tallies, 2);
+        let (first, spread) = spreads(timings.iter(), 2);
         // channel 0: seq 0 → 100..700, seq 1 → 200..300; channel 1: seq 0 → 5000..5000 (seq 1 lost)
         assert_eq!(first.count(), 3);
         assert_eq!(spread.count(), 3);

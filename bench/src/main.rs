@@ -11,6 +11,7 @@
 //! Subscribers' sockets are read by dedicated threads over epoll, frames parsed in place and stamps
 //! found by a substring scan (no JSON parse): the tool must not be the bottleneck it measures.
 
+mod arrival;
 mod fanout;
 mod floor;
 mod frames;
@@ -241,17 +242,17 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<Printed> {
     } else {
         0.0
     };
-    let (p, pp) = (r.latencies.percentiles(), r.publish.latencies.percentiles());
+    let (p, pp) = (r.read.latencies.percentiles(), r.publish.latencies.percentiles());
     let (first, spread) = (
-        r.first.as_ref().map(Latencies::percentiles),
-        r.spread.as_ref().map(Latencies::percentiles),
+        r.read.first.as_ref().map(Latencies::percentiles),
+        r.read.spread.as_ref().map(Latencies::percentiles),
     );
     let json = json!({
-        "first_delivery_ms": first, "fanout_spread_ms": spread,
+        "first_delivery_ms": first, "fanout_spread_ms": spread, "arrival": arrival_json(&r.arrival),
         "scenario": "fanout", "subscribers": args.subscribers, "channels": plan.channels, "messages": plan.messages,
         "rate": plan.rate, "published_per_sec": plan.messages as f64 / r.publish.elapsed.as_secs_f64(),
         "publish_failed": r.publish.failed, "deliveries": r.delivered, "deliveries_per_sec": per_sec,
-        "lost": r.lost, "duplicated": r.duplicated, "latency_ms": p, "latency_samples": r.latencies.count(),
+        "lost": r.lost, "duplicated": r.duplicated, "latency_ms": p, "latency_samples": r.read.latencies.count(),
         "publish_latency_ms": pp, "server_cpu_us_per_delivery": cpu_us, "server_rss_mib": rss as f64 / MIB,
     });
     let mut text = format!(
@@ -271,11 +272,37 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<Printed> {
         text += &latency_line("first delivery", first);
         text += &latency_line("first to last delivery", spread);
     }
+    text += &arrival_lines(&r.arrival);
     text += &format!(
         "  server CPU {cpu_us:.2} µs/delivery, RSS {:.1} MiB\n",
         rss as f64 / MIB
     );
     Ok(Printed { json, text })
+}
+
+/// The deliveries timed to their arrival at the socket, for the JSON line; null where the kernel
+/// stamped none.
+fn arrival_json(arrival: &fanout::Timed) -> serde_json::Value {
+    if arrival.latencies.count() == 0 {
+        return serde_json::Value::Null;
+    }
+    json!({
+        "latency_ms": arrival.latencies.percentiles(), "latency_samples": arrival.latencies.count(),
+        "first_delivery_ms": arrival.first.as_ref().map(Latencies::percentiles),
+        "fanout_spread_ms": arrival.spread.as_ref().map(Latencies::percentiles),
+    })
+}
+
+fn arrival_lines(arrival: &fanout::Timed) -> String {
+    if arrival.latencies.count() == 0 {
+        return String::new();
+    }
+    let mut text = latency_line("latency to arrival", &arrival.latencies.percentiles());
+    if let (Some(first), Some(spread)) = (&arrival.first, &arrival.spread) {
+        text += &latency_line("first arrival", &first.percentiles());
+        text += &latency_line("first to last arrival", &spread.percentiles());
+    }
+    text
 }
 
 async fn publish(args: PublishArgs) -> anyhow::Result<Printed> {
