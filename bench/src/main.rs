@@ -242,19 +242,20 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<Printed> {
     } else {
         0.0
     };
-    let (p, pp) = (r.read.latencies.percentiles(), r.publish.latencies.percentiles());
-    let (first, spread) = (
-        r.read.first.as_ref().map(Latencies::percentiles),
-        r.read.spread.as_ref().map(Latencies::percentiles),
-    );
-    let json = json!({
-        "first_delivery_ms": first, "fanout_spread_ms": spread, "arrival": arrival_json(&r.arrival),
+    let pp = r.publish.latencies.percentiles();
+    let stamped = r.arrival.latencies.count() > 0;
+    let mut json = json!({
+        "arrival": stamped.then(|| timed_json(&r.arrival)),
         "scenario": "fanout", "subscribers": args.subscribers, "channels": plan.channels, "messages": plan.messages,
         "rate": plan.rate, "published_per_sec": plan.messages as f64 / r.publish.elapsed.as_secs_f64(),
         "publish_failed": r.publish.failed, "deliveries": r.delivered, "deliveries_per_sec": per_sec,
-        "lost": r.lost, "duplicated": r.duplicated, "latency_ms": p, "latency_samples": r.read.latencies.count(),
+        "lost": r.lost, "duplicated": r.duplicated,
         "publish_latency_ms": pp, "server_cpu_us_per_delivery": cpu_us, "server_rss_mib": rss as f64 / MIB,
     });
+    // Timed by the tool's read: at the top level, where it has always been.
+    if let (Some(top), serde_json::Value::Object(read)) = (json.as_object_mut(), timed_json(&r.read)) {
+        top.extend(read);
+    }
     let mut text = format!(
         "fan-out: {} subscribers on {} channel(s), {} messages at {}\n",
         args.subscribers,
@@ -266,13 +267,14 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<Printed> {
         "  deliveries {} ({per_sec:.0}/s), lost {}, duplicated {}, publishes failed {}\n",
         r.delivered, r.lost, r.duplicated, r.publish.failed
     );
-    text += &latency_line("latency", &p);
     text += &latency_line("publish request", &pp);
-    if let (Some(first), Some(spread)) = (&first, &spread) {
-        text += &latency_line("first delivery", first);
-        text += &latency_line("first to last delivery", spread);
+    text += &timed_lines(&r.read, ["latency", "first delivery", "first to last delivery"]);
+    if stamped {
+        text += &timed_lines(
+            &r.arrival,
+            ["latency to arrival", "first arrival", "first to last arrival"],
+        );
     }
-    text += &arrival_lines(&r.arrival);
     text += &format!(
         "  server CPU {cpu_us:.2} µs/delivery, RSS {:.1} MiB\n",
         rss as f64 / MIB
@@ -280,27 +282,22 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<Printed> {
     Ok(Printed { json, text })
 }
 
-/// The deliveries timed to their arrival at the socket, for the JSON line; null where the kernel
-/// stamped none.
-fn arrival_json(arrival: &fanout::Timed) -> serde_json::Value {
-    if arrival.latencies.count() == 0 {
-        return serde_json::Value::Null;
-    }
+/// Deliveries timed one way, for the JSON line.
+fn timed_json(timed: &fanout::Timed) -> serde_json::Value {
     json!({
-        "latency_ms": arrival.latencies.percentiles(), "latency_samples": arrival.latencies.count(),
-        "first_delivery_ms": arrival.first.as_ref().map(Latencies::percentiles),
-        "fanout_spread_ms": arrival.spread.as_ref().map(Latencies::percentiles),
+        "latency_ms": timed.latencies.percentiles(), "latency_samples": timed.latencies.count(),
+        "first_delivery_ms": timed.first.as_ref().map(Latencies::percentiles),
+        "fanout_spread_ms": timed.spread.as_ref().map(Latencies::percentiles),
     })
 }
 
-fn arrival_lines(arrival: &fanout::Timed) -> String {
-    if arrival.latencies.count() == 0 {
-        return String::new();
-    }
-    let mut text = latency_line("latency to arrival", &arrival.latencies.percentiles());
-    if let (Some(first), Some(spread)) = (&arrival.first, &arrival.spread) {
-        text += &latency_line("first arrival", &first.percentiles());
-        text += &latency_line("first to last arrival", &spread.percentiles());
+/// Deliveries timed one way, for the summary: the latency, and with `--spread` the first delivery and
+/// the spread, under the three `names`.
+fn timed_lines(timed: &fanout::Timed, names: [&str; 3]) -> String {
+    let mut text = latency_line(names[0], &timed.latencies.percentiles());
+    if let (Some(first), Some(spread)) = (&timed.first, &timed.spread) {
+        text += &latency_line(names[1], &first.percentiles());
+        text += &latency_line(names[2], &spread.percentiles());
     }
     text
 }
