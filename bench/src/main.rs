@@ -336,13 +336,14 @@ async fn publish(args: PublishArgs) -> anyhow::Result<Printed> {
 async fn floor(args: FloorArgs) -> anyhow::Result<Printed> {
     let (sockets, writers, bursts, bytes) = (args.sockets, args.writers, args.bursts, args.message_bytes);
     let widths = tokio::task::spawn_blocking(move || floor::run(sockets, writers, bursts, bytes)).await??;
-    let p = widths.percentiles();
+    let (p, arrived) = (widths.to_read.percentiles(), widths.to_arrival.percentiles());
     let json = json!({ "scenario": "floor", "sockets": sockets, "writers": writers, "bursts": bursts,
-        "message_bytes": bytes, "burst_ms": p });
+        "message_bytes": bytes, "burst_ms": p, "burst_to_arrival_ms": arrived });
     let mut text = format!(
         "floor: one {bytes}-byte message to each of {sockets} loopback sockets by {writers} thread(s), {bursts} bursts\n"
     );
     text += &latency_line("first write to last read", &p);
+    text += &latency_line("first write to last arrival", &arrived);
     Ok(Printed { json, text })
 }
 
