@@ -81,9 +81,18 @@ impl MessageStore {
         }
     }
 
-    /// Creates or updates the stream the first time it is needed (retried on the next use if NATS
-    /// cannot be reached).
+    /// The stream, opened the first time it is needed (retried on the next use if NATS cannot be
+    /// reached). Opening is boxed: awaited inline, its futures (about 10 KB) would make every
+    /// caller's future as large, and a publish would copy them each time it is boxed.
     async fn opened(&self) -> Result<&Opened, HistoryError> {
+        match self.opened.get() {
+            Some(opened) => Ok(opened),
+            None => Box::pin(self.open()).await,
+        }
+    }
+
+    /// Creates or updates the stream, once.
+    async fn open(&self) -> Result<&Opened, HistoryError> {
         self.opened
             .get_or_try_init(|| async {
                 let (source, destination) = self.subjects.stored_all(self.shard);
@@ -227,7 +236,8 @@ impl MessageStore {
         options: &StoreOptions,
         deadline: tokio::time::Instant,
     ) -> Result<(u64, bool), HistoryError> {
-        // Set when JetStream called the message a duplicate of one older than the app's window.
+        // Set when JetStream called the message a duplicate of one older than the app's window. (That
+        // check reads the stream, only for duplicates: boxed, like `publish_after`'s read.)
         let mut fresh_after: Option<u64> = None;
         for _ in 0..MAX_CHAIN_RETRIES {
             match self
@@ -236,8 +246,7 @@ impl MessageStore {
             {
                 Ok(ack)
                     if ack.duplicate
-                        && self
-                            .outlived_app_window(&opened.stream, ack.sequence, options, deadline)
+                        && Box::pin(self.outlived_app_window(&opened.stream, ack.sequence, options, deadline))
                             .await =>
                 {
                     // JetStream remembers the key for longer than this app wants: a new message.
@@ -275,10 +284,11 @@ impl MessageStore {
         options: &StoreOptions,
         fresh_after: Option<u64>,
     ) -> Result<PublishAck, Chained> {
+        // Reading the last sequence is the rare path (the node knows it once it has stored on the
+        // channel): boxed, so that every publish's future does not carry the read's.
         let prev = match last {
             Some(seq) => seq,
-            None => self
-                .last_serial_of(stream, subject)
+            None => Box::pin(self.last_serial_of(stream, subject))
                 .await
                 .map_err(Chained::Failed)?
                 .unwrap_or(0),
