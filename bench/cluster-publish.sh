@@ -14,7 +14,7 @@ bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
 messages="${1:-20000}" ROUNDS=${ROUNDS:-1} CHANNELS=${CHANNELS:-1 100} TOOL_THREADS=${TOOL_THREADS:-1}
 . "$(dirname "$0")/sockudo.sh"
 work=$(mktemp -d)
-nats=$(command -v nats-server || echo /usr/sbin/nats-server)
+nats="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 "$nats" -js -sd "$work/js" -p 14222 >"$work/nats.log" 2>&1 &
 nats_pid=$!

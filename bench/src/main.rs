@@ -336,14 +336,18 @@ async fn publish(args: PublishArgs) -> anyhow::Result<Printed> {
 async fn floor(args: FloorArgs) -> anyhow::Result<Printed> {
     let (sockets, writers, bursts, bytes) = (args.sockets, args.writers, args.bursts, args.message_bytes);
     let widths = tokio::task::spawn_blocking(move || floor::run(sockets, writers, bursts, bytes)).await??;
-    let (p, arrived) = (widths.to_read.percentiles(), widths.to_arrival.percentiles());
+    let p = widths.to_read.percentiles();
+    // Where the kernel stamped nothing, there is no arrival to report (as in `fanout`).
+    let arrived = (widths.to_arrival.count() > 0).then(|| widths.to_arrival.percentiles());
     let json = json!({ "scenario": "floor", "sockets": sockets, "writers": writers, "bursts": bursts,
         "message_bytes": bytes, "burst_ms": p, "burst_to_arrival_ms": arrived });
     let mut text = format!(
         "floor: one {bytes}-byte message to each of {sockets} loopback sockets by {writers} thread(s), {bursts} bursts\n"
     );
     text += &latency_line("first write to last read", &p);
-    text += &latency_line("first write to last arrival", &arrived);
+    if let Some(arrived) = &arrived {
+        text += &latency_line("first write to last arrival", arrived);
+    }
     Ok(Printed { json, text })
 }
 
