@@ -224,7 +224,9 @@ pub async fn run(stream: TcpStream, early: Bytes, state: AppState, request: Conn
                     );
                 state.events.record(refused);
             }
-            return close::refuse_new(stream, early, &state.config, code).await;
+            // Boxed, like the other rare paths here: this task's future is kept for the connection's
+            // whole life, and is as large as its largest await.
+            return Box::pin(close::refuse_new(stream, early, &state.config, code)).await;
         }
     };
     // What the request and the key entry said is in the connection now; they are not kept in every
