@@ -119,11 +119,7 @@ pub async fn failed(
 fn group(closes: &[LifecycleEvent], include_client_closes: bool) -> Vec<FailureGroup> {
     let mut groups: HashMap<(String, Option<u16>), FailureGroup> = HashMap::new();
     for close in closes {
-        let cause = close
-            .detail
-            .as_ref()
-            .and_then(|d| d["cause"].as_str())
-            .unwrap_or("unknown");
+        let cause = close.detail.as_ref().and_then(|d| d.text("cause")).unwrap_or("unknown");
         if cause == CLIENT_GONE && !include_client_closes {
             continue;
         }

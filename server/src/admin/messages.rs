@@ -14,7 +14,7 @@ use super::apps::{writable, AppPath};
 use super::auth::Principal;
 use super::error::{AdminError, ErrorBody};
 use super::json::{Body, PathParams};
-use crate::lifecycle::{accepted, preview, EventKind, LifecycleEvent};
+use crate::lifecycle::{accepted, preview, EventKind, LifecycleEvent, PublishDetail};
 use crate::publish::request::{publish, take_quota, validate, EventRequest, PublishError, MAX_CHANNELS};
 use crate::state::AppState;
 use crate::store::App;
@@ -85,11 +85,14 @@ pub async fn publish_message(
     let result = send(&state, &app, req).await;
     let event = match &result {
         Ok(published) => {
-            let detail = json!({
-                "messages": published.channels.len(), "channels": channels, "bytes": bytes, "preview": data_preview,
-                "by": who.actor.0,
-            });
-            accepted(&app.id, &channels, detail)
+            let detail = PublishDetail {
+                by: Some(who.actor.0.clone()),
+                bytes,
+                messages: published.channels.len(),
+                channels,
+                preview: data_preview,
+            };
+            accepted(&app.id, detail)
         }
         Err(e) => LifecycleEvent::new(EventKind::PublishRefused, &app.id)
             .code(status_of(e))

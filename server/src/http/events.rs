@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::channels::info_attributes;
 use super::error::ApiError;
 use super::signed::Signed;
-use crate::lifecycle::{accepted, preview_bytes, EventKind, LifecycleEvent};
+use crate::lifecycle::{accepted, preview_bytes, EventKind, LifecycleEvent, PublishDetail};
 use crate::publish::request::{checked_key, publish, take_quota, validate, EventRequest, PublishError};
 use crate::state::AppState;
 
@@ -58,18 +58,22 @@ async fn handle(
         (Err(e), _) => Err(e.clone()),
     };
     state.events.metrics().observe_publish(started.elapsed().as_secs_f64());
-    record(
-        state,
-        app_id,
-        signed.ok().as_ref(),
-        result.as_ref().map(|(_, channels)| channels),
-    );
-    result.map(|(json, _)| json)
+    let signed = signed.ok();
+    match result {
+        Ok((json, channels)) => {
+            record(state, app_id, signed.as_ref(), Ok(channels));
+            Ok(json)
+        }
+        Err(e) => {
+            record(state, app_id, signed.as_ref(), Err(&e));
+            Err(e)
+        }
+    }
 }
 
 /// Adds the publish to the lifecycle log: accepted (how many messages, how many bytes, the start of
 /// the body unless the app switched previews off) or refused (status and why).
-fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Result<&Vec<String>, &ApiError>) {
+fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Result<Vec<String>, &ApiError>) {
     // Requests naming no app of this installation are not any app's events.
     if state.apps.by_id(app_id).is_none() {
         return;
@@ -80,9 +84,14 @@ fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Resul
             let preview = signed
                 .filter(|s| s.app.settings.log_payload_previews)
                 .map(|s| preview_bytes(&s.body, 100));
-            let detail =
-                json!({ "messages": channels.len(), "channels": channels, "bytes": bytes, "preview": preview });
-            accepted(app_id, channels, detail)
+            let detail = PublishDetail {
+                by: None,
+                bytes,
+                messages: channels.len(),
+                channels,
+                preview,
+            };
+            accepted(app_id, detail)
         }
         Err(e) => LifecycleEvent::new(EventKind::PublishRefused, app_id)
             .code(e.status().as_u16())

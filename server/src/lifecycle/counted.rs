@@ -9,17 +9,16 @@ use crate::metrics::Metrics;
 /// Counts `e` in `metrics`.
 pub fn count(metrics: &Metrics, e: &LifecycleEvent) {
     let app = e.app_id.as_str();
-    let detail = |field: &str| e.detail.as_ref().map(|d| &d[field]);
     match e.kind {
         EventKind::ConnectionOpened => metrics.connection_opened(app),
         EventKind::ConnectionClosed => {
-            let cause = detail("cause").and_then(|c| c.as_str()).unwrap_or("unknown");
+            let cause = e.detail.as_ref().and_then(|d| d.text("cause")).unwrap_or("unknown");
             metrics.connection_closed(app, cause)
         }
         EventKind::SubscriptionSucceeded => metrics.subscribed(app, true),
         EventKind::SubscriptionRefused => metrics.subscribed(app, false),
         EventKind::PublishAccepted => {
-            let messages = detail("messages").and_then(|m| m.as_u64()).unwrap_or(1);
+            let messages = e.detail.as_ref().and_then(|d| d.messages()).unwrap_or(1);
             metrics.published(app, "api", messages)
         }
         EventKind::ClientEvent => metrics.published(app, "client", 1),

@@ -7,11 +7,13 @@
 //! connections; the session, the HTTP handlers and the webhooks call it.
 
 mod counted;
+mod detail;
 mod flush;
 mod sql;
 
 pub(crate) use flush::{FlushInbox, FlushRequests};
 
+pub use detail::{Detail, PublishDetail, PREVIEW};
 pub use sql::SqlEvents;
 
 use std::pin::Pin;
@@ -73,7 +75,7 @@ pub struct LifecycleEvent {
     /// payload preview (unless the app switched previews off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<Detail>,
 }
 
 impl LifecycleEvent {
@@ -118,8 +120,8 @@ impl LifecycleEvent {
         self
     }
 
-    pub fn detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = Some(detail);
+    pub fn detail(mut self, detail: impl Into<Detail>) -> Self {
+        self.detail = Some(detail.into());
         self
     }
 }
@@ -185,9 +187,6 @@ pub trait EventStore: Send + Sync + 'static {
     async fn flush(&self);
 }
 
-/// The field of a publish's detail that holds the start of its payload.
-pub const PREVIEW: &str = "preview";
-
 /// The front of the lifecycle log.
 pub struct LifecycleLog {
     node: String,
@@ -212,16 +211,11 @@ impl LifecycleLog {
     }
 
     /// The detail as the process log shows it: without the payload preview unless it is allowed.
-    fn logged_detail<'a>(&self, detail: &'a serde_json::Value) -> std::borrow::Cow<'a, serde_json::Value> {
-        match detail.get(PREVIEW) {
-            Some(_) if !self.previews_in_process_log => {
-                let mut shown = detail.clone();
-                if let Some(fields) = shown.as_object_mut() {
-                    fields.remove(PREVIEW);
-                }
-                std::borrow::Cow::Owned(shown)
-            }
-            _ => std::borrow::Cow::Borrowed(detail),
+    fn logged_detail<'a>(&self, detail: &'a Detail) -> std::borrow::Cow<'a, Detail> {
+        if self.previews_in_process_log {
+            std::borrow::Cow::Borrowed(detail)
+        } else {
+            detail.without_preview()
         }
     }
 
@@ -255,16 +249,18 @@ impl LifecycleLog {
     }
 }
 
-/// A publish accepted to `channels`: the event names its channel when there is one, so the log's
-/// channel filter finds it; `detail` lists them all.
-pub fn accepted(app_id: &str, channels: &[String], detail: serde_json::Value) -> LifecycleEvent {
-    let event = LifecycleEvent::new(EventKind::PublishAccepted, app_id)
+/// A publish accepted: the event names its channel when there is one, so the log's channel filter
+/// finds it; `detail` lists them all.
+pub fn accepted(app_id: &str, detail: PublishDetail) -> LifecycleEvent {
+    let channel = match detail.channels.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    };
+    let mut event = LifecycleEvent::new(EventKind::PublishAccepted, app_id)
         .code(200)
         .detail(detail);
-    match channels {
-        [one] => event.channel(one),
-        _ => event,
-    }
+    event.channel = channel;
+    event
 }
 
 /// An event's id: its time (zero-padded, so ids sort by time), the node's first 8 characters and the
@@ -306,7 +302,12 @@ pub fn redact(message: &str) -> &str {
 /// The first `max` characters of `text`, marked when cut.
 pub fn preview(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
+        Some((end, _)) => {
+            let mut cut = String::with_capacity(end + '…'.len_utf8());
+            cut.push_str(&text[..end]);
+            cut.push('…');
+            cut
+        }
         None => text.to_string(),
     }
 }
@@ -314,6 +315,17 @@ pub fn preview(text: &str, max: usize) -> String {
 /// `preview` of `bytes` read as UTF-8 (what is not shows as U+FFFD). Only their start is read: `max`
 /// characters take at most 4 bytes each, and one byte more tells whether there is more.
 pub fn preview_bytes(bytes: &[u8], max: usize) -> String {
+    // Most payloads start with ASCII: then `max` bytes are `max` characters, and no character needs
+    // decoding to find the cut.
+    let head = &bytes[..bytes.len().min(max)];
+    if let Some(text) = head.is_ascii().then(|| std::str::from_utf8(head).ok()).flatten() {
+        let mut shown = String::with_capacity(head.len() + '…'.len_utf8());
+        shown.push_str(text);
+        if bytes.len() > max {
+            shown.push('…');
+        }
+        return shown;
+    }
     let start = &bytes[..bytes.len().min(max.saturating_mul(4).saturating_add(1))];
     match std::str::from_utf8(start) {
         Ok(text) => preview(text, max),
@@ -406,5 +418,12 @@ mod tests {
         assert_eq!(preview_bytes(long.as_bytes(), 2), "𝄞𝄞…");
         assert_eq!(preview_bytes(long.as_bytes(), 3), long);
         assert_eq!(preview_bytes(&[b'x'; 1_000_000], 100), format!("{}…", "x".repeat(100)));
+        // ASCII up to the cut, whatever follows it.
+        assert_eq!(preview_bytes(b"abc", 3), "abc");
+        assert_eq!(preview_bytes(b"abcd", 3), "abc…");
+        assert_eq!(preview_bytes(b"abc\xff", 3), "abc…");
+        assert_eq!(preview_bytes("abé".as_bytes(), 3), "abé");
+        assert_eq!(preview_bytes("abéd".as_bytes(), 3), "abé…");
+        assert_eq!(preview_bytes(b"", 3), "");
     }
 }
