@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// The field of a publish's detail that holds the start of its payload.
-pub const PREVIEW: &str = "preview";
+const PREVIEW: &str = "preview";
 
 /// The facts of an accepted publish. Fields are in the order a JSON map sorts them, so the stored
 /// text is what the map gave before.

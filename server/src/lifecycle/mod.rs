@@ -14,7 +14,7 @@ mod sql;
 
 pub(crate) use flush::{FlushInbox, FlushRequests};
 
-pub use detail::{Detail, PublishDetail, PREVIEW};
+pub use detail::{Detail, PublishDetail};
 pub use preview::{preview, preview_bytes};
 pub use sql::SqlEvents;
 
