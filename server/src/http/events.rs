@@ -74,8 +74,9 @@ async fn handle(
 /// Adds the publish to the lifecycle log: accepted (how many messages, how many bytes, the start of
 /// the body unless the app switched previews off) or refused (status and why).
 fn record(state: &AppState, app_id: &str, signed: Option<&Signed>, result: Result<Vec<String>, &ApiError>) {
-    // Requests naming no app of this installation are not any app's events.
-    if state.apps.by_id(app_id).is_none() {
+    // Requests naming no app of this installation are not any app's events (a signed one names its
+    // app: no lookup).
+    if signed.is_none() && state.apps.by_id(app_id).is_none() {
         return;
     }
     let bytes = signed.map(|s| s.body.len()).unwrap_or(0);
