@@ -55,29 +55,18 @@ impl Detail {
         }
     }
 
-    /// Whether it holds a payload preview.
-    pub fn has_preview(&self) -> bool {
-        match self {
-            Detail::Publish(p) => p.preview.is_some(),
-            Detail::Json(v) => v.get(PREVIEW).is_some(),
-        }
-    }
-
-    /// The same facts without the payload preview.
+    /// The same facts without the payload preview field (a publish's has one even when it is
+    /// `null`: previews switched off). Only the process log asks for this.
     pub fn without_preview(&self) -> Cow<'_, Detail> {
-        if !self.has_preview() {
-            return Cow::Borrowed(self);
+        let mut shown = match self {
+            Detail::Publish(p) => serde_json::to_value(p).unwrap_or_default(),
+            Detail::Json(v) if v.get(PREVIEW).is_some() => v.clone(),
+            Detail::Json(_) => return Cow::Borrowed(self),
+        };
+        if let Some(fields) = shown.as_object_mut() {
+            fields.remove(PREVIEW);
         }
-        let mut shown = self.clone();
-        match &mut shown {
-            Detail::Publish(p) => p.preview = None,
-            Detail::Json(v) => {
-                if let Some(fields) = v.as_object_mut() {
-                    fields.remove(PREVIEW);
-                }
-            }
-        }
-        Cow::Owned(shown)
+        Cow::Owned(Detail::Json(shown))
     }
 }
 
@@ -157,9 +146,12 @@ mod tests {
             r#"{"cause":"ping_timeout","messages":3}"#
         );
         let typed = Detail::from(publish(Some("secret"), None));
-        assert!(typed.has_preview());
-        assert!(!typed.without_preview().to_string().contains("secret"));
-        assert!(matches!(typed.without_preview(), Cow::Owned(_)));
+        assert_eq!(
+            typed.without_preview().to_string(),
+            r#"{"bytes":89,"channels":["a","b"],"messages":2}"#
+        );
+        let switched_off = Detail::from(publish(None, None));
+        assert!(!switched_off.without_preview().to_string().contains(PREVIEW));
         let plain = Detail::from(json!({ "bytes": 1 }));
         assert!(matches!(plain.without_preview(), Cow::Borrowed(_)));
         let read: Detail = serde_json::from_str(&typed.to_string()).expect("its own JSON");
