@@ -5,14 +5,19 @@
 /// The first `max` characters of `text`, marked when cut.
 pub fn preview(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
-        Some((end, _)) => {
-            let mut cut = String::with_capacity(end + '…'.len_utf8());
-            cut.push_str(&text[..end]);
-            cut.push('…');
-            cut
-        }
+        Some((end, _)) => shown(&text[..end], true),
         None => text.to_string(),
     }
+}
+
+/// `start` as a preview shows it: followed by `…` when it was cut from something longer.
+fn shown(start: &str, cut: bool) -> String {
+    let mut shown = String::with_capacity(start.len() + '…'.len_utf8());
+    shown.push_str(start);
+    if cut {
+        shown.push('…');
+    }
+    shown
 }
 
 /// `preview` of `bytes` read as UTF-8 (what is not shows as U+FFFD). Only their start is read: `max`
@@ -21,13 +26,10 @@ pub fn preview_bytes(bytes: &[u8], max: usize) -> String {
     // Most payloads start with ASCII: then `max` bytes are `max` characters, and no character needs
     // decoding to find the cut.
     let head = &bytes[..bytes.len().min(max)];
-    if let Some(text) = head.is_ascii().then(|| std::str::from_utf8(head).ok()).flatten() {
-        let mut shown = String::with_capacity(head.len() + '…'.len_utf8());
-        shown.push_str(text);
-        if bytes.len() > max {
-            shown.push('…');
+    if head.is_ascii() {
+        if let Ok(text) = std::str::from_utf8(head) {
+            return shown(text, bytes.len() > max);
         }
-        return shown;
     }
     let start = &bytes[..bytes.len().min(max.saturating_mul(4).saturating_add(1))];
     match std::str::from_utf8(start) {
