@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::admin::{admins, apps, keys, messages, session, settings_check, tenants};
 use crate::config::AppCeilings;
 use crate::protocol::frame::{self, ClientFrame, EventData};
-use crate::protocol::http_signature::{decode_query, HttpAuthError, SignedRequest, TIMESTAMP_WINDOW_SECS};
+use crate::protocol::http_signature::{HttpAuthError, SignedRequest, TIMESTAMP_WINDOW_SECS};
+use crate::protocol::query::Query;
 use crate::protocol::{position, signature, ChannelName, EventName, SocketId};
 use crate::publish::request::{validate, EventRequest};
 use crate::store::{App, AppSettings, NewKey};
@@ -85,11 +86,13 @@ pub fn names(data: &[u8]) {
 pub fn http_request(data: &[u8]) {
     let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
     let (raw_query, body) = (&data[..split], data.get(split + 1..).unwrap_or_default());
-    let query = decode_query(raw_query);
+    let query = Query::decode(raw_query);
     let decoded: Vec<(String, String)> = form_urlencoded::parse(raw_query)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    assert_eq!(query, decoded, "a query splits as form_urlencoded decodes it");
+    let split: Vec<(&str, &str)> = query.iter().collect();
+    let expected: Vec<(&str, &str)> = decoded.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(split, expected, "a query splits as form_urlencoded decodes it");
     let now = 1_700_000_000;
     let request = SignedRequest {
         method: "POST",
@@ -100,17 +103,13 @@ pub fn http_request(data: &[u8]) {
     let _ = request.auth_key();
     let _ = request.verify(SECRET, now);
 
-    let mut resigned: Vec<(String, String)> = query
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("auth_signature"))
-        .cloned()
-        .collect();
+    let mut resigned = Query::from_pairs(query.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("auth_signature")));
     let unsigned = SignedRequest {
         query: &resigned,
         ..request
     };
     let signature = signature::sign(SECRET, &unsigned.string_to_sign());
-    resigned.push(("auth_signature".into(), signature));
+    resigned.push("auth_signature", &signature);
     let signed = SignedRequest {
         query: &resigned,
         ..request

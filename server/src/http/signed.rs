@@ -8,7 +8,8 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 
 use super::error::ApiError;
 use crate::clock::unix_secs;
-use crate::protocol::http_signature::{decode_query, SignedRequest};
+use crate::protocol::http_signature::SignedRequest;
+use crate::protocol::query::Query;
 use crate::state::AppState;
 use crate::store::App;
 
@@ -19,7 +20,7 @@ const MAX_BODY: usize = 1024 * 1024;
 pub struct Signed {
     pub app: Arc<App>,
     /// Decoded query parameters.
-    pub query: Vec<(String, String)>,
+    pub query: Query,
     pub body: Bytes,
     /// The `Idempotency-Key` header (Herald extension).
     pub idempotency_key: Option<String>,
@@ -27,7 +28,7 @@ pub struct Signed {
 
 impl Signed {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query.get(name)
     }
 
     /// Parses the JSON body, naming what is wrong.
@@ -55,7 +56,7 @@ impl FromRequest<AppState> for Signed {
                 size: MAX_BODY + 1,
                 limit: MAX_BODY,
             })?;
-        let query = decode_query(parts.uri.query().unwrap_or("").as_bytes());
+        let query = Query::decode(parts.uri.query().unwrap_or("").as_bytes());
         let signed = SignedRequest {
             method: parts.method.as_str(),
             path: parts.uri.path(),

@@ -9,6 +9,7 @@ pub mod frame;
 pub mod http_signature;
 pub mod name;
 pub mod position;
+pub mod query;
 pub mod signature;
 pub mod socket_id;
 pub mod websocket;
