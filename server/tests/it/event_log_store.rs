@@ -90,20 +90,24 @@ both_backends!(
     events_are_filtered_ordered_and_pruned
 );
 
-/// A batch larger than one INSERT statement holds (250 rows: every chunk size) is written whole, in
-/// order.
+/// Batches of every shape are written whole, in order: none, one row, a few, one INSERT statement's
+/// most (64), one more than that, and 250 rows (every statement size).
 async fn a_large_batch_is_written_whole_and_in_order(backend: Backend) {
     let (config, database) = test_config(backend).await;
     let store = open_store(&config).await;
-    let rows: Vec<EventRow> = (1..=250)
-        .map(|i| row("a", i, "connection_opened", &format!("1.{i}")))
-        .collect();
-    store.append_events(&rows).await.expect("append");
+    let mut written = 0;
+    for size in [0, 1, 3, 64, 65, 250] {
+        let rows: Vec<EventRow> = (written + 1..=written + size)
+            .map(|i| row("a", i, "connection_opened", &format!("1.{i}")))
+            .collect();
+        store.append_events(&rows).await.expect("append");
+        written += size;
+    }
 
     let read = store.query_events("a", &all(1000)).await.expect("query");
-    assert_eq!(read.len(), 250);
+    assert_eq!(read.len() as i64, written);
     for (newest_first, body) in read.iter().enumerate() {
-        let i = 250 - newest_first;
+        let i = written - newest_first as i64;
         assert!(
             body.contains(&format!(r#""socket":"1.{i}""#)),
             "row {newest_first}: {body}"

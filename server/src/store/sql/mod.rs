@@ -56,6 +56,14 @@ impl Backend {
             Backend::Postgres => 10,
         }
     }
+
+    /// Whether the pool checks a connection (a round trip) each time it hands one out: a Postgres
+    /// connection may have been cut since its last use (a restart, a proxy's idle timeout); a SQLite
+    /// one is a file this process holds open, and checking it cost a trip to its worker thread for
+    /// every query.
+    fn checks_before_use(self) -> bool {
+        self == Backend::Postgres
+    }
 }
 
 impl SqlStore {
@@ -78,6 +86,7 @@ impl SqlStore {
         let pool = AnyPoolOptions::new()
             .max_connections(backend.max_connections())
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(backend.checks_before_use())
             .connect(&url)
             .await?;
         if backend == Backend::Sqlite {
